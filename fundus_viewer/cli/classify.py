@@ -1,0 +1,51 @@
+"""``fundus-viewer classify IMAGE...``: glaucoma probability per photo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from fundus_viewer.cli.common import add_model_options, open_visualizer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fundus-viewer classify", description="Glaucoma probability per photo.")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    add_model_options(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    return parser
+
+
+def run(args) -> int:
+    import torch
+
+    from fundus_viewer.core.errors import FundusViewerError
+
+    visualizer = open_visualizer(args)
+    model = visualizer.model
+    rows, failed = [], 0
+    for path in args.images:
+        try:
+            _, _, x = visualizer.prepare(path)
+        except FundusViewerError as exc:
+            failed += 1
+            rows.append({"path": path, "error": str(exc)})
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        with torch.no_grad():
+            probability = float(torch.softmax(model(x).float(), dim=1)[0, model.glaucoma_index])
+        label = model.spec.class_names[model.glaucoma_index] if probability >= 0.5 else _other_class(model)
+        rows.append({"path": path, "probability_glaucoma": round(probability, 6), "prediction": label})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for row in rows:
+            if "error" not in row:
+                print(f"{row['probability_glaucoma']:.4f}  {row['prediction']:<9} {row['path']}")
+    return 1 if failed else 0
+
+
+def _other_class(model) -> str:
+    names = [n for i, n in enumerate(model.spec.class_names) if i != model.glaucoma_index]
+    return names[0] if names else "normal"

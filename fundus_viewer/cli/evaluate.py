@@ -1,0 +1,54 @@
+"""``fundus-viewer evaluate --images DIR --boxes COCO.json``: the paper's Table 1 for your boxes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fundus_viewer.cli.common import (
+    METHOD_NAMES,
+    add_model_options,
+    add_threshold_options,
+    open_visualizer,
+    parse_methods,
+    thresholds_from,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fundus-viewer evaluate",
+        description="Localisation accuracy (heat inside the boxes / total heat), mean +- std %, per method "
+        "and pathology. RL boxes score the RL map, RNFLD boxes the RNFLD map; a baseline's single map is "
+        "scored against both.",
+    )
+    parser.add_argument("--images", required=True, metavar="DIR", help="folder holding the photos named in the box file")
+    parser.add_argument("--boxes", required=True, metavar="COCO.json")
+    parser.add_argument("--methods", default=",".join(METHOD_NAMES))
+    parser.add_argument("--out", metavar="table.csv", help="write the table here (and every image's scores beside it)")
+    add_threshold_options(parser)
+    add_model_options(parser)
+    return parser
+
+
+def run(args) -> int:
+    from fundus_viewer.core.boxes import load_coco
+    from fundus_viewer.core.evaluation import evaluate_localization
+
+    methods = parse_methods(args.methods)
+    thresholds = thresholds_from(args)
+    boxes = load_coco(args.boxes)
+    visualizer = open_visualizer(args)
+
+    def progress(done: int, total: int, name: str) -> None:
+        if name:
+            print(f"[{done + 1}/{total}] {name}", file=sys.stderr)
+
+    result = evaluate_localization(visualizer, args.images, boxes, methods, thresholds, progress=progress)
+    for name, reason in result.failures.items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(result.format_table(methods))
+    if args.out:
+        table, per_image = result.write_csv(args.out, methods)
+        print(f"wrote {table} and {per_image}", file=sys.stderr)
+    return 1 if result.failures else 0

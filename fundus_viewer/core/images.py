@@ -1,0 +1,177 @@
+"""Reading fundus photos from disk into 8-bit RGB arrays, with a specific error for every bad file.
+
+Pillow decodes (it reads the size before the pixels, so a decompression bomb is refused before it
+costs memory, and it knows EXIF orientation); OpenCV is the fallback for 16-bit colour TIFFs that
+Pillow cannot open.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from fundus_viewer.core.errors import (
+    BlankImageError,
+    EmptyImageFileError,
+    ImageNotFoundError,
+    ImageTooLargeError,
+    NotAnImageError,
+    TruncatedImageError,
+)
+
+# Fundus cameras top out near 25 MP; anything past 100 MP is refused before decoding.
+MAX_PIXELS = 100_000_000
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+_BLANK_RANGE = 2  # grey levels: a photo whose pixels all lie within this range carries no picture
+
+
+@dataclass(frozen=True, eq=False)
+class FundusImage:
+    """An RGB photo (H x W x 3, uint8) and where it came from."""
+
+    rgb: np.ndarray
+    path: str | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name if self.path else "<array>"
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """The photos of a folder (not recursive), sorted by name."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_image(path: str | Path) -> FundusImage:
+    """Read JPEG, PNG, TIFF or BMP (8/16-bit, grey/RGB/RGBA, EXIF-rotated) as upright 8-bit RGB."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageNotFoundError(path, "no such file")
+    if path.is_dir():
+        raise NotAnImageError(path, "is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise EmptyImageFileError(path, "the file is empty (0 bytes)")
+    try:
+        rgb = _decode_with_pillow(path)
+    except UnidentifiedImageError:
+        rgb = _decode_with_opencv(path)
+    check_not_blank(rgb, path)
+    return FundusImage(rgb=rgb, path=str(path))
+
+
+def as_fundus_image(image) -> FundusImage:
+    """Accept a FundusImage, a path, or an RGB/grey array (uint8, uint16 or float in [0, 1])."""
+    if isinstance(image, FundusImage):
+        return image
+    if isinstance(image, (str, Path)):
+        return load_image(image)
+    array = np.asarray(image)
+    return FundusImage(rgb=_to_rgb8(array, "<array>"))
+
+
+def check_not_blank(rgb: np.ndarray, path) -> None:
+    low, high = int(rgb.min()), int(rgb.max())
+    if high - low <= _BLANK_RANGE:
+        raise BlankImageError(path, f"the image is blank (every pixel has value {low}..{high})")
+
+
+def _decode_with_pillow(path: Path) -> np.ndarray:
+    with warnings.catch_warnings():
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; our own limit is checked first.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as im:
+                width, height = im.size
+                _check_size(path, width, height)
+                im.load()
+                upright = ImageOps.exif_transpose(im)
+                if upright.mode in ("RGB;16", "RGB;16B", "RGB;16L"):
+                    raise UnidentifiedImageError
+                return _to_rgb8(_pil_array(upright), path)
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(path, f"refused as a decompression bomb ({exc})") from None
+        except UnidentifiedImageError:
+            raise
+        except (OSError, SyntaxError, ValueError) as exc:
+            message = str(exc)
+            if "truncated" in message.lower() or isinstance(exc, SyntaxError) or "broken" in message.lower():
+                raise TruncatedImageError(path, f"the file is truncated or damaged ({message})") from None
+            raise NotAnImageError(path, f"could not be decoded as an image ({message})") from None
+
+
+def _decode_with_opencv(path: Path) -> np.ndarray:
+    data = np.fromfile(path, dtype=np.uint8)
+    # OpenCV has no pre-decode size check of its own here; peek at the header first where possible.
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise NotAnImageError(path, "not a readable image (JPEG, PNG, TIFF or BMP expected)")
+    _check_size(path, decoded.shape[1], decoded.shape[0])
+    if decoded.ndim == 3 and decoded.shape[2] == 3:
+        decoded = decoded[..., ::-1]
+    elif decoded.ndim == 3 and decoded.shape[2] == 4:
+        decoded = decoded[..., [2, 1, 0, 3]]
+    return _to_rgb8(np.ascontiguousarray(decoded), path)
+
+
+def _check_size(path, width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise NotAnImageError(path, f"has no pixels ({width} x {height})")
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(
+            path, f"is {width} x {height} pixels, more than the {MAX_PIXELS // 1_000_000} MP this viewer accepts"
+        )
+
+
+def _pil_array(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(im.convert("I")).astype(np.uint16)
+    if im.mode == "I":
+        return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+    if im.mode == "F":
+        return np.asarray(im, dtype=np.float32)
+    if im.mode in ("RGB", "RGBA", "L", "LA"):
+        return np.asarray(im)
+    if im.mode in ("P", "PA", "1"):
+        return np.asarray(im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB"))
+    return np.asarray(im.convert("RGB"))  # CMYK, YCbCr, LAB ...
+
+
+def _to_rgb8(array: np.ndarray, path) -> np.ndarray:
+    """Scale to 8 bits, drop alpha over black (transparent = no data), and make three channels."""
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise NotAnImageError(path, f"has an unsupported shape {array.shape}")
+    if array.dtype == np.uint8:
+        scaled = array.astype(np.float32)
+    elif array.dtype == np.uint16:
+        scaled = array.astype(np.float32) / 257.0
+    elif np.issubdtype(array.dtype, np.floating):
+        finite = np.nan_to_num(array.astype(np.float32))
+        peak = float(finite.max()) if finite.size else 0.0
+        scaled = finite * (255.0 if peak <= 1.0 else 255.0 / peak)
+    elif array.dtype == np.bool_:
+        scaled = array.astype(np.float32) * 255.0
+    else:
+        scaled = array.astype(np.float32)
+    if scaled.ndim == 2:
+        scaled = scaled[..., None]
+    channels = scaled.shape[2]
+    if channels in (2, 4):
+        alpha = scaled[..., -1:] / 255.0
+        scaled = scaled[..., :-1] * alpha
+    if scaled.shape[2] == 1:
+        scaled = np.repeat(scaled, 3, axis=2)
+    return np.ascontiguousarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))

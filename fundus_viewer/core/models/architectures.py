@@ -1,0 +1,97 @@
+"""Classifier networks: the paper's AlexNet-style net and a torchvision ResNet-18.
+
+Every ReLU is a separate, non-inplace module: Guided Backprop (captum) rewrites ReLU gradients
+through module hooks, and the visualiser's hooks must see each activation as it was.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+from torchvision.models import resnet18
+
+ARCHITECTURES = ("alexnet", "resnet18")
+
+# The layers whose feature maps the pathology-aware visualiser reads by default: the last conv blocks.
+DEFAULT_LAYERS = {
+    "alexnet": ("features.relu3", "features.relu4", "features.relu5"),
+    "resnet18": ("net.layer3", "net.layer4"),
+}
+# The layer CAM / Grad-CAM reads.
+CAM_LAYER = {"alexnet": "features.relu5", "resnet18": "net.layer4"}
+
+
+class GlaucomaAlexNet(nn.Module):
+    """AlexNet-style net of the paper's official code: 227 px, conv1 11x11/4 ... conv5, fc 256, fc 2.
+
+    ``width`` scales every channel count (1.0 = 96/256/384/384/256), so tests can build a tiny one.
+    Batch normalisation after each conv makes training from scratch on a few hundred photos stable.
+    """
+
+    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5):
+        super().__init__()
+        c1, c2, c3, c4, c5 = (max(4, int(round(c * width))) for c in (96, 256, 384, 384, 256))
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv1", nn.Conv2d(3, c1, 11, stride=4)),
+                    ("bn1", nn.BatchNorm2d(c1)),
+                    ("relu1", nn.ReLU()),
+                    ("pool1", nn.MaxPool2d(3, 2)),
+                    ("conv2", nn.Conv2d(c1, c2, 5, padding=2)),
+                    ("bn2", nn.BatchNorm2d(c2)),
+                    ("relu2", nn.ReLU()),
+                    ("pool2", nn.MaxPool2d(3, 2)),
+                    ("conv3", nn.Conv2d(c2, c3, 3, padding=1)),
+                    ("bn3", nn.BatchNorm2d(c3)),
+                    ("relu3", nn.ReLU()),
+                    ("conv4", nn.Conv2d(c3, c4, 3, padding=1)),
+                    ("bn4", nn.BatchNorm2d(c4)),
+                    ("relu4", nn.ReLU()),
+                    ("conv5", nn.Conv2d(c4, c5, 3, padding=1)),
+                    ("bn5", nn.BatchNorm2d(c5)),
+                    ("relu5", nn.ReLU()),
+                    ("pool5", nn.MaxPool2d(3, 2)),
+                ]
+            )
+        )
+        # Adaptive pooling keeps the 6 x 6 x c5 input of fc6 at 227 px and lets other sizes run too.
+        self.pool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("dropout6", nn.Dropout(dropout)),
+                    ("fc6", nn.Linear(c5 * 36, hidden)),
+                    ("relu6", nn.ReLU()),
+                    ("dropout7", nn.Dropout(dropout)),
+                    ("fc7", nn.Linear(hidden, num_classes)),
+                ]
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class GlaucomaResNet18(nn.Module):
+    """torchvision's ResNet-18 (no downloaded weights), with its shared ReLU made non-inplace."""
+
+    def __init__(self, num_classes: int = 2):
+        super().__init__()
+        self.net = resnet18(weights=None, num_classes=num_classes)
+        for module in self.net.modules():
+            if isinstance(module, nn.ReLU):
+                module.inplace = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def build_network(arch: str, num_classes: int = 2, **options) -> nn.Module:
+    if arch == "alexnet":
+        return GlaucomaAlexNet(num_classes=num_classes, **options)
+    if arch == "resnet18":
+        return GlaucomaResNet18(num_classes=num_classes, **options)
+    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")

@@ -1,0 +1,78 @@
+"""A glaucoma classifier: a network plus everything needed to feed it and read it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from fundus_viewer.core.models.architectures import CAM_LAYER, DEFAULT_LAYERS, build_network
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ClassifierSpec:
+    """What a checkpoint says about its model (stored as JSON beside the weights)."""
+
+    arch: str = "alexnet"
+    input_size: int = 227
+    resize: int | None = None  # photo square resized to this, then centre-cropped to input_size
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    class_names: tuple[str, ...] = ("normal", "glaucoma")
+    glaucoma_index: int = 1
+    crop_to_fov: bool = True
+    arch_options: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # data, split, command, time ...
+    metrics: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClassifierSpec":
+        known = {f for f in cls.__dataclass_fields__}
+        clean = {k: v for k, v in data.items() if k in known}
+        for key in ("mean", "std", "class_names"):
+            if key in clean:
+                clean[key] = tuple(clean[key])
+        return cls(**clean)
+
+
+class GlaucomaClassifier(nn.Module):
+    """Takes RGB in [0, 1] (B x 3 x S x S), normalises inside, returns pre-softmax logits.
+
+    Normalising inside keeps every caller (visualiser, SmoothGrad noise, the GAN's generator output)
+    in one colour space.
+    """
+
+    def __init__(self, spec: ClassifierSpec, network: nn.Module | None = None):
+        super().__init__()
+        self.spec = spec
+        self.network = network if network is not None else build_network(spec.arch, len(spec.class_names), **spec.arch_options)
+        self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network((x - self.mean) / self.std)
+
+    @property
+    def glaucoma_index(self) -> int:
+        return self.spec.glaucoma_index
+
+    @property
+    def default_layers(self) -> tuple[str, ...]:
+        return tuple("network." + name for name in DEFAULT_LAYERS[self.spec.arch])
+
+    @property
+    def cam_layer(self) -> str:
+        return "network." + CAM_LAYER[self.spec.arch]
+
+    def conv_layer_names(self) -> list[str]:
+        """Layers a user may pick for the visualiser: every ReLU / residual stage with spatial maps."""
+        if self.spec.arch == "alexnet":
+            return [f"network.features.relu{i}" for i in range(1, 6)]
+        return [f"network.net.layer{i}" for i in range(1, 5)]

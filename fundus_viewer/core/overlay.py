@@ -1,0 +1,34 @@
+"""Heat maps drawn over photos with perceptually uniform colour maps (never jet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "cividis": cv2.COLORMAP_CIVIDIS}
+
+
+def colorize(heat: np.ndarray, colormap: str = "inferno") -> np.ndarray:
+    """[0, 1] map -> RGB uint8."""
+    levels = np.clip(np.rint(np.asarray(heat) * 255), 0, 255).astype(np.uint8)
+    return cv2.applyColorMap(levels, COLORMAPS[colormap])[..., ::-1]
+
+
+def overlay(rgb: np.ndarray, heat: np.ndarray, colormap: str = "inferno", opacity: float = 0.6) -> np.ndarray:
+    """Blend where there is heat: cold pixels show the photo, hot ones the colour map at ``opacity``."""
+    alpha = (opacity * np.clip(heat, 0, 1))[..., None]
+    blended = rgb.astype(np.float32) * (1 - alpha) + colorize(heat, colormap).astype(np.float32) * alpha
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> Path:
+    path = Path(path)
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise OSError(f"{path}: PNG encoding failed")
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data.tobytes())
+    partial.replace(path)
+    return path

@@ -1,0 +1,140 @@
+"""The exact geometric link between an original photo and the classifier's input.
+
+A photo is cropped to its field of view, padded to a square, resized and (optionally) centre-cropped.
+Every step is an axis-aligned scale and shift, so one affine map, kept here, takes any heat map
+computed at the model's resolution back onto the ORIGINAL pixel grid, where a clinician's boxes live.
+
+Pixel-centre convention (OpenCV's and torch's ``align_corners=False``): a pixel with index ``x`` covers
+``[x, x + 1)`` and its centre is ``x + 0.5``. With ``s = resize / side``::
+
+    u + 0.5 = (x + 0.5 - left) * s - offset        (x: original column, u: input column)
+
+and the same for rows with ``top``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import cv2
+import numpy as np
+
+from fundus_viewer.core.fov import find_field_of_view
+
+
+@dataclass(frozen=True)
+class InputTransform:
+    """Original photo (height x width) <-> model input (crop x crop)."""
+
+    height: int
+    width: int
+    left: int  # the square's top-left corner in original pixels (may be negative: padding)
+    top: int
+    side: int  # the square's side in original pixels
+    resize: int  # the square is resized to resize x resize ...
+    crop: int  # ... and its centre crop x crop is the model input
+
+    @classmethod
+    def for_image(cls, rgb: np.ndarray, input_size: int, resize: int | None = None, fov: bool = True):
+        """Square around the field of view (or the whole photo where there is no black surround)."""
+        height, width = rgb.shape[:2]
+        x0, y0, x1, y1 = find_field_of_view(rgb) if fov else (0, 0, width, height)
+        side = max(x1 - x0, y1 - y0)
+        left = x0 + (x1 - x0) // 2 - side // 2
+        top = y0 + (y1 - y0) // 2 - side // 2
+        return cls(height, width, left, top, side, resize or input_size, input_size)
+
+    @property
+    def offset(self) -> float:
+        return (self.resize - self.crop) / 2.0
+
+    @property
+    def scale(self) -> float:
+        """Input pixels per original pixel."""
+        return self.resize / self.side
+
+    def to_input(self, rgb: np.ndarray) -> np.ndarray:
+        """Crop, pad with black, resize (area-averaged when shrinking) and centre-crop."""
+        square = _crop_with_padding(rgb, self.left, self.top, self.side)
+        interpolation = cv2.INTER_AREA if self.resize < self.side else cv2.INTER_LINEAR
+        resized = cv2.resize(square, (self.resize, self.resize), interpolation=interpolation)
+        start = int(round(self.offset))
+        return np.ascontiguousarray(resized[start : start + self.crop, start : start + self.crop])
+
+    def input_points(self, xy: np.ndarray) -> np.ndarray:
+        """Original (x, y) pixel coordinates -> input coordinates (same convention)."""
+        xy = np.asarray(xy, dtype=np.float64)
+        origin = np.array([self.left, self.top], dtype=np.float64)
+        return (xy + 0.5 - origin) * self.scale - self.offset - 0.5
+
+    def original_points(self, uv: np.ndarray) -> np.ndarray:
+        """Input (u, v) coordinates -> original pixel coordinates."""
+        uv = np.asarray(uv, dtype=np.float64)
+        origin = np.array([self.left, self.top], dtype=np.float64)
+        return (uv + 0.5 + self.offset) / self.scale + origin - 0.5
+
+    def to_original(self, grid: np.ndarray) -> np.ndarray:
+        """Resample a map covering the model input (any g x g grid) onto the original photo.
+
+        Bilinear inside the region the model saw; zero outside it (e.g. the black margins of a
+        wide photo), so heat never appears where the network had no pixels.
+        """
+        grid = np.asarray(grid, dtype=np.float32)
+        x0, y0, x1, y1 = self.seen_region
+        if x1 <= x0 or y1 <= y0:
+            return np.zeros((self.height, self.width), dtype=np.float32)
+        # Zero only the margins: the seen region is overwritten below (and a full np.zeros of a
+        # large photo costs more than the resampling).
+        out = np.empty((self.height, self.width), dtype=np.float32)
+        out[:y0] = 0
+        out[y1:] = 0
+        out[y0:y1, :x0] = 0
+        out[y0:y1, x1:] = 0
+        if self.resize == self.crop:
+            # The grid covers exactly the square [left, left + side): cv2.resize uses the same
+            # pixel-centre convention, and is several times faster than a general warp.
+            square = cv2.resize(grid, (self.side, self.side), interpolation=cv2.INTER_LINEAR)
+            out[y0:y1, x0:x1] = square[y0 - self.top : y1 - self.top, x0 - self.left : x1 - self.left]
+            return out
+        g_rows, g_cols = grid.shape
+        a_x = self.scale * g_cols / self.crop
+        a_y = self.scale * g_rows / self.crop
+        # The warp writes only the seen region: shift the origin to (x0, y0).
+        b_x = (x0 + 0.5 - self.left) * a_x - self.offset * g_cols / self.crop - 0.5
+        b_y = (y0 + 0.5 - self.top) * a_y - self.offset * g_rows / self.crop - 0.5
+        matrix = np.array([[a_x, 0.0, b_x], [0.0, a_y, b_y]], dtype=np.float64)
+        out[y0:y1, x0:x1] = cv2.warpAffine(
+            grid,
+            matrix,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return out
+
+    @cached_property
+    def seen_region(self) -> tuple[int, int, int, int]:
+        """The part of the original photo (x0, y0, x1, y1; end exclusive) inside the model input."""
+        first = self.original_points(np.array([-0.5, -0.5])) + 0.5
+        last = self.original_points(np.array([self.crop - 0.5, self.crop - 0.5])) + 0.5
+        x0, y0 = (max(0, int(np.floor(v + 1e-6))) for v in first)
+        x1 = min(self.width, int(np.ceil(last[0] - 1e-6)))
+        y1 = min(self.height, int(np.ceil(last[1] - 1e-6)))
+        return x0, y0, x1, y1
+
+
+def _crop_with_padding(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + side, width), min(top + side, height)
+    inner = rgb[y0:y1, x0:x1]
+    return cv2.copyMakeBorder(
+        inner,
+        y0 - top,
+        top + side - y1,
+        x0 - left,
+        left + side - x1,
+        cv2.BORDER_CONSTANT,
+        value=0,
+    )

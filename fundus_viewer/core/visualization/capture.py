@@ -1,0 +1,52 @@
+"""One forward and one backward pass that record feature maps and d(glaucoma logit)/d(map)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Capture:
+    logits: torch.Tensor  # B x classes, pre-softmax
+    activations: list[torch.Tensor]  # per layer: B x K x h x w
+    gradients: list[torch.Tensor]  # per layer: d(logit[target]) / d(activation), same shapes
+
+
+def resolve_layers(model: nn.Module, names) -> list[nn.Module]:
+    modules = dict(model.named_modules())
+    missing = [name for name in names if name not in modules]
+    if missing:
+        choices = ", ".join(n for n in modules if n)
+        raise ValueError(f"unknown layer(s) {', '.join(missing)}; the model has: {choices}")
+    return [modules[name] for name in names]
+
+
+def capture(model: nn.Module, x: torch.Tensor, layers, target: int, create_graph: bool = False) -> Capture:
+    """Run ``model`` on ``x`` and return the chosen layers' activations and their gradients.
+
+    With ``create_graph=True`` both stay differentiable, so a loss on the heat map (Patho-GAN's
+    L_patho) back-propagates into whatever produced ``x``. The input is made to require grad when it
+    does not, because with frozen weights nothing else would connect the activations to the graph.
+    Only the part of the graph above the earliest chosen layer is differentiated.
+    """
+    modules = resolve_layers(model, layers)
+    recorded: list[list[torch.Tensor]] = [[] for _ in modules]
+    handles = [
+        module.register_forward_hook(lambda _m, _i, output, slot=slot: slot.append(output))
+        for module, slot in zip(modules, recorded)
+    ]
+    try:
+        with torch.enable_grad():
+            if not x.requires_grad:
+                x = x.detach().requires_grad_(True)
+            logits = model(x)
+            activations = [slot[-1] for slot in recorded]
+            score = logits[:, target].sum()  # samples are independent (eval mode), so sum = per-sample
+            gradients = torch.autograd.grad(score, activations, create_graph=create_graph)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return Capture(logits=logits, activations=activations, gradients=list(gradients))

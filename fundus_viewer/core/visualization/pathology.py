@@ -1,0 +1,178 @@
+"""The pathology-aware visualiser (paper section 4.1): analyse once, re-threshold for free.
+
+``PathologyVisualizer.analyze(photo)`` runs one forward and one backward pass and caches, per chosen
+layer, every feature map, its weight w (Eq. 3), its L1 norm and its CMI (Eq. 2).
+``PathologyAnalysis.heatmaps(theta_act, cmi_low, cmi_high)`` then selects maps (Eq. 1 and the CMI
+split) and recombines the cached tensors (Eq. 4) without touching the network: a slider drag costs
+two small matrix products and two resamplings onto the original photo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from fundus_viewer.core.images import FundusImage, as_fundus_image
+from fundus_viewer.core.models.classifier import GlaucomaClassifier
+from fundus_viewer.core.transform import InputTransform
+from fundus_viewer.core.visualization.capture import capture, resolve_layers
+from fundus_viewer.core.visualization.combine import combine_maps, common_grid, map_weights
+from fundus_viewer.core.visualization.heat import positive_normalized
+from fundus_viewer.core.visualization.selection import (
+    Thresholds,
+    centroid_moment_of_inertia,
+    l1_norms,
+    select_maps,
+)
+
+PATHOLOGIES = ("rl", "rnfld")
+
+
+@dataclass
+class LayerCounts:
+    maps: int
+    active: int
+    rl: int
+    rnfld: int
+
+
+@dataclass
+class PathologyHeatmaps:
+    """Both maps on the original photo's grid (H x W, float32, [0, 1]) and what produced them."""
+
+    rl: np.ndarray
+    rnfld: np.ndarray
+    rl_signed: np.ndarray  # V before the positive part, on the common feature grid
+    rnfld_signed: np.ndarray
+    counts: dict[str, LayerCounts]
+    thresholds: Thresholds
+
+    def __getitem__(self, pathology: str) -> np.ndarray:
+        return {"rl": self.rl, "rnfld": self.rnfld}[pathology]
+
+    def counts_text(self) -> str:
+        return "; ".join(f"{name}: {c.active}/{c.maps} active, RL {c.rl}, RNFLD {c.rnfld}" for name, c in self.counts.items())
+
+
+@dataclass
+class PathologyAnalysis:
+    """The cache of one photo's analysis. Detached CPU tensors: cheap to keep, cheap to recombine."""
+
+    image: FundusImage
+    transform: InputTransform
+    logits: np.ndarray  # pre-softmax, one per class
+    probability: float  # softmax probability of glaucoma
+    layer_names: tuple[str, ...]
+    activations: list[torch.Tensor]  # per layer: 1 x K x h x w
+    weights: list[torch.Tensor]  # per layer: 1 x K
+    l1: list[torch.Tensor]  # per layer: 1 x K
+    cmi: list[torch.Tensor]  # per layer: 1 x K
+    seconds: float = 0.0
+    _grid: tuple[int, int] = field(default=(0, 0), repr=False)
+
+    def masks(self, thresholds: Thresholds):
+        """Per layer (active, high, low) boolean masks, 1 x K each."""
+        return [select_maps(l1, cmi, thresholds) for l1, cmi in zip(self.l1, self.cmi)]
+
+    def heatmaps(
+        self,
+        theta_act: float = 0.1,
+        cmi_low: float = 0.1,
+        cmi_high: float = 0.9,
+        normalization: str = "max",
+    ) -> PathologyHeatmaps:
+        thresholds = Thresholds(theta_act, cmi_low, cmi_high, normalization)
+        masks = self.masks(thresholds)
+        with torch.no_grad():
+            signed = {
+                name: combine_maps(self.activations, self.weights, [m[index] for m in masks], self._grid)[0].numpy()
+                for name, index in (("rl", 1), ("rnfld", 2))
+            }
+        counts = {
+            layer: LayerCounts(
+                maps=int(active.shape[-1]), active=int(active.sum()), rl=int(high.sum()), rnfld=int(low.sum())
+            )
+            for layer, (active, high, low) in zip(self.layer_names, masks)
+        }
+        return PathologyHeatmaps(
+            rl=positive_normalized(self.transform.to_original(signed["rl"])),
+            rnfld=positive_normalized(self.transform.to_original(signed["rnfld"])),
+            rl_signed=signed["rl"],
+            rnfld_signed=signed["rnfld"],
+            counts=counts,
+            thresholds=thresholds,
+        )
+
+
+class PathologyVisualizer:
+    """Pathology-aware heat maps for one classifier.
+
+    ``layers``: module names (see ``model.conv_layer_names()``); default: the last conv layers.
+    """
+
+    def __init__(self, model: GlaucomaClassifier, layers=None, device: str | torch.device | None = None):
+        self.model = model.eval()
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.model.to(self.device)
+        self.layers = tuple(layers) if layers else model.default_layers
+        resolve_layers(self.model, self.layers)  # fail now, with the list of valid names
+
+    def prepare(self, image) -> tuple[FundusImage, InputTransform, torch.Tensor]:
+        """Photo -> (photo, transform to the model input, 1 x 3 x S x S tensor in [0, 1])."""
+        photo = as_fundus_image(image)
+        spec = self.model.spec
+        transform = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, fov=spec.crop_to_fov)
+        pixels = transform.to_input(photo.rgb)
+        tensor = torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
+        return photo, transform, tensor.to(self.device)
+
+    def analyze(self, image) -> PathologyAnalysis:
+        started = time.perf_counter()
+        photo, transform, x = self.prepare(image)
+        result = capture(self.model, x, self.layers, self.model.glaucoma_index)
+        activations = [a.detach().float().cpu() for a in result.activations]
+        weights = [map_weights(g.detach().float()).cpu() for g in result.gradients]
+        logits = result.logits.detach().float().cpu()[0]
+        return PathologyAnalysis(
+            image=photo,
+            transform=transform,
+            logits=logits.numpy(),
+            probability=float(torch.softmax(logits, 0)[self.model.glaucoma_index]),
+            layer_names=self.layers,
+            activations=activations,
+            weights=weights,
+            l1=[l1_norms(a) for a in activations],
+            cmi=[centroid_moment_of_inertia(a) for a in activations],
+            seconds=time.perf_counter() - started,
+            _grid=common_grid(activations),
+        )
+
+
+def pathology_maps(
+    model: GlaucomaClassifier,
+    x: torch.Tensor,
+    layers=None,
+    thresholds: Thresholds = Thresholds(),
+    create_graph: bool = True,
+    size: tuple[int, int] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Signed V_RL and V_RNFLD (B x H x W) of a batch in [0, 1], differentiable w.r.t. ``x``.
+
+    Patho-GAN's L_patho = |V(real) - V(syn)|_1 calls this on both images. Map selection is made on
+    detached statistics (it is a discrete choice); the weights and maps keep their graph.
+    """
+    layers = tuple(layers) if layers else model.default_layers
+    result = capture(model, x, layers, model.glaucoma_index, create_graph=create_graph)
+    weights = [map_weights(g) for g in result.gradients]
+    with torch.no_grad():
+        masks = [
+            select_maps(l1_norms(a), centroid_moment_of_inertia(a), thresholds) for a in result.activations
+        ]
+    grid = size or common_grid(result.activations)
+    return {
+        name: combine_maps(result.activations, weights, [m[index] for m in masks], grid)
+        for name, index in (("rl", 1), ("rnfld", 2))
+    }

@@ -1,0 +1,56 @@
+"""The threshold and display controls beside the photo."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QWidget
+from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
+
+
+class ThresholdPanel(QWidget):
+    """theta_act, the theta_CMI low/high pair, which map to show, opacity and colour map."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QFormLayout(self)
+        self.pathology = QComboBox()
+        self.pathology.addItem("Rim loss (RL, high CMI)", "rl")
+        self.pathology.addItem("RNFL defect (RNFLD, low CMI)", "rnfld")
+        self.pathology.setToolTip("Which pathology-aware heat map is drawn over the photo")
+        self.theta_act = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.theta_act.setRange(0.0, 1.0)
+        self.theta_act.setDecimals(2)
+        self.theta_act.setValue(0.1)
+        self.theta_act.setToolTip("Keep feature maps whose L1 norm exceeds this fraction of the layer's largest (paper: 0.1)")
+        self.cmi = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
+        self.cmi.setRange(0.0, 1.0)
+        self.cmi.setDecimals(2)
+        self.cmi.setValue((0.1, 0.9))
+        self.cmi.setToolTip("Normalised CMI below the low handle: RNFLD set; above the high handle: RL set (paper: 0.1, 0.9)")
+        self.opacity = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0.0, 1.0)
+        self.opacity.setDecimals(2)
+        self.opacity.setValue(0.6)
+        self.opacity.setToolTip("Opacity of the heat map over the photo")
+        self.colormap = QComboBox()
+        self.colormap.addItems(["inferno", "viridis", "cividis"])
+        self.colormap.setToolTip("Perceptually uniform colour maps only")
+        self.counts = QLabel("")
+        self.counts.setWordWrap(True)
+        self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addRow("Map", self.pathology)
+        layout.addRow("θ act", self.theta_act)
+        layout.addRow("θ CMI", self.cmi)
+        layout.addRow("Opacity", self.opacity)
+        layout.addRow("Colours", self.colormap)
+        layout.addRow(self.counts)
+        for signal in (self.theta_act.valueChanged, self.cmi.valueChanged, self.opacity.valueChanged):
+            signal.connect(self.changed)
+        self.pathology.currentIndexChanged.connect(self.changed)
+        self.colormap.currentIndexChanged.connect(self.changed)
+
+    def thresholds(self) -> tuple[float, float, float]:
+        low, high = self.cmi.value()
+        return float(self.theta_act.value()), float(low), float(high)

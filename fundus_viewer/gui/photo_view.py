@@ -1,0 +1,41 @@
+"""The photo with a heat-map overlay and its colour bar (pyqtgraph, row-major images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+
+class PhotoView(pg.GraphicsLayoutWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        pg.setConfigOptions(imageAxisOrder="row-major")
+        self.plot = self.addPlot()
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.photo = pg.ImageItem()
+        self.heat = pg.ImageItem()
+        self.plot.addItem(self.photo)
+        self.plot.addItem(self.heat)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), interactive=False, label="heat")
+        self.colorbar.setImageItem(self.heat)
+        self.addItem(self.colorbar)
+
+    def show_photo(self, rgb: np.ndarray) -> None:
+        self.photo.setImage(rgb, levels=(0, 255))
+        self.heat.clear()
+        self.plot.autoRange()
+
+    def show_heat(self, heat: np.ndarray | None, colormap: str, opacity: float) -> None:
+        if heat is None:
+            self.heat.clear()
+            return
+        cmap = pg.colormap.get(colormap)
+        self.colorbar.setColorMap(cmap)
+        # Alpha rises with heat, so cold regions show the photo instead of the map's darkest colour.
+        lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True)
+        lut[:, 3] = np.linspace(0, 255, 256).astype(lut.dtype)
+        self.heat.setImage(heat, levels=(0, 1), autoLevels=False, lut=lut)
+        self.heat.setOpacity(opacity)

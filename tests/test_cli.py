@@ -1,0 +1,82 @@
+"""The headless tools, run in-process on weights made in a fixture."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fundus_viewer.cli.main import main
+from fundus_viewer.core.boxes import ImageBoxes, save_coco
+
+
+@pytest.fixture
+def photos(tmp_path, make_fundus):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(make_fundus(height=300, width=400, centre=(200, 150), radius=140)).save(folder / "eye1.png")
+    Image.fromarray(make_fundus(height=260, width=350, centre=(170, 130), radius=120, seed=2)).save(folder / "eye2.jpg")
+    return folder
+
+
+def test_classify_json(photos, tiny_checkpoint, capsys):
+    code = main(["classify", str(photos / "eye1.png"), str(photos / "eye2.jpg"), "--model", str(tiny_checkpoint), "--json", "--device", "cpu"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [0 <= r["probability_glaucoma"] <= 1 for r in rows] == [True, True]
+
+
+def test_classify_bad_photo_is_reported_and_others_go_on(photos, tiny_checkpoint, capsys, tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"")
+    code = main(["classify", str(tmp_path / "bad.jpg"), str(photos / "eye1.png"), "--model", str(tiny_checkpoint)])
+    captured = capture = capsys.readouterr()
+    assert code == 1
+    assert "bad.jpg: the file is empty" in captured.err and "eye1.png" in capture.out
+
+
+def test_heatmap_writes_maps_on_the_original_grid(photos, tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "maps"
+    code = main(
+        ["heatmap", str(photos / "eye1.png"), "--out", str(out), "--model", str(tiny_checkpoint), "--methods", "pathology,cam,gbp"]
+    )
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "device: CPU" in err and "active" in err
+    for name in ("pathology-rl", "pathology-rnfld", "cam", "gbp"):
+        heat = np.load(out / f"eye1.{name}.npy")
+        assert heat.shape == (300, 400) and heat.dtype == np.float32 and heat.min() >= 0
+        assert (out / f"eye1.{name}.png").exists()
+
+
+def test_heatmap_refuses_bad_thresholds_and_missing_model(photos, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["heatmap", str(photos / "eye1.png"), "--out", str(tmp_path), "--cmi-low", "0.9", "--cmi-high", "0.1"])
+    code = main(["heatmap", str(photos / "eye1.png"), "--out", str(tmp_path), "--model", str(tmp_path / "none.safetensors")])
+    assert code == 2 and "no such model file" in capsys.readouterr().err
+
+
+def test_evaluate_prints_and_writes_table_one(photos, tiny_checkpoint, tmp_path, capsys):
+    entry = ImageBoxes("eye1.png", 400, 300)
+    entry.boxes["RL"].append((150, 100, 60, 60))
+    entry.boxes["RNFLD"].append((100, 150, 40, 80))
+    save_coco({"eye1.png": entry}, tmp_path / "gt.json")
+    table = tmp_path / "table.csv"
+    code = main(
+        ["evaluate", "--images", str(photos), "--boxes", str(tmp_path / "gt.json"), "--model", str(tiny_checkpoint),
+         "--methods", "pathology,cam,occlusion", "--out", str(table)]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "RL" in out and "RNFLD" in out and "pathology" in out
+    lines = table.read_text().splitlines()
+    assert lines[0] == "pathology,method,mean_percent,std_percent,n"
+    assert len(lines) == 1 + 2 * 4  # RL and RNFLD x (3 methods + chance)
+    assert (tmp_path / "table.per-image.csv").exists()
+
+
+def test_help_runs_without_torch_or_qt():
+    code = "import sys; from fundus_viewer.cli.main import main; main(['--help']); print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "classify" in result.stdout and result.stdout.strip().endswith("[]")

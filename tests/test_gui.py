@@ -1,0 +1,96 @@
+"""The review window driven through its real widgets (pytest-qt, offscreen)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.usefixtures("isolated_settings", "no_dangling_threads")
+
+
+@pytest.fixture
+def window(qtbot, tiny_checkpoint):
+    from fundus_viewer.gui.main_window import MainWindow
+
+    win = MainWindow(str(tiny_checkpoint), "cpu")
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: "alexnet" in win.device_label.text(), timeout=30000)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def photo(tmp_path, make_fundus):
+    path = tmp_path / "eye.png"
+    Image.fromarray(make_fundus()).save(path)
+    return path
+
+
+def test_open_photo_shows_maps_and_sliders_recombine_without_the_network(qtbot, window, photo):
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+        assert window.open_photo(photo)
+    first = window.view.heat.image.copy()
+    assert first.shape == (420, 600)
+    passes = []
+    handle = window.worker._visualizer.model.register_forward_hook(lambda *a: passes.append(1))
+    try:
+        window.panel.theta_act.setValue(0.6)
+        window.panel.cmi.setValue((0.3, 0.5))
+    finally:
+        handle.remove()
+    assert passes == []
+    assert not np.array_equal(first, window.view.heat.image)
+    assert "active" in window.panel.counts.text()
+    assert "CPU" in window.device_label.text()
+
+
+def test_a_bad_photo_gives_a_dialog_and_the_app_goes_on(qtbot, window, photo, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append((title, text)))
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    assert not window.open_photo(tmp_path / "broken.jpg")
+    assert shown and "broken.jpg" in shown[0][1]
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+        assert window.open_photo(photo)
+
+
+def test_a_newer_photo_supersedes_an_older_one(qtbot, window, photo, tmp_path, make_fundus):
+    second = tmp_path / "second.png"
+    Image.fromarray(make_fundus(height=300, width=300, centre=(150, 150), radius=140)).save(second)
+    window.open_photo(photo)
+    window.open_photo(second)
+    qtbot.waitUntil(lambda: window.analysis is not None, timeout=30000)
+    qtbot.wait(200)
+    assert window.analysis.image.name == "second.png"
+
+
+def test_missing_model_is_reported(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from fundus_viewer.gui.main_window import MainWindow
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append((title, text)))
+    win = MainWindow(str(tmp_path / "absent.safetensors"), "cpu")
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert "no such model file" in shown[0][1] and win.device_label.text() == "no model"
+    win.close()
+
+
+def test_the_dangling_thread_check_sees_a_running_thread(qapp):
+    """The no_dangling_threads fixture must be able to fail: a started worker thread is listed."""
+    import shiboken6
+    from PySide6.QtCore import QThread
+
+    from fundus_viewer.gui.main_window import MainWindow
+
+    thread = QThread()
+    MainWindow._threads.append(thread)
+    thread.start()
+    try:
+        assert any(shiboken6.isValid(t) and t.isRunning() for t in MainWindow._threads)
+    finally:
+        thread.quit()
+        thread.wait()

@@ -1,0 +1,35 @@
+"""``fundus-train`` command line. Sub-commands register here as they are built."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fundus_viewer import __version__
+
+# name -> (module, help); the classifier, vessel and GAN trainers land in later releases.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fundus-train", description="Train Fundus Viewer's models.")
+    parser.add_argument("--version", action="version", version=f"fundus-train {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    for name, (_, text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from importlib import import_module
+
+        return import_module(SUBCOMMANDS[argv[0]][0]).main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not SUBCOMMANDS:
+        print("fundus-train: this version has no trainers yet (classifier, vessels and gan are planned)", file=sys.stderr)
+        return 2
+    parser.print_help()
+    return 2

@@ -41,7 +41,7 @@ def test_a_pickle_is_refused_and_never_runs(tmp_path):
 
 def test_foreign_safetensors_and_wrong_architecture(tmp_path, tiny_alexnet):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
-    with pytest.raises(CheckpointError, match="not a Fundus Viewer classifier"):
+    with pytest.raises(CheckpointError, match="not a Fundus Viewer model, not a classifier checkpoint"):
         load_classifier(tmp_path / "other.safetensors")
     # an AlexNet's weights under a ResNet label
     tensors = {k: v.contiguous() for k, v in tiny_alexnet.network.state_dict().items()}

@@ -8,7 +8,10 @@ import sys
 from fundus_viewer import __version__
 
 # name -> (module, help); the classifier, vessel and GAN trainers land in later releases.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "classifier": ("trainer.classifier", "train the glaucoma classifier"),
+    "vessels": ("trainer.vessels", "train the U-Net vessel segmenter"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ SUBCOMMANDS = {
     "classify": ("fundus_viewer.cli.classify", "glaucoma probability per photo"),
     "heatmap": ("fundus_viewer.cli.heatmap", "RL / RNFLD heat maps and baselines as .npy and PNG overlays"),
     "evaluate": ("fundus_viewer.cli.evaluate", "the paper's Table 1 (localisation accuracy) for COCO boxes"),
+    "segment-vessels": ("fundus_viewer.cli.segment_vessels", "vessel probability and mask per photo"),
 }
 
 USAGE = f"""usage: fundus-viewer [PHOTO_OR_FOLDER]          open the app

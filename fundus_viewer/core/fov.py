@@ -11,7 +11,7 @@ _WORK_SIDE = 256
 _RELATIVE_LEVEL = 0.12
 # ... and never brighter than this absolute level (JPEG noise in the surround stays below ~15).
 _ABSOLUTE_CEILING = 24
-# Where the FOV bounding box covers nearly the whole photo there is no surround (disc crops).
+# Where the bright region covers nearly the whole photo there is no surround (disc crops).
 _FULL_FRAME = 0.97
 
 
@@ -25,6 +25,22 @@ def field_of_view_mask(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
+def has_dark_surround(rgb: np.ndarray) -> bool:
+    """True for a fundus photo with a black surround; False for a crop that is all retina (ACRIMA).
+
+    A circular field of view leaves the photo's corners dark: at least three of the four corner
+    patches must lie mostly outside the bright region (dark patches inside a disc crop do not).
+    """
+    small, _ = _shrink(rgb)
+    mask = _largest_bright_component(small)
+    if mask is None or mask.mean() >= _FULL_FRAME:
+        return False
+    rows, cols = mask.shape
+    h, w = max(1, rows // 12), max(1, cols // 12)
+    corners = [mask[:h, :w], mask[:h, -w:], mask[-h:, :w], mask[-h:, -w:]]
+    return bool(sum(corner.mean() < 0.4 for corner in corners) >= 3)
+
+
 def find_field_of_view(rgb: np.ndarray) -> tuple[int, int, int, int]:
     """Bounding box (x0, y0, x1, y1; end exclusive) of the FOV in original pixels.
 
@@ -33,15 +49,13 @@ def find_field_of_view(rgb: np.ndarray) -> tuple[int, int, int, int]:
     height, width = rgb.shape[:2]
     small, factor = _shrink(rgb)
     mask = _largest_bright_component(small)
-    if mask is None:
+    if mask is None or mask.mean() >= _FULL_FRAME:
         return 0, 0, width, height
     ys, xs = np.nonzero(mask)
     x0 = int(np.floor(xs.min() / factor))
     y0 = int(np.floor(ys.min() / factor))
     x1 = min(width, int(np.ceil((xs.max() + 1) / factor)))
     y1 = min(height, int(np.ceil((ys.max() + 1) / factor)))
-    if (x1 - x0) >= _FULL_FRAME * width and (y1 - y0) >= _FULL_FRAME * height:
-        return 0, 0, width, height
     return x0, y0, x1, y1
 
 

@@ -23,9 +23,11 @@ def overlay(rgb: np.ndarray, heat: np.ndarray, colormap: str = "inferno", opacit
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
-def write_png(path: str | Path, rgb: np.ndarray) -> Path:
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """RGB (H x W x 3) or grey (H x W) uint8 to PNG, atomically."""
     path = Path(path)
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    pixels = image if image.ndim == 2 else image[..., ::-1]
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(pixels))
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
     partial = path.with_name(path.name + ".partial")

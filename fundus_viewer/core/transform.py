@@ -20,6 +20,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from fundus_viewer.core.disc import disc_square
 from fundus_viewer.core.fov import find_field_of_view
 
 
@@ -36,10 +37,23 @@ class InputTransform:
     crop: int  # ... and its centre crop x crop is the model input
 
     @classmethod
-    def for_image(cls, rgb: np.ndarray, input_size: int, resize: int | None = None, fov: bool = True):
-        """Square around the field of view (or the whole photo where there is no black surround)."""
+    def for_image(cls, rgb: np.ndarray, input_size: int, resize: int | None = None, crop: str = "fov", disc_diameters: float = 2.5):
+        """The square the model sees.
+
+        ``crop="fov"``: around the field of view (the whole photo where there is no black surround);
+        ``"disc"``: centred on the optic disc, ``disc_diameters`` disc diameters wide (a photo that is
+        already a disc crop is used whole); ``"none"``: the whole photo, padded square.
+        """
         height, width = rgb.shape[:2]
-        x0, y0, x1, y1 = find_field_of_view(rgb) if fov else (0, 0, width, height)
+        if crop == "disc":
+            left, top, side = disc_square(rgb, disc_diameters)
+            return cls(height, width, left, top, side, resize or input_size, input_size)
+        if crop == "fov":
+            x0, y0, x1, y1 = find_field_of_view(rgb)
+        elif crop == "none":
+            x0, y0, x1, y1 = 0, 0, width, height
+        else:
+            raise ValueError(f"unknown crop {crop!r}; use fov, disc or none")
         side = max(x1 - x0, y1 - y0)
         left = x0 + (x1 - x0) // 2 - side // 2
         top = y0 + (y1 - y0) // 2 - side // 2
@@ -56,7 +70,7 @@ class InputTransform:
 
     def to_input(self, rgb: np.ndarray) -> np.ndarray:
         """Crop, pad with black, resize (area-averaged when shrinking) and centre-crop."""
-        square = _crop_with_padding(rgb, self.left, self.top, self.side)
+        square = crop_square(rgb, self.left, self.top, self.side)
         interpolation = cv2.INTER_AREA if self.resize < self.side else cv2.INTER_LINEAR
         resized = cv2.resize(square, (self.resize, self.resize), interpolation=interpolation)
         start = int(round(self.offset))
@@ -124,7 +138,8 @@ class InputTransform:
         return x0, y0, x1, y1
 
 
-def _crop_with_padding(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+def crop_square(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+    """The square [left, left + side) x [top, top + side) of a photo, black where it leaves the photo."""
     height, width = rgb.shape[:2]
     x0, y0 = max(left, 0), max(top, 0)
     x1, y1 = min(left + side, width), min(top + side, height)

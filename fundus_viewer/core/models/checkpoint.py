@@ -1,4 +1,4 @@
-"""Classifier checkpoints: safetensors weights plus JSON metadata in the same file.
+"""Model checkpoints (classifier, vessel segmenter): safetensors weights plus JSON metadata in one file.
 
 Loading never unpickles anything, so a model file cannot run code.
 """
@@ -18,23 +18,78 @@ from fundus_viewer.core.resources import default_classifier_path
 
 KIND = "fundus-viewer/classifier"
 FORMAT_VERSION = 1
+KIND_TITLES = {KIND: "classifier", "fundus-viewer/vessel-segmenter": "vessel segmenter"}
 
 
-def save_classifier(model: GlaucomaClassifier, path: str | Path) -> Path:
-    """Write weights and spec atomically (a crash mid-write leaves the old file intact)."""
+def write_checkpoint(path: str | Path, kind: str, network, spec: dict, half: bool = False) -> Path:
+    """Weights (float16 when ``half``) plus JSON metadata, written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.network.state_dict().items()}
-    metadata = {"kind": KIND, "format_version": str(FORMAT_VERSION), "spec": json.dumps(model.spec.to_dict())}
+    tensors = {}
+    for key, value in network.state_dict().items():
+        value = value.detach().cpu()
+        if half and value.is_floating_point():
+            value = value.half()
+        tensors[key] = value.contiguous()
+    metadata = {"kind": kind, "format_version": str(FORMAT_VERSION), "spec": json.dumps(spec)}
     partial = path.with_name(path.name + ".partial")
     save_file(tensors, str(partial), metadata=metadata)
     partial.replace(path)
     return path
 
 
+def read_checkpoint(path: str | Path, kind: str, with_tensors: bool = True) -> tuple[dict, dict | None]:
+    """(spec dict, tensors) of a checkpoint of the given kind; CheckpointError for anything else."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file")
+    title = KIND_TITLES.get(kind, kind)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            found = metadata.get("kind")
+            if found != kind:
+                what = f"a {KIND_TITLES[found]}" if found in KIND_TITLES else "not a Fundus Viewer model"
+                raise CheckpointError(f"{path}: a safetensors file, but {what}, not a {title} checkpoint")
+            version = int(metadata.get("format_version", "0"))
+            if version > FORMAT_VERSION:
+                raise CheckpointError(f"{path}: checkpoint format {version} is newer than this Fundus Viewer ({FORMAT_VERSION}); update the app")
+            spec = json.loads(metadata["spec"])
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()} if with_tensors else None
+    except SafetensorError as exc:
+        raise CheckpointError(f"{path}: not a safetensors checkpoint ({exc}); Fundus Viewer never unpickles model files") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged checkpoint metadata ({exc})") from None
+    return spec, tensors
+
+
+def load_weights(network, tensors: dict, path, arch: str) -> None:
+    """Strict load with a message that says what does not match."""
+    expected = network.state_dict()
+    wrong_shape = [k for k, v in tensors.items() if k in expected and expected[k].shape != v.shape]
+    if wrong_shape:
+        raise CheckpointError(f"{path}: weights do not match the '{arch}' architecture (wrong shape for {', '.join(wrong_shape[:3])})")
+    result = network.load_state_dict(tensors, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        details = []
+        if result.missing_keys:
+            details.append(f"missing {', '.join(result.missing_keys[:3])}")
+        if result.unexpected_keys:
+            details.append(f"unexpected {', '.join(result.unexpected_keys[:3])}")
+        raise CheckpointError(f"{path}: weights do not match the '{arch}' architecture ({'; '.join(details)})")
+
+
+def save_classifier(model: GlaucomaClassifier, path: str | Path, half: bool = False) -> Path:
+    """Write weights and spec atomically (a crash mid-write leaves the old file intact).
+
+    ``half`` stores floating-point weights as float16 (half the size; loading casts them back).
+    """
+    return write_checkpoint(path, KIND, model.network, model.spec.to_dict(), half=half)
+
+
 def read_spec(path: str | Path) -> ClassifierSpec:
     """The metadata of a checkpoint, without loading its weights."""
-    return _open_checked(Path(path))[0]
+    return ClassifierSpec.from_dict(read_checkpoint(path, KIND, with_tensors=False)[0])
 
 
 def load_classifier(path: str | Path | None = None, device: str | torch.device = "cpu") -> GlaucomaClassifier:
@@ -43,41 +98,9 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     if not path.exists():
         hint = " (no default classifier is bundled with this installation; pass --model CKPT)" if path == default_classifier_path() else ""
         raise CheckpointError(f"{path}: no such model file{hint}")
-    spec, tensors = _open_checked(path, with_tensors=True)
+    spec_dict, tensors = read_checkpoint(path, KIND)
+    spec = ClassifierSpec.from_dict(spec_dict)
     model = GlaucomaClassifier(spec)
-    expected = model.network.state_dict()
-    wrong_shape = [k for k, v in tensors.items() if k in expected and expected[k].shape != v.shape]
-    if wrong_shape:
-        raise CheckpointError(
-            f"{path}: weights do not match the '{spec.arch}' architecture (wrong shape for {', '.join(wrong_shape[:3])})"
-        )
-    result = model.network.load_state_dict(tensors, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        details = []
-        if result.missing_keys:
-            details.append(f"missing {', '.join(result.missing_keys[:3])}")
-        if result.unexpected_keys:
-            details.append(f"unexpected {', '.join(result.unexpected_keys[:3])}")
-        raise CheckpointError(f"{path}: weights do not match the '{spec.arch}' architecture ({'; '.join(details)})")
+    load_weights(model.network, tensors, path, spec.arch)
     model.eval().requires_grad_(False)
     return model.to(device)
-
-
-def _open_checked(path: Path, with_tensors: bool = False):
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            if metadata.get("kind") != KIND:
-                raise CheckpointError(f"{path}: a safetensors file, but not a Fundus Viewer classifier checkpoint")
-            version = int(metadata.get("format_version", "0"))
-            if version > FORMAT_VERSION:
-                raise CheckpointError(f"{path}: checkpoint format {version} is newer than this Fundus Viewer ({FORMAT_VERSION}); update the app")
-            spec = ClassifierSpec.from_dict(json.loads(metadata["spec"]))
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()} if with_tensors else None
-    except SafetensorError as exc:
-        raise CheckpointError(
-            f"{path}: not a safetensors checkpoint ({exc}); Fundus Viewer never unpickles model files"
-        ) from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: damaged checkpoint metadata ({exc})") from None
-    return spec, tensors

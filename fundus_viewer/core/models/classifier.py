@@ -24,7 +24,8 @@ class ClassifierSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     class_names: tuple[str, ...] = ("normal", "glaucoma")
     glaucoma_index: int = 1
-    crop_to_fov: bool = True
+    crop: str = "fov"  # what the model sees: "fov", "disc" (optic-disc-centred) or "none"
+    disc_diameters: float = 2.5  # width of a disc crop, in disc diameters
     arch_options: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # data, split, command, time ...
     metrics: dict = field(default_factory=dict)

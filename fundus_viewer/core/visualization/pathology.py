@@ -124,7 +124,7 @@ class PathologyVisualizer:
         """Photo -> (photo, transform to the model input, 1 x 3 x S x S tensor in [0, 1])."""
         photo = as_fundus_image(image)
         spec = self.model.spec
-        transform = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, fov=spec.crop_to_fov)
+        transform = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, spec.crop, spec.disc_diameters)
         pixels = transform.to_input(photo.rgb)
         tensor = torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
         return photo, transform, tensor.to(self.device)

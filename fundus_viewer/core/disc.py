@@ -1,0 +1,89 @@
+"""Finding the optic disc in a fundus photo, so that the classifier can look at a disc-centred crop.
+
+Classical and deterministic: the disc is the brightest blob of its size inside the field of view.
+- Centre: maximum of a difference of Gaussians (sigma 5 and 30 at a 256-px FOV scale) of the
+  green-weighted luminance, computed by normalised convolution inside the FOV eroded by 16%, so
+  that glare along the FOV rim and the black surround do not compete.
+- Radius: the scale of the strongest normalised Laplacian-of-Gaussian response at that centre,
+  after a closing that removes the vessels crossing the disc, times a calibration factor.
+Measured on the 91 Drishti-GS1 photos (expert disc masks): the centre falls inside the disc in 90;
+the raw LoG radius is 0.77 of the true radius (median), hence the factor 1 / 0.77.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fundus_viewer.core.fov import field_of_view_mask, find_field_of_view, has_dark_surround
+
+_WORK = 256  # FOV diameter at which the search runs
+_ERODE = 41  # pixels at _WORK: keeps the search away from rim glare
+_RADIUS_CALIBRATION = 1 / 0.77
+_RADIUS_LIMITS = (0.03, 0.2)  # as fractions of the FOV diameter
+
+
+@dataclass(frozen=True)
+class OpticDisc:
+    x: float  # centre, original pixels
+    y: float
+    radius: float  # original pixels
+    located: bool  # False: the photo is already a disc crop and is used whole
+
+
+def locate_optic_disc(rgb: np.ndarray) -> OpticDisc:
+    height, width = rgb.shape[:2]
+    if not has_dark_surround(rgb):
+        # A crop around the disc (ACRIMA-style): the disc is the photo's subject.
+        return OpticDisc(width / 2, height / 2, min(width, height) / 4, located=False)
+    x0, y0, x1, y1 = find_field_of_view(rgb)
+    diameter = max(x1 - x0, y1 - y0)
+    scale = _WORK / diameter
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    luminance = 0.2 * small[..., 0] + 0.6 * small[..., 1] + 0.2 * small[..., 2]
+    mask = cv2.resize(field_of_view_mask(rgb).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    inner = cv2.erode(mask, np.ones((_ERODE, _ERODE), np.uint8)).astype(np.float32)
+    if inner.sum() == 0:
+        inner = mask.astype(np.float32)
+    response = _masked_blur(luminance, inner, 5) - _masked_blur(luminance, inner, 30)
+    response[inner == 0] = -np.inf
+    row, col = np.unravel_index(int(np.argmax(response)), response.shape)
+    radius = _blob_radius(luminance, row, col) * _RADIUS_CALIBRATION
+    low, high = (f * _WORK for f in _RADIUS_LIMITS)
+    radius = float(np.clip(radius, low, high))
+    return OpticDisc((col + 0.5) / scale - 0.5, (row + 0.5) / scale - 0.5, radius / scale, located=True)
+
+
+def _masked_blur(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur that averages only over the mask (normalised convolution)."""
+    numerator = cv2.GaussianBlur(image * mask, (0, 0), sigma)
+    denominator = cv2.GaussianBlur(mask, (0, 0), sigma)
+    return numerator / np.maximum(denominator, 1e-3)
+
+
+def _blob_radius(luminance: np.ndarray, row: int, col: int) -> float:
+    closed = cv2.morphologyEx(luminance, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    best_sigma, best = 3.0, -np.inf
+    for sigma in np.arange(3.0, 25.0, 0.5):
+        laplacian = cv2.Laplacian(cv2.GaussianBlur(closed, (0, 0), sigma), cv2.CV_32F)
+        strength = -(sigma * sigma) * float(laplacian[row, col])  # bright blob: negative Laplacian
+        if strength > best:
+            best, best_sigma = strength, sigma
+    return best_sigma * np.sqrt(2.0)
+
+
+def disc_square(rgb: np.ndarray, diameters: float = 2.5) -> tuple[int, int, int]:
+    """(left, top, side) of a square centred on the disc, ``diameters`` disc diameters wide.
+
+    A photo that is already a disc crop is used whole (padded square).
+    """
+    height, width = rgb.shape[:2]
+    disc = locate_optic_disc(rgb)
+    if not disc.located:
+        side = max(height, width)
+        return (width - side) // 2, (height - side) // 2, side
+    side = max(8, int(round(diameters * 2 * disc.radius)))
+    return int(round(disc.x - side / 2)), int(round(disc.y - side / 2)), side

@@ -1,0 +1,110 @@
+"""The vessel segmenter (a U-Net, the paper's reference 13): photo -> vessel probability on the photo's grid.
+
+Photos are brought to a common scale first (field-of-view diameter ``spec.fov_diameter`` pixels, the
+scale it was trained at), segmented whole, and the probability is resized back to the original grid.
+Pixels outside the field of view get probability 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from fundus_viewer.core.errors import CheckpointError
+from fundus_viewer.core.fov import field_of_view_mask, find_field_of_view
+from fundus_viewer.core.images import as_fundus_image
+from fundus_viewer.core.models.checkpoint import load_weights, read_checkpoint, write_checkpoint
+from fundus_viewer.core.models.unet import UNet
+from fundus_viewer.core.resources import models_dir
+
+KIND = "fundus-viewer/vessel-segmenter"
+
+
+@dataclass
+class VesselSpec:
+    base: int = 16
+    depth: int = 3
+    fov_diameter: int = 720  # photos are rescaled so their field of view is this wide
+    threshold: float = 0.5  # probability -> mask (chosen on validation Dice)
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VesselSpec":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class VesselSegmenter(nn.Module):
+    """RGB in [0, 1] -> vessel logits; per-image standardisation inside, so exposure matters less."""
+
+    def __init__(self, spec: VesselSpec):
+        super().__init__()
+        self.spec = spec
+        self.network = UNet(3, 1, spec.base, spec.depth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        std = x.std(dim=(2, 3), keepdim=True).clamp(min=1e-3)
+        return self.network((x - mean) / std)
+
+
+def default_vessel_model_path() -> Path:
+    return models_dir() / "vessels.safetensors"
+
+
+def save_vessel_segmenter(model: VesselSegmenter, path, half: bool = False) -> Path:
+    return write_checkpoint(path, KIND, model.network, model.spec.to_dict(), half=half)
+
+
+def load_vessel_segmenter(path=None, device="cpu") -> VesselSegmenter:
+    path = Path(path) if path is not None else default_vessel_model_path()
+    if not path.exists():
+        hint = " (no default vessel segmenter is bundled; pass --model CKPT)" if path == default_vessel_model_path() else ""
+        raise CheckpointError(f"{path}: no such model file{hint}")
+    spec_dict, tensors = read_checkpoint(path, KIND)
+    model = VesselSegmenter(VesselSpec.from_dict(spec_dict))
+    load_weights(model.network, tensors, path, "U-Net")
+    return model.eval().requires_grad_(False).to(device)
+
+
+def working_scale(rgb: np.ndarray, fov_diameter: int) -> float:
+    x0, y0, x1, y1 = find_field_of_view(rgb)
+    return fov_diameter / max(x1 - x0, y1 - y0)
+
+
+def to_working(rgb: np.ndarray, scale: float) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(rgb, size, interpolation=interpolation)
+
+
+def predict_probability(model: VesselSegmenter, rgb_work: np.ndarray) -> np.ndarray:
+    """Vessel probability of a photo already at working scale (same size out)."""
+    device = next(model.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(rgb_work)).permute(2, 0, 1).float().div_(255.0)[None].to(device)
+    multiple = 2**model.spec.depth
+    height, width = x.shape[-2:]
+    pad = (0, (-width) % multiple, 0, (-height) % multiple)
+    with torch.no_grad():
+        logits = model(F.pad(x, pad, mode="reflect"))[..., :height, :width]
+    return torch.sigmoid(logits)[0, 0].float().cpu().numpy()
+
+
+def segment_vessels(model: VesselSegmenter, image) -> np.ndarray:
+    """Vessel probability (H x W float32 in [0, 1]) on the original photo's grid; 0 outside the FOV."""
+    photo = as_fundus_image(image)
+    scale = working_scale(photo.rgb, model.spec.fov_diameter)
+    probability = predict_probability(model, to_working(photo.rgb, scale))
+    back = cv2.resize(probability, (photo.width, photo.height), interpolation=cv2.INTER_LINEAR)
+    back[~field_of_view_mask(photo.rgb)] = 0
+    return np.clip(back, 0, 1)

@@ -1,0 +1,138 @@
+"""fundus-train classifier on a tiny set made here: the loss falls, checkpoints round-trip, a killed run
+resumes, bad data gets a message naming the file."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainer.classifier import main as train_main
+from trainer.sources import DataError, read_labelled_photos, split_samples
+
+
+def make_set(folder, per_class=16, size=96, seed=0):
+    """ACRIMA-like crops (no dark surround): glaucoma photos have a large pale cup, normal a small one."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    yy, xx = np.mgrid[0:size, 0:size]
+    for label in ("glaucoma", "normal"):
+        for i in range(per_class):
+            rgb = np.zeros((size, size, 3), np.float32) + [170, 90, 50]
+            rgb += rng.normal(0, 6, rgb.shape)
+            cup = (size * (0.3 if label == "glaucoma" else 0.1)) ** 2
+            centre = size / 2 + rng.uniform(-4, 4, 2)
+            rgb[(xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 < cup] = [250, 235, 200]
+            name = f"{label}_{i:02d}.png"
+            Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(folder / name)
+            rows.append({"path": name, "label": label, "dataset": "toy", "split": "none", "role": "photo"})
+    manifest = folder / "manifest.csv"
+    with manifest.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def common_args(manifest, out, epochs):
+    return ["--data", str(manifest), "--out", str(out), "--width", "0.125", "--epochs", str(epochs), "--batch-size", "8",
+            "--lr", "3e-3", "--crop", "none", "--workers", "0", "--device", "cpu", "--patience", "0"]
+
+
+def read_log(out):
+    with (out / "log.csv").open() as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return make_set(tmp_path_factory.mktemp("toy"))
+
+
+@pytest.fixture(scope="module")
+def trained(toy, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert train_main(common_args(toy, out, 6)) == 0
+    return out
+
+
+def test_the_loss_falls_and_the_run_leaves_its_files(trained):
+    rows = read_log(trained)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    losses = [float(r["train_loss"]) for r in rows]
+    assert np.mean(losses[-2:]) < losses[0]
+    for name in ("classifier.safetensors", "last.pt", "curves.png", "metrics.json", "log.csv"):
+        assert (trained / name).exists(), name
+
+
+def test_the_checkpoint_round_trips_with_its_metadata(trained):
+    import torch
+
+    from fundus_viewer.core.models.checkpoint import load_classifier
+
+    model = load_classifier(trained / "classifier.safetensors")
+    assert model.spec.crop == "none" and model.spec.arch == "alexnet"
+    assert "test" in model.spec.metrics and "all" in model.spec.metrics["test"]
+    assert model.spec.training["split_counts"]["train"]
+    x = torch.rand(2, 3, model.spec.input_size, model.spec.input_size)
+    assert torch.allclose(model(x), load_classifier(trained / "classifier.safetensors")(x))
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(toy, tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "trainer", "classifier", *common_args(toy, out, 40)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / "log.csv").exists() or len(read_log(out)) < 2:
+            assert time.time() < deadline, "the run never checkpointed"
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    done = len(read_log(out))
+    assert 2 <= done < 40
+    result = subprocess.run([sys.executable, "-m", "trainer", "classifier", *common_args(toy, out, done + 2), "--resume"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming after epoch" in result.stderr
+    epochs = [int(r["epoch"]) for r in read_log(out)]
+    assert epochs == list(range(1, done + 3))  # continued, nothing repeated or lost
+
+
+def test_bad_data_is_named(tmp_path, capsys):
+    manifest = make_set(tmp_path, per_class=4)
+    (tmp_path / "glaucoma_00.png").write_bytes(b"not a png")
+    assert train_main(common_args(manifest, tmp_path / "out", 1)) == 2
+    assert "glaucoma_00.png" in capsys.readouterr().err
+    with manifest.open("a") as stream:
+        stream.write("missing.png,normal,toy,none,photo\n")
+    with pytest.raises(DataError, match="missing.png"):
+        read_labelled_photos(manifest)
+
+
+def test_a_class_without_photos_and_bad_folders(tmp_path):
+    (tmp_path / "glaucoma").mkdir()
+    Image.fromarray(np.full((20, 20, 3), 99, np.uint8)).save(tmp_path / "glaucoma" / "a.png")
+    (tmp_path / "normal").mkdir()
+    with pytest.raises(DataError, match="no 'normal' photos"):
+        read_labelled_photos(tmp_path)
+    (tmp_path / "suspect").mkdir()
+    with pytest.raises(DataError, match="suspect"):
+        read_labelled_photos(tmp_path)
+
+
+def test_splits_are_stratified_reproducible_and_keep_official_ones(toy):
+    samples = read_labelled_photos(toy)
+    first, second = split_samples(samples, seed=3), split_samples(samples, seed=3)
+    assert [(s.path, s.split) for s in first] == [(s.path, s.split) for s in second]
+    for label in (0, 1):
+        counts = {name: sum(1 for s in first if s.label == label and s.split == name) for name in ("train", "val", "test")}
+        assert counts == {"train": 12, "val": 2, "test": 2}
+    official = [s for s in samples]
+    official[0].split = "test"
+    assert [s.split for s in split_samples(official, seed=3) if s.path == official[0].path] == ["test"]

@@ -1,0 +1,257 @@
+"""``fundus-train classifier``: train the glaucoma classifier on labelled photos.
+
+Presets:
+- ``paper``: the paper's recipe. AlexNet-style net, photos to 280 px, random 227 px crops, random rotation
+  in [0, 2 pi), Adam lr 1e-3, batch 8, 500 epochs.
+- ``laptop``: the same network and crops, trained to a good model on a 2-core CPU in well under an hour:
+  AdamW lr 1e-3 with a cosine schedule, batch 16, label smoothing 0.1, at most 40 epochs, early stopping.
+
+Both classify what the app feeds the model: by default a square of 2.5 optic-disc diameters centred on
+the disc (``--crop disc``), located by ``fundus_viewer.core.disc``; photos that are already disc crops are
+used whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+PRESETS = {
+    "paper": dict(arch="alexnet", optimizer="adam", lr=1e-3, batch_size=8, epochs=500, patience=50, weight_decay=0.0, label_smoothing=0.0, schedule="constant"),
+    "laptop": dict(arch="alexnet", optimizer="adamw", lr=1e-3, batch_size=16, epochs=40, patience=10, weight_decay=1e-4, label_smoothing=0.1, schedule="cosine"),
+}
+SIZES = {"alexnet": (227, 280), "resnet18": (224, 256)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fundus-train classifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="CSV manifest (path, label[, split, dataset, role]) or a folder with glaucoma/ and normal/")
+    parser.add_argument("--out", required=True, help="run folder: checkpoints, log.csv, curves.png, metrics.json")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="laptop")
+    parser.add_argument("--arch", choices=("alexnet", "resnet18"))
+    parser.add_argument("--width", type=float, default=1.0, help="AlexNet channel width multiplier")
+    parser.add_argument("--crop", choices=("disc", "fov", "none"), default="disc")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--patience", type=int, help="stop after this many epochs without a better validation AUC")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--workers", type=int, help="data-loader workers (default: 0 when frozen, else 1)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--half", action="store_true", help="store the checkpoint's weights as float16")
+    return parser
+
+
+def main(argv=None) -> int:
+    from fundus_viewer.core.errors import FundusViewerError
+
+    args = build_parser().parse_args(argv)
+    try:
+        train(args)
+    except FundusViewerError as exc:
+        print(f"fundus-train classifier: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _settings(args) -> dict:
+    settings = dict(PRESETS[args.preset])
+    for key in ("arch", "epochs", "batch_size", "lr", "patience"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    settings["input_size"], settings["resize"] = SIZES[settings["arch"]]
+    return settings
+
+
+def train(args) -> dict:
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader, WeightedRandomSampler
+    from tqdm import tqdm
+
+    from fundus_viewer.core.device import describe_device, select_device
+    from fundus_viewer.core.disc import locate_optic_disc
+    from fundus_viewer.core.images import load_image
+    from fundus_viewer.core.models.checkpoint import save_classifier
+    from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
+    from trainer.classifier_data import AugmentedCrops, load_context, load_eval_input, to_tensor, worker_init
+    from trainer.runlog import RunLog, plot_curves
+    from trainer.sources import read_labelled_photos, split_samples
+    from trainer.state import load_state, save_state
+
+    started = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = _settings(args)
+    torch.manual_seed(args.seed)
+    device = select_device(args.device)
+    print(f"device: {describe_device(device)}", file=sys.stderr)
+
+    samples = split_samples(read_labelled_photos(args.data), seed=args.seed)
+    by_split = {name: [s for s in samples if s.split == name] for name in ("train", "val", "test")}
+    for name, members in by_split.items():
+        if not members:
+            raise_data_error(f"{args.data}: the {name} split is empty; add photos or give the manifest a split column")
+    arch_options = {"width": args.width} if settings["arch"] == "alexnet" and args.width != 1.0 else {}
+    counts = {name: dict(Counter(f"{s.dataset}/{'glaucoma' if s.label else 'normal'}" for s in members)) for name, members in by_split.items()}
+    spec = ClassifierSpec(
+        arch=settings["arch"],
+        input_size=settings["input_size"],
+        resize=settings["resize"],
+        crop=args.crop,
+        arch_options=arch_options,
+        training={
+            "data": str(args.data),
+            "split_counts": counts,
+            "preset": args.preset,
+            "settings": settings,
+            "seed": args.seed,
+            "command": "fundus-train classifier " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["classifier"] else sys.argv[1:]),
+            "torch": torch.__version__,
+            "machine": f"{platform.machine()} {describe_device(device)}",
+        },
+    )
+
+    contexts = [load_context(s, spec) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
+    evals = {
+        name: torch.stack([to_tensor(load_eval_input(s, spec)) for s in tqdm(by_split[name], desc=f"preparing {name} photos", file=sys.stderr)])
+        for name in ("val", "test")
+    }
+    labels = {name: np.array([s.label for s in by_split[name]]) for name in by_split}
+
+    dataset = AugmentedCrops(contexts, list(labels["train"]), spec.input_size, spec.resize, args.seed)
+    # Small data sets are drawn more often than their size alone would allow (1 / sqrt(size) per photo),
+    # so the big set of disc crops does not drown the full photos.
+    sizes = Counter(s.dataset for s in by_split["train"])
+    weights = torch.tensor([1.0 / math.sqrt(sizes[s.dataset]) for s in by_split["train"]], dtype=torch.double)
+    workers = args.workers if args.workers is not None else (0 if getattr(sys, "frozen", False) else 1)
+
+    model = GlaucomaClassifier(spec).to(device)
+    if settings["optimizer"] == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    if settings["schedule"] == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings["epochs"])
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _epoch: 1.0)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"])
+
+    fields = ["epoch", "train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "seconds"]
+    state_path, best_path = out / "last.pt", out / "classifier.safetensors"
+    first_epoch, best_auc, stale = 0, -1.0, 0
+    if args.resume and state_path.exists():
+        state = load_state(state_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        first_epoch, best_auc, stale = state["epoch"] + 1, state["best_auc"], state["stale"]
+        print(f"resuming after epoch {state['epoch']} (best validation AUC {best_auc:.4f})", file=sys.stderr)
+    log = RunLog(out / "log.csv", fields, resume=args.resume and state_path.exists())
+    log.truncate_after(first_epoch)  # rows are 1-based epochs; the state holds 0-based ones
+
+    for epoch in range(first_epoch, settings["epochs"]):
+        tick = time.time()
+        dataset.set_epoch(epoch)
+        sampler = WeightedRandomSampler(weights, len(weights), replacement=True, generator=torch.Generator().manual_seed(args.seed * 100003 + epoch))
+        loader = DataLoader(dataset, batch_size=settings["batch_size"], sampler=sampler, num_workers=workers, worker_init_fn=worker_init, drop_last=len(dataset) > settings["batch_size"])
+        model.train()
+        losses = []
+        for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{settings['epochs']}", file=sys.stderr, leave=False):
+            x, y = x.to(device, non_blocking=True), y.to(device)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+                loss = criterion(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(loss.item())
+        scheduler.step()
+        val_probs, val_loss = predict(model, evals["val"], device, labels["val"])
+        val = binary_summary(labels["val"], val_probs)
+        improved = val["auc"] > best_auc + 1e-6 or (math.isnan(best_auc) and not math.isnan(val["auc"]))
+        if improved:
+            best_auc, stale = val["auc"], 0
+            spec.metrics = {"validation": {"epoch": epoch + 1, **val}}
+            save_classifier(model, best_path, half=args.half)
+        else:
+            stale += 1
+        log.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss, "val_auc": val["auc"], "val_accuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - tick})
+        plot_curves(log, out / "curves.png", "epoch", [("loss", ["train_loss", "val_loss"]), ("validation", ["val_auc", "val_accuracy"])])
+        save_state(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, "best_auc": best_auc, "stale": stale})
+        print(f"epoch {epoch + 1}: train loss {np.mean(losses):.4f}, val loss {val_loss:.4f}, val AUC {val['auc']:.4f}, acc {val['accuracy']:.3f}{' *' if improved else ''}", file=sys.stderr)
+        if settings["patience"] and stale >= settings["patience"]:
+            print(f"early stop: no better validation AUC for {stale} epochs", file=sys.stderr)
+            break
+
+    # The deliverable: the best checkpoint, with its test metrics written into it.
+    from fundus_viewer.core.models.checkpoint import load_classifier
+
+    best = load_classifier(best_path, device=device)
+    test_probs, _ = predict(best, evals["test"], device, labels["test"])
+    located = [locate_optic_disc(load_image(s.path).rgb).located for s in by_split["test"]]
+    report = test_report(by_split["test"], test_probs, located)
+    best.spec.metrics = {**best.spec.metrics, "test": report}
+    best.spec.training["seconds"] = round(time.time() - started, 1)
+    best.spec.training["epochs_run"] = len(log.rows())
+    save_classifier(best, best_path, half=args.half)
+    (out / "metrics.json").write_text(json.dumps({"validation": best.spec.metrics.get("validation"), "test": report, "training": best.spec.training}, indent=1))
+    print(format_report(report))
+    return report
+
+
+def raise_data_error(message: str):
+    from trainer.sources import DataError
+
+    raise DataError(message)
+
+
+def predict(model, inputs, device, labels=None, batch_size: int = 64):
+    import numpy as np
+    import torch
+
+    model.eval()
+    probabilities, loss_sum = [], 0.0
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            logits = model(inputs[start : start + batch_size].to(device)).float()
+            probabilities.append(torch.softmax(logits, 1)[:, model.glaucoma_index].cpu())
+            if labels is not None:
+                target = torch.as_tensor(labels[start : start + batch_size], device=device)
+                loss_sum += float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
+    probs = torch.cat(probabilities).numpy() if probabilities else np.zeros(0)
+    return probs, (loss_sum / max(1, len(inputs)))
+
+
+def binary_summary(labels, probs) -> dict:
+    from fundus_viewer.core.classification_metrics import binary_report
+
+    return binary_report(labels, probs)
+
+
+def test_report(samples, probs, located) -> dict:
+    import numpy as np
+
+    from fundus_viewer.core.classification_metrics import binary_report
+
+    labels = np.array([s.label for s in samples])
+    groups = {"all": np.ones(len(samples), bool), "full photos (disc located)": np.array(located, bool), "disc crops": ~np.array(located, bool)}
+    for dataset in sorted({s.dataset for s in samples}):
+        groups[dataset] = np.array([s.dataset == dataset for s in samples])
+    return {name: binary_report(labels[mask], probs[mask]) for name, mask in groups.items() if mask.any()}
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{'test set':<28}{'n':>5}{'AUC (95% CI)':>24}{'acc':>7}{'sens':>7}{'spec':>7}"]
+    for name, r in report.items():
+        ci = f"{r['auc']:.3f} ({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f})"
+        lines.append(f"{name:<28}{r['n']:>5}{ci:>24}{r['accuracy']:>7.3f}{r['sensitivity']:>7.3f}{r['specificity']:>7.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""Classifier training data: photos prepared once (disc or FOV crop), augmented on the fly."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from fundus_viewer.core.images import load_image
+from fundus_viewer.core.models.classifier import ClassifierSpec
+from fundus_viewer.core.transform import InputTransform, crop_square
+from trainer.sources import Sample
+
+# Cache this much context around the model's square, so a rotated crop never reaches past it.
+CONTEXT = math.sqrt(2) * 1.1
+
+
+def load_context(sample: Sample, spec: ClassifierSpec) -> np.ndarray:
+    """The photo's square (as the app would crop it) with context, at the model's resize scale."""
+    photo = load_image(sample.path)  # ImageLoadError names the file
+    t = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, spec.crop, spec.disc_diameters)
+    side = int(round(t.side * CONTEXT))
+    left = int(round(t.left + t.side / 2 - side / 2))
+    top = int(round(t.top + t.side / 2 - side / 2))
+    pixels = int(round(t.resize * CONTEXT))
+    return cv2.resize(crop_square(photo.rgb, left, top, side), (pixels, pixels), interpolation=cv2.INTER_AREA)
+
+
+def load_eval_input(sample: Sample, spec: ClassifierSpec) -> np.ndarray:
+    """Exactly what the app feeds the model for this photo."""
+    photo = load_image(sample.path)
+    t = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, spec.crop, spec.disc_diameters)
+    return t.to_input(photo.rgb)
+
+
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float().div_(255.0)
+
+
+class AugmentedCrops(Dataset):
+    """Random rotation in [0, 2 pi), scale and shift jitter, mirror, colour jitter; centre crop of input_size."""
+
+    def __init__(self, contexts: list[np.ndarray], labels: list[int], input_size: int, resize: int, seed: int, rotate: bool = True):
+        self.contexts, self.labels = contexts, labels
+        self.input_size, self.resize, self.seed, self.rotate = input_size, resize, seed, rotate
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.contexts)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng((self.seed, self.epoch, index))  # reproducible, worker-independent
+        context = self.contexts[index]
+        centre = context.shape[0] / 2
+        angle = rng.uniform(0, 360) if self.rotate else 0.0
+        scale = rng.uniform(0.9, 1.1)
+        shift = rng.uniform(-1, 1, size=2) * (self.resize - self.input_size) / 2
+        matrix = cv2.getRotationMatrix2D((centre, centre), angle, scale)
+        matrix[:, 2] += self.input_size / 2 - centre + shift
+        crop = cv2.warpAffine(context, matrix, (self.input_size, self.input_size), flags=cv2.INTER_LINEAR, borderValue=0)
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]  # left and right eyes are mirror images
+        crop = crop.astype(np.float32)
+        gain = rng.uniform(0.85, 1.15) * rng.uniform(0.93, 1.07, size=3)
+        crop = crop * gain + rng.uniform(-12, 12)
+        gamma = rng.uniform(0.8, 1.25)
+        crop = 255.0 * (np.clip(crop, 0, 255) / 255.0) ** gamma
+        tensor = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)).div_(255.0)
+        return tensor, self.labels[index]
+
+
+def worker_init(_worker_id: int) -> None:
+    cv2.setNumThreads(0)  # one thread per loader worker; the training process owns the cores

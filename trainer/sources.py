@@ -1,0 +1,104 @@
+"""Training data sources: a CSV manifest or a folder with one sub-folder per class, and their splits."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fundus_viewer.core.errors import FundusViewerError
+from fundus_viewer.core.images import IMAGE_SUFFIXES
+
+CLASS_NAMES = ("normal", "glaucoma")
+
+
+class DataError(FundusViewerError):
+    """Bad training data: the message names the file."""
+
+
+@dataclass
+class Sample:
+    path: Path
+    label: int  # 0 normal, 1 glaucoma
+    dataset: str
+    split: str | None  # "train", "val", "test" or None (assigned by split_samples)
+
+
+def read_labelled_photos(source: str | Path) -> list[Sample]:
+    """Photos with a glaucoma/normal label from a manifest (path, label[, split, dataset, role]) or a folder."""
+    source = Path(source)
+    if not source.exists():
+        raise DataError(f"{source}: no such manifest or folder")
+    samples = _from_folder(source) if source.is_dir() else _from_manifest(source)
+    for label, name in enumerate(CLASS_NAMES):
+        if not any(s.label == label for s in samples):
+            raise DataError(f"{source}: no '{name}' photos; the classifier needs both classes")
+    return samples
+
+
+def _from_manifest(path: Path) -> list[Sample]:
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read the manifest ({exc})") from None
+    if not rows or not {"path", "label"} <= set(rows[0]):
+        raise DataError(f"{path}: a manifest needs the columns path and label")
+    samples = []
+    for number, row in enumerate(rows, start=2):
+        if row.get("role", "photo") != "photo":
+            continue
+        label = row["label"].strip().lower()
+        if label not in CLASS_NAMES:
+            continue  # unknown / unlabelled photos are not training data
+        photo = (path.parent / row["path"]).resolve()
+        if not photo.is_file():
+            raise DataError(f"{photo}: listed in {path.name} line {number}, but there is no such file")
+        split = (row.get("split") or "").strip().lower()
+        split = {"training": "train", "validation": "val"}.get(split, split)
+        samples.append(
+            Sample(photo, CLASS_NAMES.index(label), row.get("dataset") or "data", split if split in ("train", "val", "test") else None)
+        )
+    return samples
+
+
+def _from_folder(folder: Path) -> list[Sample]:
+    classes = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+    unknown = sorted(set(classes) - set(CLASS_NAMES))
+    if unknown:
+        raise DataError(f"{folder}: sub-folders must be named {' and '.join(CLASS_NAMES)}; found {', '.join(unknown)}")
+    samples = []
+    for name, sub in classes.items():
+        for photo in sorted(sub.rglob("*")):
+            if photo.suffix.lower() in IMAGE_SUFFIXES:
+                samples.append(Sample(photo, CLASS_NAMES.index(name), folder.name, None))
+    return samples
+
+
+def split_samples(samples: list[Sample], seed: int = 0, val: float = 0.15, test: float = 0.15) -> list[Sample]:
+    """Fill in missing splits: stratified by data set and label, fixed seed.
+
+    A data set's own split is kept: its "train" photos give up ``val`` of themselves to validation.
+    """
+    rng = np.random.default_rng(seed)
+    groups: dict[tuple, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        groups[(sample.dataset, sample.label, sample.split)].append(sample)
+    out = []
+    for (dataset, label, split), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+        members = sorted(members, key=lambda s: str(s.path))
+        order = rng.permutation(len(members))
+        members = [members[i] for i in order]
+        if split in ("val", "test"):
+            out += members
+            continue
+        n = len(members)
+        n_test = 0 if split == "train" else int(round(test * n))
+        n_val = int(round(val * n))
+        for index, sample in enumerate(members):
+            assigned = "test" if index < n_test else "val" if index < n_test + n_val else "train"
+            out.append(Sample(sample.path, sample.label, sample.dataset, assigned))
+    return out

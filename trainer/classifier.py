@@ -22,6 +22,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from trainer.common import add_run_options, command_line, loader_workers, optimizer_step, resume_state, run_main, save_training_state
+
 PRESETS = {
     "paper": dict(arch="alexnet", optimizer="adam", lr=1e-3, batch_size=8, epochs=500, patience=50, weight_decay=0.0, label_smoothing=0.0, schedule="constant"),
     "laptop": dict(arch="alexnet", optimizer="adamw", lr=1e-3, batch_size=16, epochs=40, patience=10, weight_decay=1e-4, label_smoothing=0.1, schedule="cosine"),
@@ -41,24 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--patience", type=int, help="stop after this many epochs without a better validation AUC")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--workers", type=int, help="data-loader workers (default: 0 when frozen, else 1)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    parser.add_argument("--half", action="store_true", help="store the checkpoint's weights as float16")
+    add_run_options(parser)
     return parser
 
 
 def main(argv=None) -> int:
-    from fundus_viewer.core.errors import FundusViewerError
-
-    args = build_parser().parse_args(argv)
-    try:
-        train(args)
-    except FundusViewerError as exc:
-        print(f"fundus-train classifier: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_main("classifier", build_parser(), train, argv)
 
 
 def _settings(args) -> dict:
@@ -84,7 +74,6 @@ def train(args) -> dict:
     from trainer.classifier_data import AugmentedCrops, load_context, load_eval_input, to_tensor, worker_init
     from trainer.runlog import RunLog, plot_curves
     from trainer.sources import read_labelled_photos, split_samples
-    from trainer.state import load_state, save_state
 
     started = time.time()
     out = Path(args.out)
@@ -113,7 +102,7 @@ def train(args) -> dict:
             "preset": args.preset,
             "settings": settings,
             "seed": args.seed,
-            "command": "fundus-train classifier " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["classifier"] else sys.argv[1:]),
+            "command": command_line("classifier"),
             "torch": torch.__version__,
             "machine": f"{platform.machine()} {describe_device(device)}",
         },
@@ -131,7 +120,7 @@ def train(args) -> dict:
     # so the big set of disc crops does not drown the full photos.
     sizes = Counter(s.dataset for s in by_split["train"])
     weights = torch.tensor([1.0 / math.sqrt(sizes[s.dataset]) for s in by_split["train"]], dtype=torch.double)
-    workers = args.workers if args.workers is not None else (0 if getattr(sys, "frozen", False) else 1)
+    workers = loader_workers(args.workers)
 
     model = GlaucomaClassifier(spec).to(device)
     if settings["optimizer"] == "adam":
@@ -148,14 +137,11 @@ def train(args) -> dict:
     fields = ["epoch", "train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "seconds"]
     state_path, best_path = out / "last.pt", out / "classifier.safetensors"
     first_epoch, best_auc, stale = 0, -1.0, 0
-    if args.resume and state_path.exists():
-        state = load_state(state_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+    state = resume_state(state_path, args.resume, model, optimizer, scheduler)
+    if state is not None:
         first_epoch, best_auc, stale = state["epoch"] + 1, state["best_auc"], state["stale"]
         print(f"resuming after epoch {state['epoch']} (best validation AUC {best_auc:.4f})", file=sys.stderr)
-    log = RunLog(out / "log.csv", fields, resume=args.resume and state_path.exists())
+    log = RunLog(out / "log.csv", fields, resume=state is not None)
     log.truncate_after(first_epoch)  # rows are 1-based epochs; the state holds 0-based ones
 
     for epoch in range(first_epoch, settings["epochs"]):
@@ -169,10 +155,7 @@ def train(args) -> dict:
             x, y = x.to(device, non_blocking=True), y.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
                 loss = criterion(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            optimizer_step(loss, optimizer, scaler)
             losses.append(loss.item())
         scheduler.step()
         val_probs, val_loss = predict(model, evals["val"], device, labels["val"])
@@ -186,7 +169,7 @@ def train(args) -> dict:
             stale += 1
         log.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss, "val_auc": val["auc"], "val_accuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - tick})
         plot_curves(log, out / "curves.png", "epoch", [("loss", ["train_loss", "val_loss"]), ("validation", ["val_auc", "val_accuracy"])])
-        save_state(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, "best_auc": best_auc, "stale": stale})
+        save_training_state(state_path, model, optimizer, scheduler, epoch, best_auc=best_auc, stale=stale)
         print(f"epoch {epoch + 1}: train loss {np.mean(losses):.4f}, val loss {val_loss:.4f}, val AUC {val['auc']:.4f}, acc {val['accuracy']:.3f}{' *' if improved else ''}", file=sys.stderr)
         if settings["patience"] and stale >= settings["patience"]:
             print(f"early stop: no better validation AUC for {stale} epochs", file=sys.stderr)

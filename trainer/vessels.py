@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from trainer.common import add_run_options, command_line, loader_workers, optimizer_step, resume_state, run_main, save_training_state
+
 PRESETS = {
     "laptop": dict(base=16, depth=3, patch=96, batch_size=16, patches_per_epoch=1600, epochs=40, lr=2e-3, patience=8),
     "paper": dict(base=32, depth=4, patch=128, batch_size=8, patches_per_epoch=4000, epochs=100, lr=1e-3, patience=15),
@@ -27,24 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="laptop")
     for name, kind in (("epochs", int), ("base", int), ("depth", int), ("patch", int), ("batch-size", int), ("patches-per-epoch", int), ("lr", float), ("patience", int)):
         parser.add_argument(f"--{name}", type=kind)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--workers", type=int, help="data-loader workers (default: 0 when frozen, else 1)")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--half", action="store_true", help="store the checkpoint's weights as float16")
+    add_run_options(parser)
     return parser
 
 
 def main(argv=None) -> int:
-    from fundus_viewer.core.errors import FundusViewerError
-
-    args = build_parser().parse_args(argv)
-    try:
-        train(args)
-    except FundusViewerError as exc:
-        print(f"fundus-train vessels: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_main("vessels", build_parser(), train, argv)
 
 
 class PatchSampler:
@@ -106,7 +96,6 @@ def train(args) -> dict:
     from trainer.classifier_data import worker_init
     from trainer.runlog import RunLog, plot_curves
     from trainer.sources import DataError
-    from trainer.state import load_state, save_state
     from trainer.vessel_sources import read_vessel_pairs, split_pairs, vessel_weight_map
 
     started = time.time()
@@ -130,7 +119,7 @@ def train(args) -> dict:
         "preset": args.preset,
         "settings": settings,
         "seed": args.seed,
-        "command": "fundus-train vessels " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["vessels"] else sys.argv[1:]),
+        "command": command_line("vessels"),
         "torch": torch.__version__,
     }
 
@@ -150,7 +139,7 @@ def train(args) -> dict:
     train_items = working(splits["train"], "preparing train pairs")
     val_items = working(splits["val"], "preparing validation pairs")
     dataset = PatchSampler([i[0] for i in train_items], [i[1] for i in train_items], [i[2] for i in train_items], [vessel_weight_map(i[1]) & i[2] for i in train_items], settings["patch"], settings["patches_per_epoch"], args.seed)
-    workers = args.workers if args.workers is not None else (0 if getattr(sys, "frozen", False) else 1)
+    workers = loader_workers(args.workers)
 
     model = VesselSegmenter(spec).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=1e-4)
@@ -158,14 +147,11 @@ def train(args) -> dict:
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     state_path, best_path = out / "last.pt", out / "vessels.safetensors"
     first_epoch, best_dice, stale = 0, -1.0, 0
-    if args.resume and state_path.exists():
-        state = load_state(state_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+    state = resume_state(state_path, args.resume, model, optimizer, scheduler)
+    if state is not None:
         first_epoch, best_dice, stale = state["epoch"] + 1, state["best_dice"], state["stale"]
         print(f"resuming after epoch {state['epoch']} (best validation Dice {best_dice:.4f})", file=sys.stderr)
-    log = RunLog(out / "log.csv", ["epoch", "train_loss", "val_dice", "val_auc", "lr", "seconds"], resume=args.resume and state_path.exists())
+    log = RunLog(out / "log.csv", ["epoch", "train_loss", "val_dice", "val_auc", "lr", "seconds"], resume=state is not None)
     log.truncate_after(first_epoch)
 
     def validate():
@@ -186,10 +172,7 @@ def train(args) -> dict:
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
                 logits = model(x)
             loss = vessel_loss(logits.float(), y, m)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            optimizer_step(loss, optimizer, scaler)
             losses.append(loss.item())
         scheduler.step()
         pooled, truth = validate()
@@ -202,7 +185,7 @@ def train(args) -> dict:
             stale += 1
         log.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_dice": report["dice"], "val_auc": report["auc"], "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - tick})
         plot_curves(log, out / "curves.png", "epoch", [("loss", ["train_loss"]), ("validation", ["val_dice", "val_auc"])])
-        save_state(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, "best_dice": best_dice, "stale": stale})
+        save_training_state(state_path, model, optimizer, scheduler, epoch, best_dice=best_dice, stale=stale)
         print(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, val Dice {report['dice']:.4f}, AUC {report['auc']:.4f}{' *' if improved else ''}", file=sys.stderr)
         if settings["patience"] and stale >= settings["patience"]:
             print(f"early stop: no better validation Dice for {stale} epochs", file=sys.stderr)

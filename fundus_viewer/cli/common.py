@@ -52,3 +52,17 @@ def open_visualizer(args):
         return PathologyVisualizer(model, layers=layers, device=device)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
+
+
+def make_output_dir(path: str):
+    """The output folder, created if needed; a clear message when that is impossible."""
+    from pathlib import Path
+
+    from fundus_viewer.core.errors import FundusViewerError
+
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FundusViewerError(f"cannot create the output folder {out}: {exc.strerror}") from None
+    return out

@@ -10,6 +10,7 @@ from pathlib import Path
 from fundus_viewer.cli.common import (
     add_model_options,
     add_threshold_options,
+    make_output_dir,
     open_visualizer,
     parse_methods,
     thresholds_from,
@@ -41,11 +42,7 @@ def run(args) -> int:
 
     methods = parse_methods(args.methods)
     thresholds = thresholds_from(args)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FundusViewerError(f"cannot create the output folder {out}: {exc.strerror}") from None
+    out = make_output_dir(args.out)
     visualizer = open_visualizer(args)
     failed, started = 0, time.perf_counter()
     for number, path in enumerate(args.images, start=1):

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fundus_viewer.cli.common import make_output_dir
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -29,11 +31,7 @@ def run(args) -> int:
     from fundus_viewer.core.overlay import write_png
     from fundus_viewer.core.vessels import load_vessel_segmenter, segment_vessels
 
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FundusViewerError(f"cannot create the output folder {out}: {exc.strerror}") from None
+    out = make_output_dir(args.out)
     device = select_device(args.device)
     print(f"device: {describe_device(device)}", file=sys.stderr)
     model = load_vessel_segmenter(args.model, device=device)

@@ -60,3 +60,25 @@ def test_evaluate_on_drishti_disc_boxes(shared_data, tiny_checkpoint, tmp_path, 
     rl = {r["method"]: r for r in rows if r["pathology"] == "RL"}
     assert rl["pathology"]["n"] == "3" and rl["cam"]["n"] == "3"
     assert 0 < float(rl["chance"]["mean_percent"]) < 10  # the disc box is a few % of the photo
+
+
+def test_the_disc_locator_finds_drishti_discs(shared_data):
+    """Centre inside the expert disc (>= 191) on at least 95% of Drishti-GS1 photos."""
+    from fundus_viewer.core.disc import locate_optic_disc
+
+    photos = sorted((shared_data / "drishti_gs1" / "images").glob("*.jpg"))[::3]
+    hits = 0
+    for path in photos:
+        disc = np.asarray(Image.open(shared_data / "drishti_gs1" / "disc" / f"{path.stem}.png").convert("L")) >= 191
+        found = locate_optic_disc(load_image(path).rgb)
+        assert found.located
+        hits += bool(disc[int(round(found.y)), int(round(found.x))])
+    assert hits >= 0.95 * len(photos)
+
+
+def test_disc_crops_are_used_whole_and_full_photos_are_not(shared_data):
+    from fundus_viewer.core.fov import has_dark_surround
+
+    assert not has_dark_surround(load_image(shared_data / "acrima/images/Im310_g_ACRIMA.jpg").rgb)
+    for relative in ("hrf/images/01_g.jpg", "drishti_gs1/images/drishtiGS_002.jpg", "chase_db1/images/Image_05L.jpg"):
+        assert has_dark_surround(load_image(shared_data / relative).rgb)

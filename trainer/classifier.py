@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", choices=("alexnet", "resnet18"))
     parser.add_argument("--width", type=float, default=1.0, help="AlexNet channel width multiplier")
     parser.add_argument("--crop", choices=("disc", "fov", "none"), default="disc")
+    parser.add_argument("--preprocess", choices=("none", "local-contrast"), default="none", help="colour normalisation inside the model")
+    parser.add_argument("--balance", choices=("sqrt", "datasets", "none"), default="sqrt",
+                        help="draw each photo with weight 1/sqrt(its data set's size), 1/size (data sets equal), or uniformly")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
@@ -95,12 +98,13 @@ def train(args) -> dict:
         input_size=settings["input_size"],
         resize=settings["resize"],
         crop=args.crop,
+        preprocess=args.preprocess,
         arch_options=arch_options,
         training={
             "data": str(args.data),
             "split_counts": counts,
             "preset": args.preset,
-            "settings": settings,
+            "settings": {**settings, "balance": args.balance},
             "seed": args.seed,
             "command": command_line("classifier"),
             "torch": torch.__version__,
@@ -116,10 +120,11 @@ def train(args) -> dict:
     labels = {name: np.array([s.label for s in by_split[name]]) for name in by_split}
 
     dataset = AugmentedCrops(contexts, list(labels["train"]), spec.input_size, spec.resize, args.seed)
-    # Small data sets are drawn more often than their size alone would allow (1 / sqrt(size) per photo),
-    # so the big set of disc crops does not drown the full photos.
+    # Small data sets are drawn more often than their size alone would allow, so the big set of disc
+    # crops does not drown the full photos.
     sizes = Counter(s.dataset for s in by_split["train"])
-    weights = torch.tensor([1.0 / math.sqrt(sizes[s.dataset]) for s in by_split["train"]], dtype=torch.double)
+    power = {"sqrt": 0.5, "datasets": 1.0, "none": 0.0}[args.balance]
+    weights = torch.tensor([sizes[s.dataset] ** -power for s in by_split["train"]], dtype=torch.double)
     workers = loader_workers(args.workers)
 
     model = GlaucomaClassifier(spec).to(device)

@@ -11,6 +11,8 @@ from fundus_viewer import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "classifier": ("trainer.classifier", "train the glaucoma classifier"),
     "vessels": ("trainer.vessels", "train the U-Net vessel segmenter"),
+    "disc-evidence": ("trainer.disc_evidence", "how much of a classifier's heat falls on the optic disc"),
+    "model-card": ("trainer.model_card", "write a model card from a checkpoint's metadata"),
 }
 
 

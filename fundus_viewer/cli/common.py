@@ -17,7 +17,7 @@ def add_threshold_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theta-act", type=float, default=0.1, help="activation threshold, fraction of the layer's largest L1 norm (0.1)")
     parser.add_argument("--cmi-low", type=float, default=0.1, help="normalised CMI below this: RNFLD set (0.1)")
     parser.add_argument("--cmi-high", type=float, default=0.9, help="normalised CMI above this: RL set (0.9)")
-    parser.add_argument("--cmi-normalization", choices=("max", "rank"), default="max", help="how CMI is scaled to [0, 1] within a layer")
+    parser.add_argument("--cmi-normalization", choices=("rank", "max"), default="rank", help="how CMI is scaled to [0, 1] within a layer: rank among the active maps (default) or fraction of the largest")
     parser.add_argument("--layers", help="comma-separated layer names (default: the model's last conv layers)")
 
 

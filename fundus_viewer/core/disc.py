@@ -54,7 +54,7 @@ def locate_optic_disc(rgb: np.ndarray) -> OpticDisc:
     radius = _blob_radius(luminance, row, col) * _RADIUS_CALIBRATION
     low, high = (f * _WORK for f in _RADIUS_LIMITS)
     radius = float(np.clip(radius, low, high))
-    return OpticDisc((col + 0.5) / scale - 0.5, (row + 0.5) / scale - 0.5, radius / scale, located=True)
+    return OpticDisc(float((col + 0.5) / scale - 0.5), float((row + 0.5) / scale - 0.5), float(radius / scale), located=True)
 
 
 def _masked_blur(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:

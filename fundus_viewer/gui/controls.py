@@ -29,6 +29,10 @@ class ThresholdPanel(QWidget):
         self.cmi.setDecimals(2)
         self.cmi.setValue((0.1, 0.9))
         self.cmi.setToolTip("Normalised CMI below the low handle: RNFLD set; above the high handle: RL set (paper: 0.1, 0.9)")
+        self.normalization = QComboBox()
+        self.normalization.addItem("rank among active maps", "rank")
+        self.normalization.addItem("fraction of the layer's largest", "max")
+        self.normalization.setToolTip("How each map's CMI is scaled to [0, 1] within its layer before the θ CMI thresholds apply")
         self.opacity = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0.0, 1.0)
         self.opacity.setDecimals(2)
@@ -43,12 +47,14 @@ class ThresholdPanel(QWidget):
         layout.addRow("Map", self.pathology)
         layout.addRow("θ act", self.theta_act)
         layout.addRow("θ CMI", self.cmi)
+        layout.addRow("CMI scale", self.normalization)
         layout.addRow("Opacity", self.opacity)
         layout.addRow("Colours", self.colormap)
         layout.addRow(self.counts)
         for signal in (self.theta_act.valueChanged, self.cmi.valueChanged, self.opacity.valueChanged):
             signal.connect(self.changed)
         self.pathology.currentIndexChanged.connect(self.changed)
+        self.normalization.currentIndexChanged.connect(self.changed)
         self.colormap.currentIndexChanged.connect(self.changed)
 
     def thresholds(self) -> tuple[float, float, float]:

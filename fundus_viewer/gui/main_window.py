@@ -105,10 +105,15 @@ class MainWindow(QMainWindow):
         if self.analysis is None:
             return
         theta_act, low, high = self.panel.thresholds()
-        maps = self.analysis.heatmaps(theta_act, low, high)
+        maps = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData())
         pathology = self.panel.pathology.currentData()
-        self.view.show_heat(maps[pathology], self.panel.colormap.currentText(), self.panel.opacity.value())
-        self.panel.counts.setText("\n".join(f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}" for name, c in maps.counts.items()))
+        heat = maps[pathology]
+        self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
+        lines = [f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}" for name, c in maps.counts.items()]
+        if not heat.any():
+            # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
+            lines.append(f"\nNo positive {pathology.upper()} evidence at these thresholds.")
+        self.panel.counts.setText("\n".join(lines))
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
+from torchvision.transforms.functional import gaussian_blur
 
 from fundus_viewer.core.models.architectures import CAM_LAYER, DEFAULT_LAYERS, build_network
 
@@ -26,6 +27,10 @@ class ClassifierSpec:
     glaucoma_index: int = 1
     crop: str = "fov"  # what the model sees: "fov", "disc" (optic-disc-centred) or "none"
     disc_diameters: float = 2.5  # width of a disc crop, in disc diameters
+    # "local-contrast": subtract a Gaussian-blurred copy (sigma = 1/30 of the input) before the
+    # network, as in Graham's Kaggle preprocessing, so colour casts and exposure that differ between
+    # cameras and data sets carry less weight than local structure such as the cup.
+    preprocess: str = "none"
     arch_options: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # data, split, command, time ...
     metrics: dict = field(default_factory=dict)
@@ -43,6 +48,14 @@ class ClassifierSpec:
         return cls(**clean)
 
 
+def local_contrast(x: torch.Tensor) -> torch.Tensor:
+    """4 * (x - blur(x)) + 0.5, clamped to [0, 1]: differentiable, so the GAN's loss passes through it."""
+    sigma = max(1.0, x.shape[-1] / 30.0)
+    kernel = int(2 * round(3 * sigma) + 1)
+    blurred = gaussian_blur(x, [kernel, kernel], [sigma, sigma])
+    return (4.0 * (x - blurred) + 0.5).clamp(0.0, 1.0)
+
+
 class GlaucomaClassifier(nn.Module):
     """Takes RGB in [0, 1] (B x 3 x S x S), normalises inside, returns pre-softmax logits.
 
@@ -58,6 +71,8 @@ class GlaucomaClassifier(nn.Module):
         self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.preprocess == "local-contrast":
+            x = local_contrast(x)
         return self.network((x - self.mean) / self.std)
 
     @property

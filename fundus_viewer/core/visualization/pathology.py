@@ -82,7 +82,7 @@ class PathologyAnalysis:
         theta_act: float = 0.1,
         cmi_low: float = 0.1,
         cmi_high: float = 0.9,
-        normalization: str = "max",
+        normalization: str = "rank",
     ) -> PathologyHeatmaps:
         thresholds = Thresholds(theta_act, cmi_low, cmi_high, normalization)
         masks = self.masks(thresholds)

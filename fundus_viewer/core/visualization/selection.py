@@ -8,10 +8,16 @@ J carries the map's brightness as well as its spread, as the paper intends.
 The paper's CMI thresholds (0.1, 0.9) are fractions, so J is normalised within each layer before it is
 compared with them. Two normalisations are offered:
 
-- ``"max"`` (default): ``J / max_n J_n`` over all maps of the layer, mirroring Eq. 1's use of the
-  layer's largest L1 norm. High CMI = within 10% of the layer's largest moment; low CMI = under a tenth.
-- ``"rank"``: a map's rank among the layer's *active* maps, scaled to [0, 1] (0 = smallest J).
-  0.9 / 0.1 then keep the top / bottom tenth of the active maps, whatever the outliers.
+- ``"rank"`` (default): a map's rank among the layer's *active* maps, scaled to [0, 1] (0 = smallest
+  J, 1 = largest). 0.9 / 0.1 then keep the top / bottom tenth of the active maps by CMI, whatever the
+  outliers, so each set always holds a tenth of the active maps.
+- ``"max"``: ``J / max_n J_n`` over all maps of the layer, mirroring Eq. 1's use of the layer's largest
+  L1 norm. High CMI = within 10% of the layer's largest moment; low CMI = under a tenth of it. One
+  outlier map can leave the high set with a single member.
+
+Why rank is the default: with the trained classifier, "max" left the RL map empty (no positive
+weighted evidence) on 21 of 65 Drishti-GS1 glaucoma photos, "rank" on 12, and "rank" put more of the
+RL heat on the optic disc (8.0x vs 7.1x the disc box's share).
 
 U_high (rim loss, RL) = active and normalised J > theta_high;
 U_low (RNFL defect, RNFLD) = active and normalised J < theta_low.
@@ -31,7 +37,7 @@ class Thresholds:
     theta_act: float = 0.1
     cmi_low: float = 0.1
     cmi_high: float = 0.9
-    normalization: str = "max"
+    normalization: str = "rank"
 
     def __post_init__(self):
         if not 0.0 <= self.theta_act <= 1.0:
@@ -61,7 +67,7 @@ def centroid_moment_of_inertia(activations: torch.Tensor) -> torch.Tensor:
     return (distance * mass_map).sum(dim=(-2, -1))
 
 
-def normalized_cmi(cmi: torch.Tensor, active: torch.Tensor, normalization: str = "max") -> torch.Tensor:
+def normalized_cmi(cmi: torch.Tensor, active: torch.Tensor, normalization: str = "rank") -> torch.Tensor:
     """CMI scaled to [0, 1] within the layer (last dimension), as described in the module docstring."""
     if normalization == "max":
         top = cmi.amax(dim=-1, keepdim=True)

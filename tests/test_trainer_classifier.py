@@ -136,3 +136,32 @@ def test_splits_are_stratified_reproducible_and_keep_official_ones(toy):
     official = [s for s in samples]
     official[0].split = "test"
     assert [s.split for s in split_samples(official, seed=3) if s.path == official[0].path] == ["test"]
+
+
+def test_cdr_head_trains_on_linked_masks(tmp_path):
+    """--cdr-head: photos with disc/cup masks (linked by pair_id) feed the segmentation loss."""
+    manifest = make_set(tmp_path, per_class=6)
+    rows = list(csv.DictReader(manifest.open()))
+    yy, xx = np.mgrid[0:96, 0:96]
+    extra = []
+    for row in rows:
+        stem = row["path"][:-4]
+        cup_radius = 0.3 if row["label"] == "glaucoma" else 0.1
+        for role, radius in (("disc_mask", 0.4), ("cup_mask", cup_radius)):
+            mask = ((xx - 48) ** 2 + (yy - 48) ** 2 < (radius * 96) ** 2).astype(np.uint8) * 255
+            Image.fromarray(mask).save(tmp_path / f"{stem}.{role}.png")
+            extra.append({**row, "path": f"{stem}.{role}.png", "role": role})
+        row["pair_id"] = stem
+    for row in extra:
+        row["pair_id"] = row["path"].split(".")[0]
+    with manifest.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows + extra)
+    out = tmp_path / "cdr"
+    assert train_main(common_args(manifest, out, 2) + ["--cdr-head"]) == 0
+    from fundus_viewer.core.models.checkpoint import load_classifier
+
+    model = load_classifier(out / "classifier.safetensors")
+    assert model.spec.arch_options["cdr_head"] is True
+    assert model.network.segmentation is not None

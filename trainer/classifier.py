@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="laptop")
     parser.add_argument("--arch", choices=("alexnet", "resnet18"))
     parser.add_argument("--width", type=float, default=1.0, help="AlexNet channel width multiplier")
+    parser.add_argument("--cdr-head", action="store_true", help="AlexNet: add the disc/cup head, trained on the expert masks the manifest links (role disc_mask, cup_mask)")
+    parser.add_argument("--seg-weight", type=float, default=1.0, help="weight of the disc/cup segmentation loss")
     parser.add_argument("--crop", choices=("disc", "fov", "none"), default="disc")
     parser.add_argument("--preprocess", choices=("none", "local-contrast"), default="none", help="colour normalisation inside the model")
     parser.add_argument("--balance", choices=("sqrt", "datasets", "none"), default="sqrt",
@@ -92,6 +94,10 @@ def train(args) -> dict:
         if not members:
             raise_data_error(f"{args.data}: the {name} split is empty; add photos or give the manifest a split column")
     arch_options = {"width": args.width} if settings["arch"] == "alexnet" and args.width != 1.0 else {}
+    if args.cdr_head:
+        if settings["arch"] != "alexnet":
+            raise_data_error("--cdr-head is available for the AlexNet-style network only")
+        arch_options["cdr_head"] = True
     counts = {name: dict(Counter(f"{s.dataset}/{'glaucoma' if s.label else 'normal'}" for s in members)) for name, members in by_split.items()}
     spec = ClassifierSpec(
         arch=settings["arch"],
@@ -112,14 +118,18 @@ def train(args) -> dict:
         },
     )
 
-    contexts = [load_context(s, spec) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
+    prepared = [load_context(s, spec) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
+    contexts = [context for context, _ in prepared]
+    masks = [mask if args.cdr_head else None for _, mask in prepared]
+    if args.cdr_head and not any(m is not None for m in masks):
+        raise_data_error(f"{args.data}: --cdr-head needs training photos with disc_mask and cup_mask rows")
     evals = {
         name: torch.stack([to_tensor(load_eval_input(s, spec)) for s in tqdm(by_split[name], desc=f"preparing {name} photos", file=sys.stderr)])
         for name in ("val", "test")
     }
     labels = {name: np.array([s.label for s in by_split[name]]) for name in by_split}
 
-    dataset = AugmentedCrops(contexts, list(labels["train"]), spec.input_size, spec.resize, args.seed)
+    dataset = AugmentedCrops(contexts, list(labels["train"]), spec.input_size, spec.resize, args.seed, masks=masks, mask_size=_segmentation_size(spec))
     # Small data sets are drawn more often than their size alone would allow, so the big set of disc
     # crops does not drown the full photos.
     sizes = Counter(s.dataset for s in by_split["train"])
@@ -156,10 +166,12 @@ def train(args) -> dict:
         loader = DataLoader(dataset, batch_size=settings["batch_size"], sampler=sampler, num_workers=workers, worker_init_fn=worker_init, drop_last=len(dataset) > settings["batch_size"])
         model.train()
         losses = []
-        for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{settings['epochs']}", file=sys.stderr, leave=False):
+        for x, y, target, weight in tqdm(loader, desc=f"epoch {epoch + 1}/{settings['epochs']}", file=sys.stderr, leave=False):
             x, y = x.to(device, non_blocking=True), y.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
                 loss = criterion(model(x), y)
+            if args.cdr_head and weight.sum() > 0:
+                loss = loss + args.seg_weight * segmentation_loss(model.network.last_segmentation.float(), target.to(device), weight.to(device))
             optimizer_step(loss, optimizer, scaler)
             losses.append(loss.item())
         scheduler.step()
@@ -194,6 +206,28 @@ def train(args) -> dict:
     (out / "metrics.json").write_text(json.dumps({"validation": best.spec.metrics.get("validation"), "test": report, "training": best.spec.training}, indent=1))
     print(format_report(report))
     return report
+
+
+def _segmentation_size(spec) -> int:
+    """The side of the conv5 grid the disc/cup head predicts on (13 at 227 px)."""
+    import torch
+
+    from fundus_viewer.core.models.architectures import build_network
+
+    if spec.arch != "alexnet":
+        return 1
+    network = build_network("alexnet", **{k: v for k, v in spec.arch_options.items() if k != "cdr_head"})
+    with torch.no_grad():
+        maps = network._to_conv4(torch.zeros(1, 3, spec.input_size, spec.input_size))
+        return int(network.features.conv5(maps).shape[-1])
+
+
+def segmentation_loss(logits, target, weight):
+    """Per-pixel BCE of the disc and cup maps, counted only for photos that have expert masks."""
+    import torch.nn.functional as F
+
+    per_photo = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=(1, 2, 3))
+    return (per_photo * weight).sum() / weight.sum().clamp(min=1)
 
 
 def raise_data_error(message: str):

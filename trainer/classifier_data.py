@@ -12,21 +12,35 @@ from torch.utils.data import Dataset
 from fundus_viewer.core.images import load_image
 from fundus_viewer.core.models.classifier import ClassifierSpec
 from fundus_viewer.core.transform import InputTransform, crop_square
-from trainer.sources import Sample
+from trainer.sources import DataError, Sample
 
 # Cache this much context around the model's square, so a rotated crop never reaches past it.
 CONTEXT = math.sqrt(2) * 1.1
 
 
-def load_context(sample: Sample, spec: ClassifierSpec) -> np.ndarray:
-    """The photo's square (as the app would crop it) with context, at the model's resize scale."""
+def load_context(sample: Sample, spec: ClassifierSpec) -> tuple[np.ndarray, np.ndarray | None]:
+    """The photo's square (as the app would crop it) with context, at the model's resize scale, and
+    its disc and cup masks (2 x C x C float in [0, 1]) cut the same way where the sample has them."""
     photo = load_image(sample.path)  # ImageLoadError names the file
     t = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, spec.crop, spec.disc_diameters)
     side = int(round(t.side * CONTEXT))
     left = int(round(t.left + t.side / 2 - side / 2))
     top = int(round(t.top + t.side / 2 - side / 2))
     pixels = int(round(t.resize * CONTEXT))
-    return cv2.resize(crop_square(photo.rgb, left, top, side), (pixels, pixels), interpolation=cv2.INTER_AREA)
+
+    def cut(image):
+        return cv2.resize(crop_square(image, left, top, side), (pixels, pixels), interpolation=cv2.INTER_AREA)
+
+    masks = None
+    if sample.disc_mask is not None and sample.cup_mask is not None:
+        layers = []
+        for mask_path in (sample.disc_mask, sample.cup_mask):
+            mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+            if mask is None or mask.shape != photo.rgb.shape[:2]:
+                raise DataError(f"{mask_path}: unreadable, or not the size of its photo {sample.path.name}")
+            layers.append(cut(mask).astype(np.float32) / 255.0)
+        masks = np.stack(layers)
+    return cut(photo.rgb), masks
 
 
 def load_eval_input(sample: Sample, spec: ClassifierSpec) -> np.ndarray:
@@ -43,8 +57,10 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
 class AugmentedCrops(Dataset):
     """Random rotation in [0, 2 pi), scale and shift jitter, mirror, colour jitter; centre crop of input_size."""
 
-    def __init__(self, contexts: list[np.ndarray], labels: list[int], input_size: int, resize: int, seed: int, rotate: bool = True):
+    def __init__(self, contexts: list[np.ndarray], labels: list[int], input_size: int, resize: int, seed: int, rotate: bool = True, masks=None, mask_size: int = 13):
         self.contexts, self.labels = contexts, labels
+        self.masks = masks if masks is not None else [None] * len(contexts)
+        self.mask_size = mask_size
         self.input_size, self.resize, self.seed, self.rotate = input_size, resize, seed, rotate
         self.epoch = 0
 
@@ -64,15 +80,24 @@ class AugmentedCrops(Dataset):
         matrix = cv2.getRotationMatrix2D((centre, centre), angle, scale)
         matrix[:, 2] += self.input_size / 2 - centre + shift
         crop = cv2.warpAffine(context, matrix, (self.input_size, self.input_size), flags=cv2.INTER_LINEAR, borderValue=0)
-        if rng.random() < 0.5:
+        mirror = rng.random() < 0.5
+        if mirror:
             crop = crop[:, ::-1]  # left and right eyes are mirror images
+        target = np.zeros((2, self.mask_size, self.mask_size), np.float32)
+        weight = 0.0
+        if self.masks[index] is not None:
+            for layer in range(2):  # the masks follow the photo: same warp, same mirror
+                warped = cv2.warpAffine(self.masks[index][layer], matrix, (self.input_size, self.input_size), flags=cv2.INTER_LINEAR, borderValue=0)
+                warped = warped[:, ::-1] if mirror else warped
+                target[layer] = cv2.resize(np.ascontiguousarray(warped), (self.mask_size, self.mask_size), interpolation=cv2.INTER_AREA)
+            weight = 1.0
         crop = crop.astype(np.float32)
         gain = rng.uniform(0.85, 1.15) * rng.uniform(0.93, 1.07, size=3)
         crop = crop * gain + rng.uniform(-12, 12)
         gamma = rng.uniform(0.8, 1.25)
         crop = 255.0 * (np.clip(crop, 0, 255) / 255.0) ** gamma
         tensor = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)).div_(255.0)
-        return tensor, self.labels[index]
+        return tensor, self.labels[index], torch.from_numpy(target), torch.tensor(weight)
 
 
 def worker_init(_worker_id: int) -> None:

@@ -67,7 +67,7 @@ def classifier_card(path: Path, spec: dict, evidence: dict | None) -> str:
     lines = [
         f"# Model card: `{path.name}` (glaucoma classifier)",
         "",
-        f"- Architecture: {spec['arch']} ({json.dumps(spec.get('arch_options', {})) or 'default width'}), input {spec['input_size']} px"
+        f"- Architecture: {spec['arch']} ({json.dumps(spec['arch_options']) if spec.get('arch_options') else 'default width'}), input {spec['input_size']} px"
         f" (square resized to {spec.get('resize')}, centre crop), crop `{spec.get('crop')}` ({spec.get('disc_diameters')} disc diameters), {_size(path)}",
         f"- Output: softmax over {spec['class_names']}; glaucoma = index {spec['glaucoma_index']}",
         *_training_lines(training),

@@ -25,6 +25,8 @@ class Sample:
     label: int  # 0 normal, 1 glaucoma
     dataset: str
     split: str | None  # "train", "val", "test" or None (assigned by split_samples)
+    disc_mask: Path | None = None  # expert optic-disc and cup masks, where the data set has them
+    cup_mask: Path | None = None
 
 
 def read_labelled_photos(source: str | Path) -> list[Sample]:
@@ -47,6 +49,10 @@ def _from_manifest(path: Path) -> list[Sample]:
         raise DataError(f"{path}: cannot read the manifest ({exc})") from None
     if not rows or not {"path", "label"} <= set(rows[0]):
         raise DataError(f"{path}: a manifest needs the columns path and label")
+    masks: dict[tuple[str, str], Path] = {}
+    for row in rows:
+        if row.get("role") in ("disc_mask", "cup_mask") and row.get("pair_id"):
+            masks[(row["pair_id"], row["role"])] = (path.parent / row["path"]).resolve()
     samples = []
     for number, row in enumerate(rows, start=2):
         if row.get("role", "photo") != "photo":
@@ -59,8 +65,16 @@ def _from_manifest(path: Path) -> list[Sample]:
             raise DataError(f"{photo}: listed in {path.name} line {number}, but there is no such file")
         split = (row.get("split") or "").strip().lower()
         split = {"training": "train", "validation": "val"}.get(split, split)
+        pair = row.get("pair_id", "")
         samples.append(
-            Sample(photo, CLASS_NAMES.index(label), row.get("dataset") or "data", split if split in ("train", "val", "test") else None)
+            Sample(
+                photo,
+                CLASS_NAMES.index(label),
+                row.get("dataset") or "data",
+                split if split in ("train", "val", "test") else None,
+                masks.get((pair, "disc_mask")),
+                masks.get((pair, "cup_mask")),
+            )
         )
     return samples
 
@@ -100,5 +114,5 @@ def split_samples(samples: list[Sample], seed: int = 0, val: float = 0.15, test:
         n_val = int(round(val * n))
         for index, sample in enumerate(members):
             assigned = "test" if index < n_test else "val" if index < n_test + n_val else "train"
-            out.append(Sample(sample.path, sample.label, sample.dataset, assigned))
+            out.append(Sample(sample.path, sample.label, sample.dataset, assigned, sample.disc_mask, sample.cup_mask))
     return out

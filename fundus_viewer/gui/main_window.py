@@ -48,6 +48,14 @@ class MainWindow(QMainWindow):
         open_action.setToolTip("Open a fundus photo (JPEG, PNG, TIFF, BMP)")
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
         file_menu.addAction(open_action)
+        samples = file_menu.addMenu("Open &sample photo")
+        from fundus_viewer.core.images import list_images
+        from fundus_viewer.core.resources import samples_dir
+
+        for path in list_images(samples_dir()) if samples_dir().is_dir() else []:
+            action = QAction(path.name, self, triggered=lambda _checked=False, p=path: self.open_photo(p))
+            action.setToolTip("Bundled CC BY sample (see resources/samples/ATTRIBUTION.md)")
+            samples.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")

@@ -28,9 +28,14 @@ class GlaucomaAlexNet(nn.Module):
 
     ``width`` scales every channel count (1.0 = 96/256/384/384/256), so tests can build a tiny one.
     Batch normalisation after each conv makes training from scratch on a few hundred photos stable.
+
+    ``cdr_head``: a small head on the conv5 maps segments the optic disc and cup (trained where expert
+    masks exist); their soft area ratio (about the squared cup-to-disc ratio) enters the glaucoma logit
+    through a learnt scale and offset. The network then has to represent the cup, the sign clinicians
+    read, instead of whatever else separates one data set's photos from another's.
     """
 
-    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5):
+    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5, cdr_head: bool = False):
         super().__init__()
         c1, c2, c3, c4, c5 = (max(4, int(round(c * width))) for c in (96, 256, 384, 384, 256))
         self.features = nn.Sequential(
@@ -71,8 +76,34 @@ class GlaucomaAlexNet(nn.Module):
             )
         )
 
+        self.segmentation = None
+        if cdr_head:
+            self.segmentation = nn.Sequential(
+                OrderedDict([("conv", nn.Conv2d(c5, 32, 3, padding=1)), ("relu", nn.ReLU()), ("out", nn.Conv2d(32, 2, 1))])
+            )
+            self.cdr_scale = nn.Parameter(torch.tensor(4.0))
+            self.cdr_offset = nn.Parameter(torch.tensor(0.3))
+        self.last_segmentation = None  # disc / cup logits of the latest forward pass (for the training loss)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+        maps = self.features.relu5(self.features.bn5(self.features.conv5(self._to_conv4(x))))
+        logits = self.classifier(torch.flatten(self.pool(self.features.pool5(maps)), 1))
+        if self.segmentation is None:
+            return logits
+        segmentation = self.segmentation(maps)
+        self.last_segmentation = segmentation
+        disc, cup = torch.sigmoid(segmentation).sum(dim=(-2, -1)).unbind(dim=1)
+        ratio = cup / (disc + 1.0)
+        shift = self.cdr_scale * (ratio - self.cdr_offset)
+        return logits + torch.stack([-shift / 2, shift / 2], dim=1)
+
+    def _to_conv4(self, x: torch.Tensor) -> torch.Tensor:
+        """Every feature layer up to relu4 (named modules, so hooks on them still fire)."""
+        for name, module in self.features.named_children():
+            if name == "conv5":
+                break
+            x = module(x)
+        return x
 
 
 class GlaucomaResNet18(nn.Module):

@@ -15,9 +15,9 @@ compared with them. Two normalisations are offered:
   L1 norm. High CMI = within 10% of the layer's largest moment; low CMI = under a tenth of it. One
   outlier map can leave the high set with a single member.
 
-Why rank is the default: with the trained classifier, "max" left the RL map empty (no positive
-weighted evidence) on 21 of 65 Drishti-GS1 glaucoma photos, "rank" on 12, and "rank" put more of the
-RL heat on the optic disc (8.0x vs 7.1x the disc box's share).
+Why rank is the default: with the bundled classifier, "max" left the RL map empty (no positive
+weighted evidence) on 13 of 65 Drishti-GS1 glaucoma photos and the RNFLD map on 3, "rank" on 9 and 0,
+and "rank" put slightly more of the RL heat on the optic disc (9.3x vs 9.0x the disc box's share).
 
 U_high (rim loss, RL) = active and normalised J > theta_high;
 U_low (RNFL defect, RNFLD) = active and normalised J < theta_low.

@@ -1,0 +1,57 @@
+"""Regenerate the README's heat-map figure from the bundled model and sample photos.
+
+    python docs/make_figures.py            # writes docs/heatmaps-sample.png
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fundus_viewer.core import PathologyVisualizer, load_classifier, load_image  # noqa: E402
+from fundus_viewer.core.overlay import overlay, write_png  # noqa: E402
+from fundus_viewer.core.visualization.baselines import compute_baselines  # noqa: E402
+
+SAMPLES = ["HRF_01_g.jpg", "ACRIMA_Im310_g.jpg"]
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    out = image.copy()
+    cv2.rectangle(out, (0, 0), (out.shape[1], 26), (0, 0, 0), -1)
+    cv2.putText(out, text, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def main() -> int:
+    visualizer = PathologyVisualizer(load_classifier())
+    rows = []
+    for name in SAMPLES:
+        photo = load_image(ROOT / "resources" / "samples" / name)
+        analysis = visualizer.analyze(photo)
+        maps = analysis.heatmaps()
+        cam = compute_baselines(visualizer, photo, methods=("cam",))["cam"].heat
+        x0, y0, x1, y1 = analysis.transform.seen_region  # show the region the classifier saw
+        tiles = [
+            label(photo.rgb, f"{name}  P(glaucoma) {analysis.probability:.2f}"),
+            label(overlay(photo.rgb, maps.rl)[y0:y1, x0:x1], "RL (high CMI)"),
+            label(overlay(photo.rgb, maps.rnfld)[y0:y1, x0:x1], "RNFLD (low CMI)"),
+            label(overlay(photo.rgb, cam)[y0:y1, x0:x1], "CAM (Grad-CAM)"),
+        ]
+        height = 300
+        tiles = [cv2.resize(t, (round(t.shape[1] * height / t.shape[0]), height), interpolation=cv2.INTER_AREA) for t in tiles]
+        rows.append(np.hstack(tiles))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    write_png(ROOT / "docs" / "heatmaps-sample.png", np.vstack(rows))
+    print("wrote docs/heatmaps-sample.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -13,6 +13,7 @@ the raw LoG radius is 0.77 of the true radius (median), hence the factor 1 / 0.7
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -64,14 +65,35 @@ def _masked_blur(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarra
     return numerator / np.maximum(denominator, 1e-3)
 
 
+_SIGMAS = np.arange(3.0, 25.0, 0.5)
+
+
+@lru_cache(maxsize=None)
+def _log_kernel(sigma: float) -> np.ndarray:
+    """OpenCV's 3x3 Laplacian of OpenCV's Gaussian (float images: size 8 sigma + 1), as one kernel."""
+    size = int(round(sigma * 8 + 1)) | 1
+    g = cv2.getGaussianKernel(size, sigma, cv2.CV_32F)
+    gaussian = np.pad(g @ g.T, 1)
+    return cv2.Laplacian(gaussian, cv2.CV_32F, borderType=cv2.BORDER_CONSTANT)
+
+
 def _blob_radius(luminance: np.ndarray, row: int, col: int) -> float:
+    """Scale of the strongest normalised LoG response at one pixel.
+
+    Evaluated at that pixel only (a kernel dotted with the patch around it), which equals blurring the
+    whole image at each of the 44 scales and reading one value, at a twentieth of the cost.
+    """
     closed = cv2.morphologyEx(luminance, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
-    best_sigma, best = 3.0, -np.inf
-    for sigma in np.arange(3.0, 25.0, 0.5):
-        laplacian = cv2.Laplacian(cv2.GaussianBlur(closed, (0, 0), sigma), cv2.CV_32F)
-        strength = -(sigma * sigma) * float(laplacian[row, col])  # bright blob: negative Laplacian
+    reach = _log_kernel(float(_SIGMAS[-1])).shape[0] // 2
+    padded = cv2.copyMakeBorder(closed, reach, reach, reach, reach, cv2.BORDER_REFLECT_101)
+    best_sigma, best = float(_SIGMAS[0]), -np.inf
+    for sigma in _SIGMAS:
+        kernel = _log_kernel(float(sigma))
+        half = kernel.shape[0] // 2
+        patch = padded[row + reach - half : row + reach + half + 1, col + reach - half : col + reach + half + 1]
+        strength = -(sigma * sigma) * float(np.sum(patch * kernel))  # bright blob: negative Laplacian
         if strength > best:
-            best, best_sigma = strength, sigma
+            best, best_sigma = strength, float(sigma)
     return best_sigma * np.sqrt(2.0)
 
 

@@ -21,3 +21,15 @@ def test_preprocessing_is_differentiable_inside_the_model():
     x = torch.rand(1, 3, 99, 99, requires_grad=True)
     model(x)[0, 1].backward()
     assert x.grad.abs().sum() > 0
+
+
+def test_the_circle_option_hides_everything_outside_the_inscribed_circle():
+    torch.manual_seed(0)
+    spec = ClassifierSpec(arch="alexnet", input_size=99, circle=True, arch_options={"width": 0.125, "hidden": 8})
+    model = GlaucomaClassifier(spec).eval()
+    x = torch.rand(1, 3, 99, 99)
+    changed = x.clone()
+    changed[..., :10, :10] = 1.0 - changed[..., :10, :10]  # a corner, outside the circle
+    assert torch.allclose(model(x), model(changed))
+    changed[..., 45:55, 45:55] = 0.0  # the centre
+    assert not torch.allclose(model(x), model(changed))

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seg-weight", type=float, default=1.0, help="weight of the disc/cup segmentation loss")
     parser.add_argument("--crop", choices=("disc", "fov", "none"), default="disc")
     parser.add_argument("--preprocess", choices=("none", "local-contrast"), default="none", help="colour normalisation inside the model")
+    parser.add_argument("--circle", action="store_true", help="black out the input outside its inscribed circle (same border for every photo)")
     parser.add_argument("--balance", choices=("sqrt", "datasets", "none"), default="sqrt",
                         help="draw each photo with weight 1/sqrt(its data set's size), 1/size (data sets equal), or uniformly")
     parser.add_argument("--epochs", type=int)
@@ -105,6 +106,7 @@ def train(args) -> dict:
         resize=settings["resize"],
         crop=args.crop,
         preprocess=args.preprocess,
+        circle=args.circle,
         arch_options=arch_options,
         training={
             "data": str(args.data),

@@ -31,6 +31,9 @@ class ClassifierSpec:
     # network, as in Graham's Kaggle preprocessing, so colour casts and exposure that differ between
     # cameras and data sets carry less weight than local structure such as the cup.
     preprocess: str = "none"
+    # Black out everything outside the input's inscribed circle, in training and use alike: every photo
+    # then has the same border whatever its rotation, so the border cannot carry a shortcut.
+    circle: bool = False
     arch_options: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # data, split, command, time ...
     metrics: dict = field(default_factory=dict)
@@ -46,6 +49,13 @@ class ClassifierSpec:
             if key in clean:
                 clean[key] = tuple(clean[key])
         return cls(**clean)
+
+
+def inscribed_circle(size: int) -> torch.Tensor:
+    """1 x 1 x size x size: 1 inside the circle inscribed in the square, 0 outside (pixel centres)."""
+    centre = (size - 1) / 2
+    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    return (((yy - centre) ** 2 + (xx - centre) ** 2) <= (size / 2) ** 2).float().view(1, 1, size, size)
 
 
 def local_contrast(x: torch.Tensor) -> torch.Tensor:
@@ -69,8 +79,11 @@ class GlaucomaClassifier(nn.Module):
         self.network = network if network is not None else build_network(spec.arch, len(spec.class_names), **spec.arch_options)
         self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("circle", inscribed_circle(spec.input_size), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.circle:
+            x = x * (self.circle if x.shape[-1] == self.circle.shape[-1] else inscribed_circle(x.shape[-1]).to(x))
         if self.spec.preprocess == "local-contrast":
             x = local_contrast(x)
         return self.network((x - self.mean) / self.std)

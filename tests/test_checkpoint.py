@@ -11,7 +11,14 @@ from fundus_viewer.core.models.checkpoint import load_classifier, read_spec, sav
 from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
 
 
-@pytest.mark.parametrize("arch,size,options", [("alexnet", 227, {"width": 0.125, "hidden": 16}), ("resnet18", 64, {})])
+@pytest.mark.parametrize(
+    "arch,size,options",
+    [
+        ("alexnet", 227, {"width": 0.125, "hidden": 16}),
+        ("alexnet", 227, {"width": 0.125, "hidden": 16, "padding_mode": "reflect", "cdr_head": True}),
+        ("resnet18", 64, {}),
+    ],
+)
 def test_round_trip_gives_the_same_outputs(tmp_path, arch, size, options):
     torch.manual_seed(0)
     spec = ClassifierSpec(arch=arch, input_size=size, arch_options=options, training={"data": "synthetic"}, metrics={"auc": 0.5})

@@ -79,6 +79,8 @@ def test_the_checkpoint_round_trips_with_its_metadata(trained):
     assert model.spec.crop == "none" and model.spec.arch == "alexnet"
     assert "test" in model.spec.metrics and "all" in model.spec.metrics["test"]
     assert model.spec.training["split_counts"]["train"]
+    files = model.spec.training["split_files"]
+    assert sum(len(v) for v in files.values()) == 32 and not set(files["train"]) & set(files["test"])
     x = torch.rand(2, 3, model.spec.input_size, model.spec.input_size)
     assert torch.allclose(model(x), load_classifier(trained / "classifier.safetensors")(x))
 

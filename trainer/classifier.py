@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seg-weight", type=float, default=1.0, help="weight of the disc/cup segmentation loss")
     parser.add_argument("--crop", choices=("disc", "fov", "none"), default="disc")
     parser.add_argument("--preprocess", choices=("none", "local-contrast"), default="none", help="colour normalisation inside the model")
+    parser.add_argument("--padding", choices=("zeros", "reflect"), default="zeros", help="AlexNet conv padding")
     parser.add_argument("--circle", action="store_true", help="black out the input outside its inscribed circle (same border for every photo)")
     parser.add_argument("--balance", choices=("sqrt", "datasets", "none"), default="sqrt",
                         help="draw each photo with weight 1/sqrt(its data set's size), 1/size (data sets equal), or uniformly")
@@ -95,6 +96,10 @@ def train(args) -> dict:
         if not members:
             raise_data_error(f"{args.data}: the {name} split is empty; add photos or give the manifest a split column")
     arch_options = {"width": args.width} if settings["arch"] == "alexnet" and args.width != 1.0 else {}
+    if args.padding != "zeros":
+        if settings["arch"] != "alexnet":
+            raise_data_error("--padding is available for the AlexNet-style network only")
+        arch_options["padding_mode"] = args.padding
     if args.cdr_head:
         if settings["arch"] != "alexnet":
             raise_data_error("--cdr-head is available for the AlexNet-style network only")
@@ -111,6 +116,8 @@ def train(args) -> dict:
         training={
             "data": str(args.data),
             "split_counts": counts,
+            # which photo went where, so a sample's probability is never mistaken for a test result
+            "split_files": {name: sorted(s.path.name for s in members) for name, members in by_split.items()},
             "preset": args.preset,
             "settings": {**settings, "balance": args.balance},
             "seed": args.seed,

@@ -29,7 +29,10 @@ def load_context(sample: Sample, spec: ClassifierSpec) -> tuple[np.ndarray, np.n
     pixels = int(round(t.resize * CONTEXT))
 
     def cut(image):
-        return cv2.resize(crop_square(image, left, top, side), (pixels, pixels), interpolation=cv2.INTER_AREA)
+        # Mirrored, not black, beyond the photo: a rotated crop of a disc crop (ACRIMA) would otherwise
+        # bring black corners that only one data set has, and the network would learn borders.
+        square = crop_square(image, left, top, side, border=cv2.BORDER_REFLECT_101)
+        return cv2.resize(square, (pixels, pixels), interpolation=cv2.INTER_AREA)
 
     masks = None
     if sample.disc_mask is not None and sample.cup_mask is not None:

@@ -138,8 +138,8 @@ class InputTransform:
         return x0, y0, x1, y1
 
 
-def crop_square(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
-    """The square [left, left + side) x [top, top + side) of a photo, black where it leaves the photo."""
+def crop_square(rgb: np.ndarray, left: int, top: int, side: int, border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """The square [left, left + side) x [top, top + side) of a photo; black (or ``border``) where it leaves the photo."""
     height, width = rgb.shape[:2]
     x0, y0 = max(left, 0), max(top, 0)
     x1, y1 = min(left + side, width), min(top + side, height)
@@ -150,6 +150,6 @@ def crop_square(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
         top + side - y1,
         x0 - left,
         left + side - x1,
-        cv2.BORDER_CONSTANT,
+        border,
         value=0,
     )

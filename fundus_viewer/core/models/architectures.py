@@ -35,8 +35,9 @@ class GlaucomaAlexNet(nn.Module):
     read, instead of whatever else separates one data set's photos from another's.
     """
 
-    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5, cdr_head: bool = False):
+    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5, cdr_head: bool = False, padding_mode: str = "zeros"):
         super().__init__()
+        pad = {"padding_mode": padding_mode}  # "reflect": no artificial dark frame for the convs to detect
         c1, c2, c3, c4, c5 = (max(4, int(round(c * width))) for c in (96, 256, 384, 384, 256))
         self.features = nn.Sequential(
             OrderedDict(
@@ -45,17 +46,17 @@ class GlaucomaAlexNet(nn.Module):
                     ("bn1", nn.BatchNorm2d(c1)),
                     ("relu1", nn.ReLU()),
                     ("pool1", nn.MaxPool2d(3, 2)),
-                    ("conv2", nn.Conv2d(c1, c2, 5, padding=2)),
+                    ("conv2", nn.Conv2d(c1, c2, 5, padding=2, **pad)),
                     ("bn2", nn.BatchNorm2d(c2)),
                     ("relu2", nn.ReLU()),
                     ("pool2", nn.MaxPool2d(3, 2)),
-                    ("conv3", nn.Conv2d(c2, c3, 3, padding=1)),
+                    ("conv3", nn.Conv2d(c2, c3, 3, padding=1, **pad)),
                     ("bn3", nn.BatchNorm2d(c3)),
                     ("relu3", nn.ReLU()),
-                    ("conv4", nn.Conv2d(c3, c4, 3, padding=1)),
+                    ("conv4", nn.Conv2d(c3, c4, 3, padding=1, **pad)),
                     ("bn4", nn.BatchNorm2d(c4)),
                     ("relu4", nn.ReLU()),
-                    ("conv5", nn.Conv2d(c4, c5, 3, padding=1)),
+                    ("conv5", nn.Conv2d(c4, c5, 3, padding=1, **pad)),
                     ("bn5", nn.BatchNorm2d(c5)),
                     ("relu5", nn.ReLU()),
                     ("pool5", nn.MaxPool2d(3, 2)),

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crop", choices=("disc", "fov", "none"), default="disc")
     parser.add_argument("--preprocess", choices=("none", "local-contrast"), default="none", help="colour normalisation inside the model")
     parser.add_argument("--padding", choices=("zeros", "reflect"), default="zeros", help="AlexNet conv padding")
+    parser.add_argument("--mirror-context", action="store_true", help="fill training context beyond the photo by mirroring, not black")
     parser.add_argument("--circle", action="store_true", help="black out the input outside its inscribed circle (same border for every photo)")
     parser.add_argument("--balance", choices=("sqrt", "datasets", "none"), default="sqrt",
                         help="draw each photo with weight 1/sqrt(its data set's size), 1/size (data sets equal), or uniformly")
@@ -119,7 +120,7 @@ def train(args) -> dict:
             # which photo went where, so a sample's probability is never mistaken for a test result
             "split_files": {name: sorted(s.path.name for s in members) for name, members in by_split.items()},
             "preset": args.preset,
-            "settings": {**settings, "balance": args.balance},
+            "settings": {**settings, "balance": args.balance, "mirror_context": args.mirror_context},
             "seed": args.seed,
             "command": command_line("classifier"),
             "torch": torch.__version__,
@@ -127,7 +128,7 @@ def train(args) -> dict:
         },
     )
 
-    prepared = [load_context(s, spec) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
+    prepared = [load_context(s, spec, args.mirror_context) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
     contexts = [context for context, _ in prepared]
     masks = [mask if args.cdr_head else None for _, mask in prepared]
     if args.cdr_head and not any(m is not None for m in masks):

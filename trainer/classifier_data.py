@@ -18,7 +18,7 @@ from trainer.sources import DataError, Sample
 CONTEXT = math.sqrt(2) * 1.1
 
 
-def load_context(sample: Sample, spec: ClassifierSpec) -> tuple[np.ndarray, np.ndarray | None]:
+def load_context(sample: Sample, spec: ClassifierSpec, mirror: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The photo's square (as the app would crop it) with context, at the model's resize scale, and
     its disc and cup masks (2 x C x C float in [0, 1]) cut the same way where the sample has them."""
     photo = load_image(sample.path)  # ImageLoadError names the file
@@ -29,9 +29,9 @@ def load_context(sample: Sample, spec: ClassifierSpec) -> tuple[np.ndarray, np.n
     pixels = int(round(t.resize * CONTEXT))
 
     def cut(image):
-        # Mirrored, not black, beyond the photo: a rotated crop of a disc crop (ACRIMA) would otherwise
-        # bring black corners that only one data set has, and the network would learn borders.
-        square = crop_square(image, left, top, side, border=cv2.BORDER_REFLECT_101)
+        # ``mirror``: mirrored, not black, beyond the photo, so a rotated crop of a disc crop (ACRIMA)
+        # brings no black corners that only one data set has.
+        square = crop_square(image, left, top, side, border=cv2.BORDER_REFLECT_101 if mirror else cv2.BORDER_CONSTANT)
         return cv2.resize(square, (pixels, pixels), interpolation=cv2.INTER_AREA)
 
     masks = None

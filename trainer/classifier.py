@@ -228,8 +228,7 @@ def _segmentation_size(spec) -> int:
         return 1
     network = build_network("alexnet", **{k: v for k, v in spec.arch_options.items() if k != "cdr_head"})
     with torch.no_grad():
-        maps = network._to_conv4(torch.zeros(1, 3, spec.input_size, spec.input_size))
-        return int(network.features.conv5(maps).shape[-1])
+        return int(network.features[:-1](torch.zeros(1, 3, spec.input_size, spec.input_size)).shape[-1])
 
 
 def segmentation_loss(logits, target, weight):

@@ -52,6 +52,11 @@ def _size(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f} MB"
 
 
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def _training_lines(training: dict) -> list[str]:
     minutes = training.get("seconds", 0) / 60
     return [
@@ -74,24 +79,25 @@ def classifier_card(path: Path, spec: dict, evidence: dict | None) -> str:
         "",
         "## Data and split",
         "",
-        "| split | photos per data set / label |",
-        "|---|---|",
+        *_table(["split", "photos per data set / label"],
+                [[split, ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))] for split, counts in training.get("split_counts", {}).items()]),
+        "",
+        "## Test metrics (best validation epoch; threshold 0.5 on P(glaucoma))",
+        "",
+        *_table(["test set", "n (glaucoma)", "AUC (95% bootstrap CI)", "accuracy", "sensitivity", "specificity"],
+                [[name, f"{r['n']} ({r['n_glaucoma']})", f"{r['auc']:.3f} ({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f})",
+                  f"{r['accuracy']:.3f}", f"{r['sensitivity']:.3f}", f"{r['specificity']:.3f}"] for name, r in metrics.get("test", {}).items()]),
     ]
-    for split, counts in training.get("split_counts", {}).items():
-        lines.append(f"| {split} | {', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))} |")
-    lines += ["", "## Test metrics (best validation epoch; threshold 0.5 on P(glaucoma))", "",
-              "| test set | n (glaucoma) | AUC (95% bootstrap CI) | accuracy | sensitivity | specificity |", "|---|---|---|---|---|---|"]
-    for name, r in metrics.get("test", {}).items():
-        lines.append(f"| {name} | {r['n']} ({r['n_glaucoma']}) | {r['auc']:.3f} ({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f}) | {r['accuracy']:.3f} | {r['sensitivity']:.3f} | {r['specificity']:.3f} |")
     validation = metrics.get("validation")
     if validation:
         lines += ["", f"Validation (epoch {validation.get('epoch')}): AUC {validation['auc']:.3f}, accuracy {validation['accuracy']:.3f}, n {validation['n']}."]
     if evidence:
         lines += ["", "## Does it look at the optic disc?", "",
                   f"On {evidence['photos']} photos with expert disc masks, the disc's bounding box covers {evidence['box_share_percent']:.2f}% of a photo.",
-                  "A flat map scores 1x.", "", "| map | heat in the disc box | ratio to the box's share | median per photo |", "|---|---|---|---|"]
-        for method, r in evidence["methods"].items():
-            lines.append(f"| {method} | {r['heat_in_box_percent']:.1f}% | {r['ratio_to_box_share']:.2f}x | {r['median_per_photo_ratio']:.2f}x |")
+                  "A flat map scores 1x.", "",
+                  *_table(["map", "heat in the disc box", "ratio to the box's share", "median per photo"],
+                          [[method, f"{r['heat_in_box_percent']:.1f}%", f"{r['ratio_to_box_share']:.2f}x", f"{r['median_per_photo_ratio']:.2f}x"]
+                           for method, r in evidence["methods"].items()])]
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +116,6 @@ def vessel_card(path: Path, spec: dict) -> str:
     for split, names in training.get("split", {}).items():
         lines.append(f"- {split} ({len(names)}): {', '.join(names)}")
     lines += ["", "## Test metrics (inside the field of view, original pixel grid)", "",
-              "| test set | images | Dice | sensitivity | specificity | AUC |", "|---|---|---|---|---|---|"]
-    for name, r in metrics.get("test", {}).items():
-        lines.append(f"| {name} | {r['images']} | {r['dice']:.4f} | {r['sensitivity']:.4f} | {r['specificity']:.4f} | {r['auc']:.4f} |")
+              *_table(["test set", "images", "Dice", "sensitivity", "specificity", "AUC"],
+                      [[name, str(r["images"]), *(f"{r[k]:.4f}" for k in ("dice", "sensitivity", "specificity", "auc"))] for name, r in metrics.get("test", {}).items()])]
     return "\n".join(lines) + "\n"

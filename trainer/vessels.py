@@ -82,6 +82,7 @@ def train(args) -> dict:
     from tqdm import tqdm
 
     from fundus_viewer.core.device import describe_device, select_device
+    from fundus_viewer.core.fov import analyse_field_of_view
     from fundus_viewer.core.segmentation_metrics import segmentation_report
     from fundus_viewer.core.vessels import (
         VesselSegmenter,
@@ -130,7 +131,7 @@ def train(args) -> dict:
         items = []
         for pair in tqdm(pairs, desc=desc, file=sys.stderr):
             rgb, vessels, fov = pair.load()
-            image = to_working(rgb, working_scale(rgb, spec.fov_diameter))
+            image = to_working(rgb, working_scale(analyse_field_of_view(rgb), spec.fov_diameter))
             size = (image.shape[1], image.shape[0])
             masks = [cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool) for m in (vessels, fov)]
             items.append((image, *masks))

@@ -18,7 +18,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from fundus_viewer.core.fov import field_of_view_mask, find_field_of_view, has_dark_surround
+from fundus_viewer.core.fov import analyse_field_of_view
 
 _WORK = 256  # FOV diameter at which the search runs
 _ERODE = 41  # pixels at _WORK: keeps the search away from rim glare
@@ -36,16 +36,17 @@ class OpticDisc:
 
 def locate_optic_disc(rgb: np.ndarray) -> OpticDisc:
     height, width = rgb.shape[:2]
-    if not has_dark_surround(rgb):
+    fov = analyse_field_of_view(rgb)  # once: surround test, box and mask all read it
+    if not fov.has_dark_surround():
         # A crop around the disc (ACRIMA-style): the disc is the photo's subject.
         return OpticDisc(width / 2, height / 2, min(width, height) / 4, located=False)
-    x0, y0, x1, y1 = find_field_of_view(rgb)
+    x0, y0, x1, y1 = fov.box()
     diameter = max(x1 - x0, y1 - y0)
     scale = _WORK / diameter
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     luminance = 0.2 * small[..., 0] + 0.6 * small[..., 1] + 0.2 * small[..., 2]
-    mask = cv2.resize(field_of_view_mask(rgb).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    mask = cv2.resize(fov.mask().astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
     inner = cv2.erode(mask, np.ones((_ERODE, _ERODE), np.uint8)).astype(np.float32)
     if inner.sum() == 0:
         inner = mask.astype(np.float32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -15,30 +17,64 @@ _ABSOLUTE_CEILING = 24
 _FULL_FRAME = 0.97
 
 
+@dataclass(frozen=True, eq=False)
+class FieldOfView:
+    """One analysis of a photo's field of view; the box, the mask and the surround test all read it."""
+
+    height: int
+    width: int
+    small_mask: np.ndarray | None  # the bright region at the working size; None when there is none
+    factor: float  # working size / photo size
+
+    @property
+    def fills_frame(self) -> bool:
+        return self.small_mask is None or self.small_mask.mean() >= _FULL_FRAME
+
+    def mask(self) -> np.ndarray:
+        """Boolean mask at the photo's own size (all True when there is no bright region)."""
+        if self.small_mask is None:
+            return np.ones((self.height, self.width), dtype=bool)
+        return cv2.resize(self.small_mask.astype(np.uint8), (self.width, self.height), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    def box(self) -> tuple[int, int, int, int]:
+        """Bounding box (x0, y0, x1, y1; end exclusive) in original pixels; the whole photo without a surround."""
+        if self.fills_frame:
+            return 0, 0, self.width, self.height
+        ys, xs = np.nonzero(self.small_mask)
+        x0 = int(np.floor(xs.min() / self.factor))
+        y0 = int(np.floor(ys.min() / self.factor))
+        x1 = min(self.width, int(np.ceil((xs.max() + 1) / self.factor)))
+        y1 = min(self.height, int(np.ceil((ys.max() + 1) / self.factor)))
+        return x0, y0, x1, y1
+
+    def has_dark_surround(self) -> bool:
+        """True for a fundus photo with a black surround; False for a crop that is all retina (ACRIMA).
+
+        A circular field of view leaves the photo's corners dark: at least three of the four corner
+        patches must lie mostly outside the bright region (dark patches inside a disc crop do not).
+        """
+        if self.fills_frame:
+            return False
+        rows, cols = self.small_mask.shape
+        h, w = max(1, rows // 12), max(1, cols // 12)
+        mask = self.small_mask
+        corners = [mask[:h, :w], mask[:h, -w:], mask[-h:, :w], mask[-h:, -w:]]
+        return bool(sum(corner.mean() < 0.4 for corner in corners) >= 3)
+
+
+def analyse_field_of_view(rgb: np.ndarray) -> FieldOfView:
+    small, factor = _shrink(rgb)
+    return FieldOfView(rgb.shape[0], rgb.shape[1], _largest_bright_component(small), factor)
+
+
 def field_of_view_mask(rgb: np.ndarray) -> np.ndarray:
     """Boolean mask of the FOV at the photo's own size (all True when there is no dark surround)."""
-    height, width = rgb.shape[:2]
-    small, factor = _shrink(rgb)
-    mask = _largest_bright_component(small)
-    if mask is None:
-        return np.ones((height, width), dtype=bool)
-    return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return analyse_field_of_view(rgb).mask()
 
 
 def has_dark_surround(rgb: np.ndarray) -> bool:
-    """True for a fundus photo with a black surround; False for a crop that is all retina (ACRIMA).
-
-    A circular field of view leaves the photo's corners dark: at least three of the four corner
-    patches must lie mostly outside the bright region (dark patches inside a disc crop do not).
-    """
-    small, _ = _shrink(rgb)
-    mask = _largest_bright_component(small)
-    if mask is None or mask.mean() >= _FULL_FRAME:
-        return False
-    rows, cols = mask.shape
-    h, w = max(1, rows // 12), max(1, cols // 12)
-    corners = [mask[:h, :w], mask[:h, -w:], mask[-h:, :w], mask[-h:, -w:]]
-    return bool(sum(corner.mean() < 0.4 for corner in corners) >= 3)
+    """See :meth:`FieldOfView.has_dark_surround`."""
+    return analyse_field_of_view(rgb).has_dark_surround()
 
 
 def find_field_of_view(rgb: np.ndarray) -> tuple[int, int, int, int]:
@@ -46,17 +82,7 @@ def find_field_of_view(rgb: np.ndarray) -> tuple[int, int, int, int]:
 
     The whole photo when no dark surround is found (optic-disc crops such as ACRIMA's).
     """
-    height, width = rgb.shape[:2]
-    small, factor = _shrink(rgb)
-    mask = _largest_bright_component(small)
-    if mask is None or mask.mean() >= _FULL_FRAME:
-        return 0, 0, width, height
-    ys, xs = np.nonzero(mask)
-    x0 = int(np.floor(xs.min() / factor))
-    y0 = int(np.floor(ys.min() / factor))
-    x1 = min(width, int(np.ceil((xs.max() + 1) / factor)))
-    y1 = min(height, int(np.ceil((ys.max() + 1) / factor)))
-    return x0, y0, x1, y1
+    return analyse_field_of_view(rgb).box()
 
 
 def _shrink(rgb: np.ndarray) -> tuple[np.ndarray, float]:

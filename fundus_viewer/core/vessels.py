@@ -17,7 +17,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from fundus_viewer.core.errors import CheckpointError
-from fundus_viewer.core.fov import field_of_view_mask, find_field_of_view
+from fundus_viewer.core.fov import FieldOfView, analyse_field_of_view
 from fundus_viewer.core.images import as_fundus_image
 from fundus_viewer.core.models.checkpoint import load_weights, read_checkpoint, write_checkpoint
 from fundus_viewer.core.models.unet import UNet
@@ -76,8 +76,9 @@ def load_vessel_segmenter(path=None, device="cpu") -> VesselSegmenter:
     return model.eval().requires_grad_(False).to(device)
 
 
-def working_scale(rgb: np.ndarray, fov_diameter: int) -> float:
-    x0, y0, x1, y1 = find_field_of_view(rgb)
+def working_scale(fov: FieldOfView, fov_diameter: int) -> float:
+    """The factor that makes this photo's field of view ``fov_diameter`` pixels wide."""
+    x0, y0, x1, y1 = fov.box()
     return fov_diameter / max(x1 - x0, y1 - y0)
 
 
@@ -103,8 +104,8 @@ def predict_probability(model: VesselSegmenter, rgb_work: np.ndarray) -> np.ndar
 def segment_vessels(model: VesselSegmenter, image) -> np.ndarray:
     """Vessel probability (H x W float32 in [0, 1]) on the original photo's grid; 0 outside the FOV."""
     photo = as_fundus_image(image)
-    scale = working_scale(photo.rgb, model.spec.fov_diameter)
-    probability = predict_probability(model, to_working(photo.rgb, scale))
+    fov = analyse_field_of_view(photo.rgb)  # once, for the scale and the mask
+    probability = predict_probability(model, to_working(photo.rgb, working_scale(fov, model.spec.fov_diameter)))
     back = cv2.resize(probability, (photo.width, photo.height), interpolation=cv2.INTER_LINEAR)
-    back[~field_of_view_mask(photo.rgb)] = 0
+    back[~fov.mask()] = 0
     return np.clip(back, 0, 1)

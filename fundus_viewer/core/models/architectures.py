@@ -87,7 +87,7 @@ class GlaucomaAlexNet(nn.Module):
         self.last_segmentation = None  # disc / cup logits of the latest forward pass (for the training loss)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        maps = self.features.relu5(self.features.bn5(self.features.conv5(self._to_conv4(x))))
+        maps = self.features[:-1](x)  # up to relu5; the slice holds the same modules, so hooks still fire
         logits = self.classifier(torch.flatten(self.pool(self.features.pool5(maps)), 1))
         if self.segmentation is None:
             return logits
@@ -97,14 +97,6 @@ class GlaucomaAlexNet(nn.Module):
         ratio = cup / (disc + 1.0)
         shift = self.cdr_scale * (ratio - self.cdr_offset)
         return logits + torch.stack([-shift / 2, shift / 2], dim=1)
-
-    def _to_conv4(self, x: torch.Tensor) -> torch.Tensor:
-        """Every feature layer up to relu4 (named modules, so hooks on them still fire)."""
-        for name, module in self.features.named_children():
-            if name == "conv5":
-                break
-            x = module(x)
-        return x
 
 
 class GlaucomaResNet18(nn.Module):

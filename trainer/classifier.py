@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from trainer.common import add_run_options, command_line, loader_workers, optimizer_step, resume_state, run_main, save_training_state
+from trainer.common import add_run_options, command_line, out_of_time, loader_workers, optimizer_step, resume_state, run_main, save_training_state
 
 PRESETS = {
     "paper": dict(arch="alexnet", optimizer="adam", lr=1e-3, batch_size=8, epochs=500, patience=50, weight_decay=0.0, label_smoothing=0.0, schedule="constant"),
@@ -200,6 +200,8 @@ def train(args) -> dict:
         print(f"epoch {epoch + 1}: train loss {np.mean(losses):.4f}, val loss {val_loss:.4f}, val AUC {val['auc']:.4f}, acc {val['accuracy']:.3f}{' *' if improved else ''}", file=sys.stderr)
         if settings["patience"] and stale >= settings["patience"]:
             print(f"early stop: no better validation AUC for {stale} epochs", file=sys.stderr)
+            break
+        if out_of_time(args, started):
             break
 
     # The deliverable: the best checkpoint, with its test metrics written into it.

@@ -13,6 +13,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="data-loader workers (default: 0 when frozen, else 1)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--half", action="store_true", help="store the checkpoint's weights as float16")
+    parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this much wall-clock time, then test the best checkpoint")
+
+
+def out_of_time(args, started: float) -> bool:
+    """True once the run's wall-clock budget is spent (a lent GPU or a CI slot has a hard end)."""
+    import time
+
+    if args.max_minutes is None or time.time() - started < args.max_minutes * 60:
+        return False
+    print(f"time budget of {args.max_minutes:g} min spent; testing the best checkpoint", file=sys.stderr)
+    return True
 
 
 def run_main(name: str, parser: argparse.ArgumentParser, train, argv) -> int:

@@ -62,7 +62,7 @@ def _training_lines(training: dict) -> list[str]:
     return [
         f"- Command: `{training.get('command', '?')}`",
         f"- Data: `{training.get('data', '?')}`; seed {training.get('seed', '?')}; preset `{training.get('preset', '?')}`",
-        f"- Trained for {training.get('epochs_run', '?')} epochs in {minutes:.0f} min on {training.get('machine', 'CPU')} (torch {training.get('torch', '?')})",
+        f"- Trained for {training.get('epochs_run', '?')} epochs in {minutes:.0f} min on {training.get('machine', 'an unrecorded machine')} (torch {training.get('torch', '?')})",
         f"- Settings: `{json.dumps(training.get('settings', {}))}`",
     ]
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 import time
 from pathlib import Path
 
-from trainer.common import add_run_options, command_line, loader_workers, optimizer_step, resume_state, run_main, save_training_state
+from trainer.common import add_run_options, command_line, out_of_time, loader_workers, optimizer_step, resume_state, run_main, save_training_state
 
 PRESETS = {
     "laptop": dict(base=16, depth=3, patch=96, batch_size=16, patches_per_epoch=1600, epochs=40, lr=2e-3, patience=8),
@@ -47,6 +48,10 @@ class PatchSampler:
 
         self.near_points = [np.argwhere(n) for n in near]
         self.fov_points = [np.argwhere(f) for f in fovs]
+        # padded once here rather than per patch: a patch centred on the edge still has its full size
+        half = patch // 2
+        pad = lambda a: np.pad(a, ((half, half), (half, half)) + ((0, 0),) * (a.ndim - 2), mode="reflect")  # noqa: E731
+        self.padded = [(pad(i), pad(v), pad(f)) for i, v, f in zip(images, vessels, fovs)]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -62,8 +67,7 @@ class PatchSampler:
         which = int(rng.integers(len(self.images)))
         points = self.near_points[which] if rng.random() < 0.5 else self.fov_points[which]
         row, col = points[int(rng.integers(len(points)))]
-        half = self.patch // 2
-        image, vessels, fov = (np.pad(a, ((half, half), (half, half)) + ((0, 0),) * (a.ndim - 2), mode="reflect") for a in (self.images[which], self.vessels[which], self.fovs[which]))
+        image, vessels, fov = self.padded[which]
         window = (slice(row, row + self.patch), slice(col, col + self.patch))
         x, y, m = image[window].astype(np.float32) / 255.0, vessels[window].astype(np.float32), fov[window].astype(np.float32)
         turns, flip = int(rng.integers(4)), rng.random() < 0.5
@@ -122,6 +126,7 @@ def train(args) -> dict:
         "seed": args.seed,
         "command": command_line("vessels"),
         "torch": torch.__version__,
+        "machine": f"{platform.machine()} {describe_device(device)}",
     }
 
     def working(pairs, desc):
@@ -190,6 +195,8 @@ def train(args) -> dict:
         print(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, val Dice {report['dice']:.4f}, AUC {report['auc']:.4f}{' *' if improved else ''}", file=sys.stderr)
         if settings["patience"] and stale >= settings["patience"]:
             print(f"early stop: no better validation Dice for {stale} epochs", file=sys.stderr)
+            break
+        if out_of_time(args, started):
             break
 
     best = load_vessel_segmenter(best_path, device=device)

@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "heatmap": ("fundus_viewer.cli.heatmap", "RL / RNFLD heat maps and baselines as .npy and PNG overlays"),
     "evaluate": ("fundus_viewer.cli.evaluate", "the paper's Table 1 (localisation accuracy) for COCO boxes"),
     "segment-vessels": ("fundus_viewer.cli.segment_vessels", "vessel probability and mask per photo"),
+    "study": ("fundus_viewer.cli.study", "blinded rating studies: create, rate, analyze, status, lock"),
 }
 
 USAGE = f"""usage: fundus-viewer [PHOTO_OR_FOLDER]          open the app

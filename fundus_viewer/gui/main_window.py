@@ -34,6 +34,7 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("loading model…")
         self.statusBar().addPermanentWidget(self.device_label)
         self._job = 0
+        self._study_windows = []  # rating and analysis windows opened from the menu
         self.analysis = None
         self.photo = None
         self._build_menu()
@@ -58,6 +59,16 @@ class MainWindow(QMainWindow):
             samples.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        study_menu = self.menuBar().addMenu("&Study")
+        for text, shortcut, tip, slot in (
+            ("&New study…", "Ctrl+Shift+N", "Set up a blinded rating study from one folder of images per arm", self.new_study),
+            ("&Rate a study…", "Ctrl+Shift+R", "Open a study file and rate it, full screen, blinded", self.rate_study),
+            ("&Analyse a study…", "Ctrl+Shift+A", "Statistics of a study's answers (unblinded: for the study's owner)", self.analyse_study),
+        ):
+            action = QAction(text, self, shortcut=QKeySequence(shortcut), triggered=slot)
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+            study_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(QAction("&About Fundus Viewer", self, triggered=self.show_about))
 
@@ -122,6 +133,54 @@ class MainWindow(QMainWindow):
             # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
             lines.append(f"\nNo positive {pathology.upper()} evidence at these thresholds.")
         self.panel.counts.setText("\n".join(lines))
+
+    # --- studies ------------------------------------------------------------------------------
+    def new_study(self) -> None:
+        from fundus_viewer.gui.study_dialogs import CreateStudyDialog
+
+        dialog = CreateStudyDialog(self)
+        if dialog.exec() and dialog.created is not None:
+            self.statusBar().showMessage(f"Created {dialog.created}", 8000)
+
+    def _choose_study(self, caption: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, caption, "", "Fundus Viewer study (*.fvstudy);;All files (*)")
+        return path or None
+
+    def rate_study(self, path: str | None = None, rater: str | None = None):
+        from fundus_viewer.core.errors import FundusViewerError
+        from fundus_viewer.gui.rating_window import open_rating, show_full_screen
+        from fundus_viewer.gui.study_dialogs import ask_rater_name
+
+        path = path or self._choose_study("Study to rate")
+        rater = rater or (ask_rater_name(self) if path else None)
+        if not path or not rater:
+            return None
+        try:
+            window = open_rating(path, rater)
+        except FundusViewerError as exc:
+            QMessageBox.critical(self, "Cannot open the study", str(exc))
+            return None
+        show_full_screen(window)
+        self._study_windows.append(window)
+        return window
+
+    def analyse_study(self, path: str | None = None):
+        from fundus_viewer.core.errors import FundusViewerError
+        from fundus_viewer.gui.study_analysis import AnalysisWindow
+
+        path = path or self._choose_study("Study to analyse")
+        if not path:
+            return None
+        try:
+            window = AnalysisWindow(path)
+        except FundusViewerError as exc:
+            QMessageBox.critical(self, "Cannot analyse the study", str(exc))
+            return None
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.resize(1300, 820)
+        window.show()
+        self._study_windows.append(window)
+        return window
 
     def show_about(self) -> None:
         QMessageBox.about(

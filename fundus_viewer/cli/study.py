@@ -1,0 +1,102 @@
+"""``fundus-viewer study``: create, rate, analyse and lock blinded rating studies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fundus-viewer study", description="Blinded 1-5 rating studies in one portable file.")
+    sub = parser.add_subparsers(dest="action", required=True)
+
+    create = sub.add_parser("create", help="make a study file from one folder of images per arm")
+    create.add_argument("out", help="the new study file (e.g. study.fvstudy); never overwritten")
+    create.add_argument("--arm", action="append", required=True, metavar="NAME=FOLDER", help="an arm and its images; repeat for each arm")
+    create.add_argument("--pair-by", metavar="REGEX", help="pairing key from each file's stem: the first group (or the match), e.g. '(\\d+)'")
+    create.add_argument("--seed", type=int, default=0, help="seeds case numbers, repeated cases and each rater's order")
+    create.add_argument("--repeat", type=int, default=0, metavar="N", help="show N cases twice, to measure each rater's consistency")
+    create.add_argument("--size", type=int, default=512, help="every image is re-encoded as a PNG of this many pixels square")
+    create.add_argument("--fit", choices=("fov", "pad"), default="fov", help="fov: crop to the square around the field of view; pad: the whole image on black")
+    create.add_argument("--questions", metavar="JSON", help='questions instead of RL and RNFLD clarity: [{"key", "text", "anchors": [...]}]')
+    create.add_argument("--title", default="", help="shown to raters; must not name an arm")
+
+    rate = sub.add_parser("rate", help="open the full-screen blinded rating view")
+    rate.add_argument("study")
+    rate.add_argument("--rater", required=True, help="your name; reopening with it resumes where you stopped")
+    rate.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+
+    analyze = sub.add_parser("analyze", aliases=["analyse"], help="unblinded statistics for the study's owner")
+    analyze.add_argument("study")
+    analyze.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    analyze.add_argument("--out", metavar="DIR", help="also write analysis.json, answers.csv and one histogram PNG per question here")
+
+    status = sub.add_parser("status", help="raters and their progress (blinded: no arms)")
+    status.add_argument("study")
+
+    lock = sub.add_parser("lock", help="lock a finished study: no answer can be added or changed")
+    lock.add_argument("study")
+    return parser
+
+
+def run(args) -> int:
+    from fundus_viewer.core.study.store import StudyFile
+
+    if args.action == "create":
+        return _create(args)
+    if args.action == "rate":
+        from fundus_viewer.gui.rating_window import run_rating
+
+        return run_rating(args.study, args.rater, fullscreen=not args.windowed)
+    if args.action in ("analyze", "analyse"):
+        return _analyze(args)
+    with StudyFile(args.study, readonly=args.action == "status") as study:
+        if args.action == "lock":
+            study.lock()
+            print(f"{args.study}: locked")
+            return 0
+        print(f"{args.study}: {len(study.case_ids())} cases, {len(study.questions)} questions{', locked' if study.locked else ''}")
+        for name in study.raters():
+            done, total = study.progress(name)
+            print(f"  {name}: {done} of {total} cases complete")
+    return 0
+
+
+def _create(args) -> int:
+    from tqdm import tqdm
+
+    from fundus_viewer.core.study.create import create_study, load_questions, parse_arms
+    from fundus_viewer.core.study.store import DEFAULT_QUESTIONS
+
+    arms = parse_arms(args.arm)
+    questions = load_questions(args.questions) if args.questions else DEFAULT_QUESTIONS
+    with tqdm(total=sum(map(len, arms.values())), desc="re-encoding images", file=sys.stderr) as bar:
+        study = create_study(args.out, arms, size=args.size, fit=args.fit, pair_by=args.pair_by, repeats=args.repeat, seed=args.seed, questions=questions, title=args.title, progress=lambda done, total: bar.update(done - bar.n))
+    with study:
+        counts = ", ".join(f"{arm} {n}" for arm, n in ((a, len(p)) for a, p in arms.items()))
+        paired = sum(1 for c in study.case_table() if c["pair_key"] is not None)
+        print(f"{args.out}: {len(study.case_ids())} cases ({counts}; {args.repeat} repeated), {paired} with a pairing key, seed {args.seed}")
+    return 0
+
+
+def _analyze(args) -> int:
+    from fundus_viewer.core.study.report import analyze_study, format_text, write_answers_csv, write_histograms, write_json
+    from fundus_viewer.core.study.store import StudyFile
+
+    with StudyFile(args.study, readonly=True) as study:
+        analysis = analyze_study(study)
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            write_json(analysis, out / "analysis.json")
+            write_answers_csv(study, out / "answers.csv")
+            written = write_histograms(analysis, out)
+            print(f"wrote {out / 'analysis.json'}, {out / 'answers.csv'} and {len(written)} histogram(s)", file=sys.stderr)
+    if args.json:
+        import json
+
+        print(json.dumps(analysis.to_dict(), indent=1))
+    else:
+        print(format_text(analysis))
+    return 0

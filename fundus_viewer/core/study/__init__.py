@@ -1,0 +1,1 @@
+"""Blinded rating studies: the study file, creating one, and analysing its answers."""

@@ -1,0 +1,121 @@
+"""Build a blinded study from folders of images, one folder per arm.
+
+Every image is cut to the square around its field of view, resized to one size and re-encoded as PNG
+with no metadata, so neither file name, format, size, EXIF nor a letterbox tells a rater which arm an
+image came from (a real 768 x 512 photo letterboxed to a square would stand out among 512 px synthetic
+ones). Case numbers follow a seeded shuffle.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fundus_viewer.core.fov import analyse_field_of_view
+from fundus_viewer.core.images import list_images, load_image
+from fundus_viewer.core.study.store import DEFAULT_QUESTIONS, NewCase, Question, StudyError, StudyFile
+from fundus_viewer.core.transform import crop_square
+
+FITS = ("fov", "pad")
+
+
+def prepare_image(rgb: np.ndarray, size: int = 512, fit: str = "fov") -> bytes:
+    """The image a rater sees: square, ``size`` px, PNG, nothing but pixels.
+
+    ``fov``: the square around the field of view (black beyond the photo); ``pad``: the whole image,
+    centred on a black square.
+    """
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}")
+    if fit == "fov":
+        x0, y0, x1, y1 = analyse_field_of_view(rgb).box()
+    else:
+        x0, y0, x1, y1 = 0, 0, rgb.shape[1], rgb.shape[0]
+    side = max(x1 - x0, y1 - y0)
+    square = crop_square(rgb, (x0 + x1 - side) // 2, (y0 + y1 - side) // 2, side)
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    resized = cv2.resize(square, (size, size), interpolation=interpolation)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise StudyError("could not encode an image as PNG")
+    return encoded.tobytes()
+
+
+def pair_key(name: str, pattern: re.Pattern | None) -> str | None:
+    """The pairing key of a file: the regex's first group (or whole match) in the file's stem."""
+    if pattern is None:
+        return None
+    match = pattern.search(Path(name).stem)
+    if match is None:
+        return None
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def collect_cases(arms: dict[str, list[Path]], *, size: int = 512, fit: str = "fov", pair_by: str | None = None, repeats: int = 0, seed: int = 0, progress=None) -> list[NewCase]:
+    try:
+        pattern = re.compile(pair_by) if pair_by else None
+    except re.error as exc:
+        raise StudyError(f"--pair-by {pair_by!r} is not a regular expression ({exc})") from exc
+    cases: list[NewCase] = []
+    total = sum(len(paths) for paths in arms.values())
+    for arm, paths in arms.items():
+        if not paths:
+            raise StudyError(f"arm {arm!r} has no images")
+        for path in paths:
+            image = prepare_image(load_image(path).rgb, size, fit)
+            cases.append(NewCase(image=image, arm=arm, source=Path(path).name, pair_key=pair_key(Path(path).name, pattern)))
+            if progress is not None:
+                progress(len(cases), total)
+    if repeats:
+        if repeats > len(cases):
+            raise StudyError(f"--repeat {repeats} asks for more repeated cases than there are images ({len(cases)})")
+        # repeated cases are drawn across arms with the study's seed; each is shown twice
+        chosen = np.random.default_rng([seed, 1]).choice(len(cases), size=repeats, replace=False)
+        for index in sorted(int(i) for i in chosen):
+            original = cases[index]
+            cases.append(NewCase(image=original.image, arm=original.arm, source=original.source, pair_key=original.pair_key, repeat_of=index))
+    return cases
+
+
+def parse_arms(specs: list[str]) -> dict[str, list[Path]]:
+    """``NAME=FOLDER`` strings to {arm: image paths}; a clear message for each kind of mistake."""
+    arms: dict[str, list[Path]] = {}
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        name = name.strip()
+        if not sep or not name or not folder:
+            raise StudyError(f"--arm {spec!r}: expected NAME=FOLDER")
+        if name in arms:
+            raise StudyError(f"--arm {name!r} is given twice")
+        if not Path(folder).is_dir():
+            raise StudyError(f"--arm {name}: {folder} is not a folder")
+        arms[name] = list_images(folder)
+        if not arms[name]:
+            raise StudyError(f"--arm {name}: {folder} holds no images")
+    if not arms:
+        raise StudyError("a study needs at least one --arm NAME=FOLDER")
+    return arms
+
+
+def load_questions(path: str | Path) -> tuple[Question, ...]:
+    """Questions from JSON: ``[{"key": "rl", "text": "...", "anchors": ["1 - ...", ...]}, ...]``."""
+    try:
+        items = json.loads(Path(path).read_text(encoding="utf-8"))
+        questions = tuple(Question(str(i["key"]), str(i["text"]), tuple(str(a) for a in i["anchors"])) for i in items)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StudyError(f"{path}: not a question list ({exc})") from exc
+    if not questions or any(len(q.anchors) < 2 for q in questions):
+        raise StudyError(f"{path}: each question needs at least two anchors (scores 1..N)")
+    return questions
+
+
+def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 512, fit: str = "fov", pair_by: str | None = None, repeats: int = 0, seed: int = 0, questions=DEFAULT_QUESTIONS, title: str = "", progress=None) -> StudyFile:
+    if Path(out).exists():
+        raise StudyError(f"{out}: already exists; choose a new file name (a study is never overwritten)")
+    cases = collect_cases(arms, size=size, fit=fit, pair_by=pair_by, repeats=repeats, seed=seed, progress=progress)
+    settings = {"size": size, "fit": fit, "pair_by": pair_by, "repeats": repeats, "arms": {a: len(p) for a, p in arms.items()}}
+    return StudyFile.create(out, cases, seed=seed, questions=questions, title=title, settings=settings)

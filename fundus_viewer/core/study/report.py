@@ -1,0 +1,104 @@
+"""A study's analysis as text, JSON, CSV and histogram PNGs (for the owner: this is unblinded)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+from fundus_viewer.core.study.stats import StudyAnalysis, analyze_answers
+from fundus_viewer.core.study.store import StudyFile
+
+
+def analyze_study(study: StudyFile) -> StudyAnalysis:
+    questions = study.questions
+    max_score = max(len(q.anchors) for q in questions)
+    return analyze_answers(study.all_answers(), [q.key for q in questions], max_score, study.arms())
+
+
+def format_number(value, digits: int = 2) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def format_p(value) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:.2e}" if value < 1e-3 else f"{value:.4f}"
+
+
+def format_text(analysis: StudyAnalysis) -> str:
+    lines = [f"{analysis.n_answers} answers from {len(analysis.raters)} rater(s): {', '.join(analysis.raters) or '-'}", ""]
+    lines.append("per arm: n cases (a case's score is the mean of its raters'); answers per score 1..N")
+    lines.append(f"{'question':<10}{'arm':<14}{'n':>5}{'mean':>8}{'SD':>7}{'median':>8}   answers per score")
+    for s in analysis.summaries:
+        lines.append(f"{s.question:<10}{s.arm:<14}{s.n:>5}{format_number(s.mean):>8}{format_number(s.sd):>7}{format_number(s.median, 1):>8}   {' '.join(map(str, s.histogram))}")
+    for c in analysis.comparisons:
+        lines += [
+            "",
+            f"{c.question}: {c.arm_a} (n {c.n_a}) vs {c.arm_b} (n {c.n_b})",
+            f"  difference of means {format_number(c.mean_difference)} (95% CI {format_number(c.difference_ci95[0])} to {format_number(c.difference_ci95[1])})",
+            f"  Student t {format_number(c.student_t)}, p {format_p(c.student_p)}   Welch t {format_number(c.welch_t)}, p {format_p(c.welch_p)}   Mann-Whitney U {format_number(c.mann_whitney_u, 1)}, p {format_p(c.mann_whitney_p)}",
+            f"  Cohen's d {format_number(c.cohen_d)} (95% CI {format_number(c.cohen_d_ci95[0])} to {format_number(c.cohen_d_ci95[1])}), rank-biserial r {format_number(c.rank_biserial)}",
+        ]
+        if c.paired is not None:
+            p = c.paired
+            lines.append(
+                f"  paired ({p.n_pairs} pairs): difference {format_number(p.mean_difference)}, t {format_number(p.t)}, p {format_p(p.p)}; Wilcoxon W {format_number(p.wilcoxon_w, 1)}, p {format_p(p.wilcoxon_p)}; "
+                f"d_z {format_number(p.dz)} (95% CI {format_number(p.dz_ci95[0])} to {format_number(p.dz_ci95[1])})"
+            )
+    if analysis.agreement:
+        lines += ["", "inter-rater agreement"]
+        for a in analysis.agreement:
+            kappas = ", ".join(f"{pair} {format_number(k)}" for pair, k in a.kappa.items()) or "-"
+            lines.append(f"  {a.question}: ICC(2,1) {format_number(a.icc2_1)}, ICC(3,1) {format_number(a.icc3_1)} on {a.n_cases} cases; weighted kappa {kappas}")
+    if analysis.consistency:
+        lines += ["", "intra-rater consistency (repeated cases)"]
+        for c in analysis.consistency:
+            lines.append(f"  {c.rater} / {c.question}: {c.n} repeats, exact agreement {c.exact_agreement:.0%}, weighted kappa {format_number(c.kappa)}, mean |difference| {format_number(c.mean_absolute_difference)}")
+    return "\n".join(lines)
+
+
+def write_json(analysis: StudyAnalysis, path: Path) -> None:
+    Path(path).write_text(json.dumps(analysis.to_dict(), indent=1))
+
+
+def write_answers_csv(study: StudyFile, path: Path) -> None:
+    rows = study.all_answers()
+    fields = ["rater", "case_id", "code", "arm", "pair_key", "repeat_of", "source", "question", "score", "answered_at", "seconds_on_case"]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+
+
+def write_histograms(analysis: StudyAnalysis, folder: Path) -> list[Path]:
+    """One PNG per question: each arm's score counts side by side (matplotlib, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    written = []
+    for question in analysis.questions:
+        summaries = [s for s in analysis.summaries if s.question == question]
+        if not summaries:
+            continue
+        scores = np.arange(1, len(summaries[0].histogram) + 1)
+        width = 0.8 / len(summaries)
+        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
+        for i, s in enumerate(summaries):
+            ax.bar(scores + (i - (len(summaries) - 1) / 2) * width, s.histogram, width, label=f"{s.arm} (mean {format_number(s.mean)})")
+        ax.set_xticks(scores)
+        ax.set_xlabel("score")
+        ax.set_ylabel("answers")
+        ax.set_title(f"{question}: scores per arm")
+        ax.legend(frameon=False)
+        fig.tight_layout()
+        path = Path(folder) / f"histogram-{question}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -1,0 +1,428 @@
+"""The study file: one SQLite file holding a blinded rating study's images, arms, questions, raters,
+orders and every answer.
+
+Durability: every answer is its own IMMEDIATE transaction with ``synchronous=FULL`` in a rollback
+journal, so an answer is on disk when ``answer()`` returns, a killed rater loses nothing already given,
+and several raters can write into one file at once (SQLite serialises the writers; ``timeout`` waits).
+The file stays one file at rest (no ``-wal`` companions), so a study can be mailed to a rater.
+
+Blinding: ``RatingSession`` is all the rating screen gets. It exposes case codes, image bytes, the
+questions and the rater's own answers, never an arm, a pairing key or a source name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from fundus_viewer.core.errors import FundusViewerError
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x46565354  # "FVST": tells a study file from any other SQLite file
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE cases (
+    case_id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,          -- what the rater sees
+    image BLOB NOT NULL,                -- re-encoded PNG, one size for all, no metadata
+    arm TEXT NOT NULL,                  -- hidden from the rater
+    pair_key TEXT,                      -- images made from the same vessel map, say
+    source TEXT NOT NULL,               -- the source file's name, for the owner
+    repeat_of INTEGER REFERENCES cases(case_id)
+);
+CREATE TABLE questions (
+    question_id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    anchors TEXT NOT NULL,              -- JSON list: the wording of each score from 1 up
+    position INTEGER NOT NULL
+);
+CREATE TABLE raters (rater_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, seed INTEGER NOT NULL, created TEXT NOT NULL);
+CREATE TABLE orders (
+    rater_id INTEGER NOT NULL REFERENCES raters(rater_id),
+    position INTEGER NOT NULL,
+    case_id INTEGER NOT NULL REFERENCES cases(case_id),
+    PRIMARY KEY (rater_id, position)
+);
+CREATE TABLE answers (
+    rater_id INTEGER NOT NULL REFERENCES raters(rater_id),
+    case_id INTEGER NOT NULL REFERENCES cases(case_id),
+    question_id INTEGER NOT NULL REFERENCES questions(question_id),
+    score INTEGER NOT NULL,
+    answered_at TEXT NOT NULL,
+    seconds_on_case REAL,
+    PRIMARY KEY (rater_id, case_id, question_id)
+);
+-- every answer ever given, changes included: the audit trail behind the answers table
+CREATE TABLE answer_log (
+    log_id INTEGER PRIMARY KEY,
+    rater_id INTEGER NOT NULL,
+    case_id INTEGER NOT NULL,
+    question_id INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    answered_at TEXT NOT NULL
+);
+"""
+
+
+class StudyError(FundusViewerError):
+    """A study file is missing, is not a study, is newer than this program, or refuses a write."""
+
+
+class StudyLockedError(StudyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    text: str
+    anchors: tuple[str, ...]  # anchors[i] describes score i + 1
+
+    @property
+    def scores(self) -> range:
+        return range(1, len(self.anchors) + 1)
+
+
+DEFAULT_QUESTIONS = (
+    Question(
+        "rl",
+        "Rim loss (RL): how clearly does the image show neuroretinal rim loss?",
+        ("not visible", "doubtful", "visible", "clear", "unmistakable"),
+    ),
+    Question(
+        "rnfld",
+        "RNFL defect (RNFLD): how clearly does the image show a retinal nerve fibre layer defect?",
+        ("not visible", "doubtful", "visible", "clear", "unmistakable"),
+    ),
+)
+
+
+@dataclass
+class NewCase:
+    """A case as ``create_study`` hands it to ``StudyFile.create``."""
+
+    image: bytes
+    arm: str
+    source: str
+    pair_key: str | None = None
+    repeat_of: int | None = None  # index into the list of new cases
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    rater: str
+    case_id: int
+    code: str
+    arm: str
+    pair_key: str | None
+    repeat_of: int | None
+    source: str
+    question: str
+    score: int
+    answered_at: str
+    seconds_on_case: float | None = None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def rater_seed(study_seed: int, name: str) -> int:
+    """A rater's shuffle seed: fixed by the study's seed and the rater's name, different per rater."""
+    digest = hashlib.sha256(f"{study_seed}\x00{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def rater_order(case_ids: list[int], seed: int) -> list[int]:
+    return [int(i) for i in np.random.default_rng(seed).permutation(sorted(case_ids))]
+
+
+class StudyFile:
+    """An open study. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise StudyError(f"{self.path}: no such study file")
+        uri = f"file:{self.path.resolve()}{'?mode=ro' if readonly else ''}"
+        try:
+            self.db = _connect(uri)
+            app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StudyError(f"{self.path}: not a study file ({exc})") from exc
+        if app_id != APPLICATION_ID or "meta" not in tables:
+            self.db.close()
+            raise StudyError(f"{self.path}: not a Fundus Viewer study file")
+        version = int(self.meta("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            self.db.close()
+            raise StudyError(f"{self.path}: study schema {version} is newer than this program reads ({SCHEMA_VERSION}); update Fundus Viewer")
+
+    # -- creating ---------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, cases: list[NewCase], *, seed: int, questions=DEFAULT_QUESTIONS, title: str = "", settings: dict | None = None) -> "StudyFile":
+        """Write a new study atomically: built under a temporary name, renamed into place when complete."""
+        path = Path(path)
+        if path.exists():
+            raise StudyError(f"{path}: already exists; choose a new file name (a study is never overwritten)")
+        if not cases:
+            raise StudyError(f"{path}: a study needs at least one image")
+        keys = [q.key for q in questions]
+        if len(set(keys)) != len(keys) or not keys:
+            raise StudyError(f"{path}: question keys must be present and distinct, got {keys}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.unlink(missing_ok=True)
+        db = _connect(f"file:{partial.resolve()}")
+        try:
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.executescript(SCHEMA)
+            with _write(db):
+                db.execute("PRAGMA defer_foreign_keys = ON")  # a repeat may come before its original
+                meta = {"schema_version": str(SCHEMA_VERSION), "seed": str(seed), "created": now(), "title": title, "locked": "0", "settings": json.dumps(settings or {})}
+                db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                db.executemany(
+                    "INSERT INTO questions (key, text, anchors, position) VALUES (?, ?, ?, ?)",
+                    [(q.key, q.text, json.dumps(list(q.anchors)), i) for i, q in enumerate(questions)],
+                )
+                # Case ids and codes follow a seeded shuffle, so neither tells the order the arms came in.
+                shuffled = np.random.default_rng(seed).permutation(len(cases))
+                case_id = {int(index): rank + 1 for rank, index in enumerate(shuffled)}
+                width = max(3, len(str(len(cases))))
+                for index in sorted(case_id, key=case_id.get):
+                    case = cases[index]
+                    db.execute(
+                        "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (case_id[index], f"{case_id[index]:0{width}d}", case.image, case.arm, case.pair_key, case.source, None if case.repeat_of is None else case_id[case.repeat_of]),
+                    )
+            db.close()
+            os.replace(partial, path)
+        except (OSError, sqlite3.Error, StudyError) as exc:
+            db.close()
+            partial.unlink(missing_ok=True)
+            raise StudyError(f"{path}: could not write the study ({getattr(exc, 'strerror', None) or exc})") from exc
+        return cls(path)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    @property
+    def seed(self) -> int:
+        return int(self.meta("seed"))
+
+    @property
+    def title(self) -> str:
+        return self.meta("title", "")
+
+    @property
+    def locked(self) -> bool:
+        return self.meta("locked") == "1"
+
+    @property
+    def questions(self) -> list[Question]:
+        rows = self.db.execute("SELECT key, text, anchors FROM questions ORDER BY position")
+        return [Question(k, t, tuple(json.loads(a))) for k, t, a in rows]
+
+    def case_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT case_id FROM cases ORDER BY case_id")]
+
+    def case_code(self, case_id: int) -> str:
+        return self.db.execute("SELECT code FROM cases WHERE case_id = ?", (case_id,)).fetchone()[0]
+
+    def image_bytes(self, case_id: int) -> bytes:
+        return bytes(self.db.execute("SELECT image FROM cases WHERE case_id = ?", (case_id,)).fetchone()[0])
+
+    def raters(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM raters ORDER BY rater_id")]
+
+    def arms(self) -> list[str]:
+        """The arms in the order they were given at creation (so comparisons read "first vs second")."""
+        present = [r[0] for r in self.db.execute("SELECT DISTINCT arm FROM cases ORDER BY arm")]
+        given = list(json.loads(self.meta("settings", "{}")).get("arms", {}))
+        return [a for a in given if a in present] + [a for a in present if a not in given]
+
+    # -- raters and answers ------------------------------------------------------------------------
+    def rater_id(self, name: str, *, create: bool = True) -> int:
+        """The rater's id; a new rater gets a seed and a shuffled order of every case, recorded."""
+        name = name.strip()
+        if not name:
+            raise StudyError("a rater needs a name")
+        row = self.db.execute("SELECT rater_id FROM raters WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            return row[0]
+        if not create:
+            raise StudyError(f"{self.path}: no rater named {name!r}")
+        self._check_unlocked()
+        seed = rater_seed(self.seed, name)
+        with _write(self.db):
+            # another process may have added the same rater since the read above
+            self.db.execute("INSERT OR IGNORE INTO raters (name, seed, created) VALUES (?, ?, ?)", (name, seed, now()))
+            rater = self.db.execute("SELECT rater_id FROM raters WHERE name = ?", (name,)).fetchone()[0]
+            if self.db.execute("SELECT COUNT(*) FROM orders WHERE rater_id = ?", (rater,)).fetchone()[0] == 0:
+                order = rater_order(self.case_ids(), seed)
+                self.db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(rater, i, c) for i, c in enumerate(order)])
+        return rater
+
+    def rater_seed(self, name: str) -> int:
+        return self.db.execute("SELECT seed FROM raters WHERE name = ?", (name,)).fetchone()[0]
+
+    def order(self, name: str) -> list[int]:
+        rater = self.rater_id(name)
+        return [r[0] for r in self.db.execute("SELECT case_id FROM orders WHERE rater_id = ? ORDER BY position", (rater,))]
+
+    def answer(self, name: str, case_id: int, question: str, score: int, seconds_on_case: float | None = None) -> None:
+        """Record (or change) one answer; it is on disk when this returns."""
+        rater = self.rater_id(name)
+        row = self.db.execute("SELECT question_id, anchors FROM questions WHERE key = ?", (question,)).fetchone()
+        if row is None:
+            raise StudyError(f"{self.path}: no question {question!r}")
+        question_id, anchors = row
+        if not 1 <= int(score) <= len(json.loads(anchors)):
+            raise StudyError(f"score {score} is outside 1-{len(json.loads(anchors))}")
+        stamp = now()
+        with _write(self.db):
+            if self.meta("locked") == "1":
+                raise StudyLockedError(f"{self.path}: the study is locked; no answer can be changed")
+            self.db.execute(
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (rater_id, case_id, question_id) "
+                "DO UPDATE SET score = excluded.score, answered_at = excluded.answered_at, seconds_on_case = excluded.seconds_on_case",
+                (rater, case_id, question_id, int(score), stamp, seconds_on_case),
+            )
+            self.db.execute("INSERT INTO answer_log (rater_id, case_id, question_id, score, answered_at) VALUES (?, ?, ?, ?, ?)", (rater, case_id, question_id, int(score), stamp))
+
+    def answers_of(self, name: str) -> dict[tuple[int, str], int]:
+        rows = self.db.execute(
+            "SELECT a.case_id, q.key, a.score FROM answers a JOIN questions q USING (question_id) JOIN raters r USING (rater_id) WHERE r.name = ?",
+            (name,),
+        )
+        return {(c, k): s for c, k, s in rows}
+
+    def progress(self, name: str) -> tuple[int, int]:
+        """(cases with every question answered, cases) for a rater."""
+        answers = self.answers_of(name)
+        keys = [q.key for q in self.questions]
+        order = self.order(name)
+        return sum(all((c, k) in answers for k in keys) for c in order), len(order)
+
+    def resume_position(self, name: str) -> int:
+        """Where a rater goes on: the first case in their order with a question unanswered (or the last case)."""
+        answers = self.answers_of(name)
+        keys = [q.key for q in self.questions]
+        order = self.order(name)
+        for position, case in enumerate(order):
+            if not all((case, k) in answers for k in keys):
+                return position
+        return len(order) - 1
+
+    def lock(self) -> None:
+        with _write(self.db):
+            self.db.execute("UPDATE meta SET value = '1' WHERE key = 'locked'")
+
+    def _check_unlocked(self) -> None:
+        if self.locked:
+            raise StudyLockedError(f"{self.path}: the study is locked; no rater can be added")
+
+    # -- for the owner: unblinded ------------------------------------------------------------------
+    def all_answers(self) -> list[AnswerRow]:
+        rows = self.db.execute(
+            "SELECT r.name, c.case_id, c.code, c.arm, c.pair_key, c.repeat_of, c.source, q.key, a.score, a.answered_at, a.seconds_on_case "
+            "FROM answers a JOIN raters r USING (rater_id) JOIN cases c USING (case_id) JOIN questions q USING (question_id) "
+            "ORDER BY r.name, c.case_id, q.position"
+        )
+        return [AnswerRow(*row) for row in rows]
+
+    def case_table(self) -> list[dict]:
+        rows = self.db.execute("SELECT case_id, code, arm, pair_key, source, repeat_of FROM cases ORDER BY case_id")
+        return [dict(zip(("case_id", "code", "arm", "pair_key", "source", "repeat_of"), r)) for r in rows]
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "StudyFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class RatingSession:
+    """What a rater's screen may know: codes, images, questions and this rater's own answers."""
+
+    study: StudyFile
+    rater: str
+    order: list[int] = field(init=False)
+
+    def __post_init__(self):
+        self.study.rater_id(self.rater)
+        self.order = self.study.order(self.rater)
+
+    @property
+    def questions(self) -> list[Question]:
+        return self.study.questions
+
+    @property
+    def locked(self) -> bool:
+        return self.study.locked
+
+    def code(self, position: int) -> str:
+        return self.study.case_code(self.order[position])
+
+    def image(self, position: int) -> bytes:
+        return self.study.image_bytes(self.order[position])
+
+    def answers(self, position: int) -> dict[str, int]:
+        case = self.order[position]
+        return {k: s for (c, k), s in self.study.answers_of(self.rater).items() if c == case}
+
+    def answer(self, position: int, question: str, score: int, seconds_on_case: float | None = None) -> None:
+        self.study.answer(self.rater, self.order[position], question, score, seconds_on_case)
+
+    def progress(self) -> tuple[int, int]:
+        return self.study.progress(self.rater)
+
+    def resume_position(self) -> int:
+        return self.study.resume_position(self.rater)
+
+
+def _connect(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+class _write:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): takes the write lock before reading what it checks."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StudyError(f"the study file is busy or read-only ({exc})") from exc
+
+    def __exit__(self, kind, exc, tb):
+        if kind is None:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as error:
+                self.db.execute("ROLLBACK")
+                raise StudyError(f"the answer could not be saved ({error}); it was not recorded") from error
+        else:
+            self.db.execute("ROLLBACK")
+        return False

@@ -1,0 +1,281 @@
+"""The blinded rating screen: one image, its questions, the keyboard, nothing that tells the arm.
+
+Keys: 1-N score the focused question (saved at once); Tab or Enter moves to the next question, and from
+the last one to the next case once every question is answered; Shift+Tab / Up / Down move between
+questions; Left / Right go to the previous / next case (forward only past answered cases); +/- and 0
+zoom and reset the view (the mouse pans and zooms too); Esc leaves, nothing to save.
+
+All it can read is a ``RatingSession``: case codes, re-encoded image bytes, the questions and this
+rater's own answers.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fundus_viewer.core.study.store import RatingSession, StudyError
+
+HELP = "1-5 score the highlighted question  ·  Tab / Enter next  ·  ↑ ↓ question  ·  ← → case  ·  + − 0 zoom  ·  Esc leave (every answer is already saved)"
+
+
+class QuestionBox(QFrame):
+    """One question: its text and a button per score, labelled with the anchor wording."""
+
+    def __init__(self, question, parent=None):
+        super().__init__(parent)
+        self.key = question.key
+        self.setObjectName("question")
+        layout = QVBoxLayout(self)
+        text = QLabel(question.text)
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        row = QHBoxLayout()
+        self.group = QButtonGroup(self)
+        for score, anchor in zip(question.scores, question.anchors):
+            button = QPushButton(f"{score}\n{anchor}")
+            button.setToolTip(f"Key {score}: {anchor}")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keyboard belongs to the window
+            button.setMinimumHeight(58)
+            button.setMinimumWidth(80)
+            self.group.addButton(button, score)
+            row.addWidget(button)
+        layout.addLayout(row)
+
+    def show_score(self, score: int | None) -> None:
+        self.group.setExclusive(False)
+        for button in self.group.buttons():
+            button.setChecked(self.group.id(button) == score)
+        self.group.setExclusive(True)
+
+    def set_focused(self, focused: bool) -> None:
+        self.setProperty("focused", focused)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+
+class RatingWindow(QWidget):
+    answer_committed = Signal(int, str, int)  # position in the rater's order, question key, score
+    completed = Signal()
+
+    def __init__(self, session: RatingSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.questions = session.questions
+        self.position = session.resume_position()
+        self.focused = 0
+        self.shown_at = time.monotonic()
+        self.setWindowTitle(f"Fundus Viewer — rating ({session.rater})")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet(
+            "RatingWindow, QWidget#panel { background: #202020; color: #e8e8e8; }"
+            "QLabel { color: #e8e8e8; font-size: 15px; }"
+            "QLabel#code { font-size: 22px; font-weight: bold; }"
+            "QFrame#question { border: 2px solid #3a3a3a; border-radius: 6px; }"
+            "QFrame#question[focused=\"true\"] { border: 2px solid #4aa3ff; }"
+            "QPushButton { background: #333; color: #eee; border: 1px solid #555; padding: 4px; font-size: 14px; }"
+            "QPushButton:checked { background: #4aa3ff; color: #000; }"
+        )
+        pg.setConfigOptions(imageAxisOrder="row-major")
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("#202020")
+        self.viewbox = self.view.addViewBox(lockAspect=True, invertY=True)
+        self.image = pg.ImageItem()
+        self.viewbox.addItem(self.image)
+
+        panel = QWidget(objectName="panel")
+        panel.setFixedWidth(520)
+        side = QVBoxLayout(panel)
+        self.code_label = QLabel(objectName="code")
+        self.position_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        side.addWidget(self.code_label)
+        side.addWidget(self.position_label)
+        side.addWidget(self.progress)
+        self.boxes = [QuestionBox(q) for q in self.questions]
+        for box in self.boxes:
+            box.group.idClicked.connect(lambda score, key=box.key: self._answer_key(key, score))
+            side.addWidget(box)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        side.addWidget(self.message)
+        side.addStretch(1)
+        hint = QLabel(HELP)
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #a0a0a0; font-size: 13px;")
+        side.addWidget(hint)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(panel)
+        self.show_case(self.position)
+
+    # -- what is shown --------------------------------------------------------------------------
+    def show_case(self, position: int) -> None:
+        self.position = position
+        self.shown_at = time.monotonic()
+        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(self.session.image(position), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        self.image.setImage(rgb, levels=(0, 255))
+        self.viewbox.autoRange(padding=0)
+        answers = self.session.answers(position)
+        for box in self.boxes:
+            box.show_score(answers.get(box.key))
+        missing = [i for i, q in enumerate(self.questions) if q.key not in answers]
+        self.set_focus_question(missing[0] if missing else 0)
+        self.code_label.setText(f"Case {self.session.code(position)}")
+        self._update_progress()
+        self.message.clear()
+
+    def _update_progress(self) -> None:
+        done, total = self.session.progress()
+        self.position_label.setText(f"Image {self.position + 1} of {total}")
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done} of {total} complete")
+
+    def set_focus_question(self, index: int) -> None:
+        self.focused = index % len(self.questions)
+        for i, box in enumerate(self.boxes):
+            box.set_focused(i == self.focused)
+
+    def case_complete(self) -> bool:
+        answers = self.session.answers(self.position)
+        return all(q.key in answers for q in self.questions)
+
+    # -- actions ----------------------------------------------------------------------------------
+    def answer(self, score: int) -> None:
+        self._answer_key(self.questions[self.focused].key, score)
+
+    def _answer_key(self, key: str, score: int) -> None:
+        self.set_focus_question([q.key for q in self.questions].index(key))
+        try:
+            self.session.answer(self.position, key, score, round(time.monotonic() - self.shown_at, 1))
+        except StudyError as exc:
+            # not saved: say so, and show what the file really holds
+            QMessageBox.critical(self, "Answer not saved", str(exc))
+            self.boxes[self.focused].show_score(self.session.answers(self.position).get(key))
+            return
+        self.boxes[self.focused].show_score(score)
+        self.message.clear()
+        self._update_progress()
+        self.answer_committed.emit(self.position, key, score)
+
+    def advance(self) -> None:
+        """Tab / Enter: next question; after the last, next case (once this one is complete)."""
+        if self.focused < len(self.questions) - 1:
+            self.set_focus_question(self.focused + 1)
+            return
+        self.next_case()
+
+    def next_case(self) -> None:
+        if not self.case_complete():
+            missing = [i for i, q in enumerate(self.questions) if q.key not in self.session.answers(self.position)]
+            self.set_focus_question(missing[0])
+            self.message.setText("Answer every question of this image before moving on.")
+            return
+        if self.position + 1 < len(self.session.order):
+            self.show_case(self.position + 1)
+            return
+        done, total = self.session.progress()
+        if done == total:
+            self.message.setText("All images rated — thank you. Press Esc to leave; ← goes back to change an answer.")
+            self.completed.emit()
+        else:
+            self.show_case(self.session.resume_position())
+
+    def previous_case(self) -> None:
+        if self.position > 0:
+            self.show_case(self.position - 1)
+
+    def zoom(self, factor: float) -> None:
+        self.viewbox.scaleBy((factor, factor))
+
+    # -- keyboard ---------------------------------------------------------------------------------
+    def event(self, event) -> bool:
+        # Tab would otherwise move Qt's focus between widgets
+        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            self.keyPressEvent(event)
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        key, text = event.key(), event.text()
+        scores = self.questions[self.focused].scores
+        if text.isdigit() and int(text) in scores:
+            self.answer(int(text))
+        elif key == Qt.Key.Key_Backtab or key == Qt.Key.Key_Up:
+            self.set_focus_question(self.focused - 1)
+        elif key in (Qt.Key.Key_Tab, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.advance()
+        elif key == Qt.Key.Key_Down:
+            self.set_focus_question(self.focused + 1)
+        elif key == Qt.Key.Key_Right:
+            self.next_case()
+        elif key == Qt.Key.Key_Left:
+            self.previous_case()
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(0.8)
+        elif key == Qt.Key.Key_Minus:
+            self.zoom(1.25)
+        elif key == Qt.Key.Key_0:
+            self.viewbox.autoRange(padding=0)
+        elif key == Qt.Key.Key_Escape:
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+
+def open_rating(study_path, rater: str, parent=None) -> RatingWindow:
+    """A rating window on a study file; raises StudyError with a message for the user."""
+    from fundus_viewer.core.study.store import StudyFile
+
+    study = StudyFile(study_path)
+    try:
+        window = RatingWindow(RatingSession(study, rater), parent)
+    except Exception:
+        study.close()
+        raise
+    window.destroyed.connect(study.close)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    return window
+
+
+def show_full_screen(window: QWidget) -> None:
+    # without a window manager (kiosk set-ups, Xvfb) full screen needs the geometry spelled out
+    window.setGeometry(window.screen().geometry())
+    window.showFullScreen()
+    window.activateWindow()
+    window.setFocus()
+
+
+def run_rating(study_path, rater: str, fullscreen: bool = True) -> int:
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = open_rating(study_path, rater)
+    if fullscreen:
+        show_full_screen(window)
+    else:
+        window.resize(1400, 900)
+        window.show()
+    return app.exec()

@@ -1,0 +1,172 @@
+"""The study owner's Analysis view (unblinded): per-arm statistics, tests, agreement and histograms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fundus_viewer.core.study.report import analyze_study, format_number, format_p, format_text, write_answers_csv, write_json
+from fundus_viewer.core.study.store import StudyFile
+
+COLOURS = ["#4aa3ff", "#ff9f43", "#7bd389", "#e05d5d", "#b48ef0"]
+
+
+class AnalysisWindow(QWidget):
+    def __init__(self, study_path: str | Path, parent=None):
+        super().__init__(parent)
+        self.study_path = Path(study_path)
+        self.setWindowTitle(f"Study analysis — {self.study_path.name} (unblinded)")
+        self.table = QTableWidget()
+        self.tests = QTableWidget()
+        self.tests.setToolTip("Two-sided tests on case scores; paired columns use the pairing key")
+        self.text = QPlainTextEdit(readOnly=True)
+        self.text.setFont(QFont("monospace", 10))
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+
+        buttons = QHBoxLayout()
+        self.buttons = {}
+        for label, tip, slot in (
+            ("Export histograms (PNG)…", "One PNG per question, as drawn here", self.export_png),
+            ("Export answers (CSV)…", "Every answer with its rater, case, arm, pairing key and time", self.export_csv),
+            ("Export analysis (JSON)…", "All the figures below, machine-readable", self.export_json),
+            ("Refresh", "Re-read the study file (raters may still be rating)", self.refresh),
+            ("Lock study", "No answer can be added or changed afterwards", self.lock),
+        ):
+            button = QPushButton(label)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+            self.buttons[label] = button
+        buttons.addStretch(1)
+        self._lock_button = self.buttons["Lock study"]
+
+        tables = QSplitter(Qt.Orientation.Vertical)
+        tables.addWidget(self.table)
+        tables.addWidget(self.tests)
+        upper = QSplitter(Qt.Orientation.Horizontal)
+        upper.addWidget(tables)
+        upper.addWidget(self.plots)
+        upper.setSizes([720, 560])
+        lower = QSplitter(Qt.Orientation.Vertical)
+        lower.addWidget(upper)
+        lower.addWidget(self.text)
+        lower.setSizes([380, 320])
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(lower, 1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        with StudyFile(self.study_path, readonly=True) as study:
+            self.analysis = analyze_study(study)
+            self.locked = study.locked
+        self._lock_button.setEnabled(not self.locked)
+        self._fill_table()
+        self._fill_tests()
+        self._draw_histograms()
+        self.text.setPlainText(format_text(self.analysis))
+
+    def _fill_table(self) -> None:
+        headers = ["question", "arm", "n", "mean", "SD", "median"]
+        rows = self.analysis.summaries
+        self.table.setColumnCount(len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
+        self.table.setRowCount(len(rows))
+        for r, s in enumerate(rows):
+            for c, value in enumerate([s.question, s.arm, str(s.n), format_number(s.mean), format_number(s.sd), format_number(s.median, 1)]):
+                item = QTableWidgetItem(value)
+                if c >= 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+
+    def _fill_tests(self) -> None:
+        headers = ["question", "arms (a vs b)", "mean a - b (95% CI)", "Student p", "Welch p", "Mann-Whitney p", "paired t p", "Wilcoxon p", "Cohen's d (95% CI)"]
+        rows = self.analysis.comparisons
+        self.tests.setColumnCount(len(headers))
+        self.tests.setHorizontalHeaderLabels(headers)
+        self.tests.setRowCount(len(rows))
+        for r, c in enumerate(rows):
+            paired = c.paired
+            values = [
+                c.question,
+                f"{c.arm_a} vs {c.arm_b}",
+                f"{format_number(c.mean_difference)} ({format_number(c.difference_ci95[0])} to {format_number(c.difference_ci95[1])})",
+                format_p(c.student_p),
+                format_p(c.welch_p),
+                format_p(c.mann_whitney_p),
+                format_p(paired.p) if paired else "-",
+                format_p(paired.wilcoxon_p) if paired else "-",
+                f"{format_number(c.cohen_d)} ({format_number(c.cohen_d_ci95[0])} to {format_number(c.cohen_d_ci95[1])})",
+            ]
+            for col, value in enumerate(values):
+                self.tests.setItem(r, col, QTableWidgetItem(value))
+        self.tests.resizeColumnsToContents()
+
+    def _draw_histograms(self) -> None:
+        self.plots.clear()
+        self.plot_items = {}
+        for row, question in enumerate(self.analysis.questions):
+            plot = self.plots.addPlot(row=row, col=0, title=f"{question}: answers per score")
+            plot.addLegend(offset=(60, 5))
+            plot.setLabel("bottom", "score")
+            plot.setLabel("left", "answers")
+            summaries = [s for s in self.analysis.summaries if s.question == question]
+            width = 0.8 / max(1, len(summaries))
+            for i, s in enumerate(summaries):
+                x = [score + (i - (len(summaries) - 1) / 2) * width for score in range(1, len(s.histogram) + 1)]
+                bars = pg.BarGraphItem(x=x, height=s.histogram, width=width, brush=COLOURS[i % len(COLOURS)], name=f"{s.arm} (mean {format_number(s.mean)})")
+                plot.addItem(bars)
+            tallest = max((max(s.histogram) for s in summaries), default=1)
+            plot.setYRange(0, tallest * 1.5, padding=0)  # room for the legend above the bars
+            plot.getAxis("bottom").setTicks([[(v, str(v)) for v in range(1, len(summaries[0].histogram) + 1)]] if summaries else None)
+            self.plot_items[question] = plot
+
+    # -- exports ----------------------------------------------------------------------------------
+    def export_png(self, folder: str | None = None) -> list[Path]:
+        folder = folder or QFileDialog.getExistingDirectory(self, "Folder for the histogram PNGs")
+        if not folder:
+            return []
+        written = []
+        for question, plot in self.plot_items.items():
+            path = Path(folder) / f"histogram-{question}.png"
+            exporter = pg.exporters.ImageExporter(plot)
+            exporter.parameters()["width"] = 900
+            exporter.export(str(path))
+            written.append(path)
+        return written
+
+    def export_csv(self, path: str | None = None) -> None:
+        path = path or QFileDialog.getSaveFileName(self, "Export answers", "answers.csv", "CSV (*.csv)")[0]
+        if path:
+            with StudyFile(self.study_path, readonly=True) as study:
+                write_answers_csv(study, Path(path))
+
+    def export_json(self, path: str | None = None) -> None:
+        path = path or QFileDialog.getSaveFileName(self, "Export analysis", "analysis.json", "JSON (*.json)")[0]
+        if path:
+            write_json(self.analysis, Path(path))
+
+    def lock(self) -> None:
+        answer = QMessageBox.question(self, "Lock study", "Lock this study? No rater can add or change an answer afterwards.")
+        if answer == QMessageBox.StandardButton.Yes:
+            with StudyFile(self.study_path) as study:
+                study.lock()
+            self.refresh()

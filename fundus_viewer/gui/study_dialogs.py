@@ -1,0 +1,126 @@
+"""Setting up a study from the app: arms and their folders, pairing, seed, repeats, image size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from fundus_viewer.core.errors import FundusViewerError
+from fundus_viewer.core.study.create import create_study, parse_arms
+
+
+class CreateStudyDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("New rating study")
+        self.created: Path | None = None
+        self.arms = QTableWidget(0, 2)
+        self.arms.setHorizontalHeaderLabels(["arm (hidden from raters)", "folder of images"])
+        self.arms.horizontalHeader().setStretchLastSection(True)
+        self.arms.setColumnWidth(0, 220)
+        add = QPushButton("Add arm…", toolTip="Choose a folder of images; its name becomes the arm's name (editable)")
+        add.clicked.connect(self.add_arm)
+        remove = QPushButton("Remove arm", toolTip="Remove the selected arm")
+        remove.clicked.connect(lambda: self.arms.removeRow(self.arms.currentRow()))
+        arm_buttons = QHBoxLayout()
+        arm_buttons.addWidget(add)
+        arm_buttons.addWidget(remove)
+        arm_buttons.addStretch(1)
+
+        self.out = QLineEdit(placeholderText="where the study file goes")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self.choose_out)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out, 1)
+        out_row.addWidget(browse)
+        self.pair_by = QLineEdit(placeholderText=r"e.g. (\d+): images sharing this part of their name form a pair")
+        self.seed = QSpinBox(maximum=2**31 - 1, toolTip="Seeds case numbers, repeated cases and every rater's order")
+        self.repeats = QSpinBox(maximum=10000, toolTip="Cases shown twice, to measure each rater's consistency")
+        self.size = QSpinBox(minimum=128, maximum=4096, value=512, singleStep=64, suffix=" px", toolTip="Every image is re-encoded as a PNG of this size")
+        self.title = QLineEdit(placeholderText="shown to raters: must not name an arm")
+
+        form = QFormLayout()
+        form.addRow("Study file", out_row)
+        form.addRow("Pair by (regex)", self.pair_by)
+        form.addRow("Seed", self.seed)
+        form.addRow("Repeated cases", self.repeats)
+        form.addRow("Image size", self.size)
+        form.addRow("Title", self.title)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        box.button(QDialogButtonBox.StandardButton.Ok).setText("Create study")
+        box.accepted.connect(self.create)
+        box.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.arms)
+        layout.addLayout(arm_buttons)
+        layout.addLayout(form)
+        layout.addWidget(box)
+        self.resize(760, 520)
+
+    def add_arm(self, folder: str | None = None, name: str | None = None) -> None:
+        folder = folder or QFileDialog.getExistingDirectory(self, "Folder of one arm's images")
+        if not folder:
+            return
+        row = self.arms.rowCount()
+        self.arms.insertRow(row)
+        self.arms.setItem(row, 0, QTableWidgetItem(name or Path(folder).name))
+        path_item = QTableWidgetItem(str(folder))
+        path_item.setFlags(path_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        self.arms.setItem(row, 1, path_item)
+
+    def choose_out(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New study file", "study.fvstudy", "Fundus Viewer study (*.fvstudy)")
+        if path:
+            self.out.setText(path)
+
+    def create(self) -> None:
+        specs = [f"{self.arms.item(r, 0).text()}={self.arms.item(r, 1).text()}" for r in range(self.arms.rowCount())]
+        if not self.out.text().strip():
+            QMessageBox.warning(self, "New rating study", "Choose where the study file goes.")
+            return
+        progress = QProgressDialog("Re-encoding images…", "", 0, 0, self)
+        progress.setCancelButton(None)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(300)
+
+        def step(done, total):
+            progress.setMaximum(total)
+            progress.setValue(done)
+            QApplication.processEvents()
+
+        try:
+            arms = parse_arms(specs)
+            study = create_study(self.out.text().strip(), arms, size=self.size.value(), pair_by=self.pair_by.text().strip() or None, repeats=self.repeats.value(), seed=self.seed.value(), title=self.title.text().strip(), progress=step)
+        except FundusViewerError as exc:
+            progress.close()
+            QMessageBox.critical(self, "Study not created", str(exc))
+            return
+        progress.close()
+        n = len(study.case_ids())
+        study.close()
+        self.created = Path(self.out.text().strip())
+        QMessageBox.information(self, "Study created", f"{self.created.name}: {n} cases. Hand this one file to each rater.")
+        self.accept()
+
+
+def ask_rater_name(parent) -> str | None:
+    name, ok = QInputDialog.getText(parent, "Rate a study", "Your name (reopening with the same name resumes where you stopped):")
+    return name.strip() if ok and name.strip() else None

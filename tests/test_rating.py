@@ -1,0 +1,188 @@
+"""The blinded rating screen, driven by its keyboard (pytest-qt), and a rater killed mid-study."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QLabel, QMessageBox, QWidget
+
+from fundus_viewer.core.study.create import create_study
+from fundus_viewer.core.study.store import RatingSession, StudyFile
+from fundus_viewer.gui.rating_window import RatingWindow
+from tests.test_study import write_arm
+
+ARMS = ("patho-gan", "baseline")
+
+
+@pytest.fixture
+def study_path(tmp_path) -> Path:
+    gan = write_arm(tmp_path / "synthetic_pathogan", "pathogan_from_vessels", 3, size=(512, 512))
+    base = write_arm(tmp_path / "synthetic_base", "baseline_from_vessels", 3, size=(400, 640), seed=5)
+    path = tmp_path / "study.fvstudy"
+    create_study(path, {"patho-gan": sorted(gan.iterdir()), "baseline": sorted(base.iterdir())}, size=256, repeats=1, seed=2).close()
+    return path
+
+
+@pytest.fixture
+def window(qtbot, study_path):
+    study = StudyFile(study_path)
+    win = RatingWindow(RatingSession(study, "dr-ann"))
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    study.close()
+
+
+def key(qtbot, widget, text_or_key):
+    if isinstance(text_or_key, str):
+        qtbot.keyClicks(widget, text_or_key)
+    else:
+        qtbot.keyClick(widget, text_or_key)
+
+
+def test_whole_study_by_keyboard_alone(qtbot, window, study_path):
+    total = len(window.session.order)
+    assert total == 7  # 6 images + 1 repeated
+    with qtbot.waitSignal(window.completed, timeout=10000):
+        for i in range(total):
+            key(qtbot, window, str(1 + i % 5))
+            key(qtbot, window, Qt.Key.Key_Tab)
+            key(qtbot, window, str(5 - i % 5))
+            key(qtbot, window, Qt.Key.Key_Return)
+    with StudyFile(study_path) as study:
+        answers = study.answers_of("dr-ann")
+        order = study.order("dr-ann")
+    assert len(answers) == 2 * total
+    assert [answers[c, "rl"] for c in order] == [1 + i % 5 for i in range(total)]
+    assert [answers[c, "rnfld"] for c in order] == [5 - i % 5 for i in range(total)]
+    assert window.progress.value() == total
+
+
+def test_back_to_change_an_answer_and_no_skipping(qtbot, window, study_path):
+    key(qtbot, window, Qt.Key.Key_Return)  # to the second question
+    key(qtbot, window, Qt.Key.Key_Return)  # nothing answered: stays, says why
+    assert window.position == 0 and "every question" in window.message.text() and window.focused == 0
+    key(qtbot, window, "4")
+    key(qtbot, window, Qt.Key.Key_Right)  # RNFLD still open
+    assert window.position == 0 and window.focused == 1
+    key(qtbot, window, "2")
+    key(qtbot, window, Qt.Key.Key_Right)
+    assert window.position == 1
+    key(qtbot, window, Qt.Key.Key_Left)
+    assert window.position == 0
+    assert window.boxes[0].group.checkedId() == 4 and window.boxes[1].group.checkedId() == 2
+    assert window.focused == 0  # a finished case opens on its first question
+    key(qtbot, window, Qt.Key.Key_Down)
+    key(qtbot, window, Qt.Key.Key_Up)
+    key(qtbot, window, "5")
+    with StudyFile(study_path) as study:
+        first = study.order("dr-ann")[0]
+        assert study.answers_of("dr-ann")[first, "rl"] == 5
+
+
+def test_nothing_on_screen_tells_the_arm(qtbot, window, study_path):
+    with StudyFile(study_path) as study:
+        sources = [row["source"] for row in study.case_table()]
+        blobs = {study.case_code(c): study.image_bytes(c) for c in study.case_ids()}
+    forbidden = [*ARMS, "pathogan", "baseline", "vessels", "synthetic", "640", "400", "512", *sources, str(study_path.parent)]
+    for step in range(len(window.session.order)):
+        texts = [window.windowTitle()]
+        for widget in [window, *window.findChildren(QWidget)]:
+            texts += [widget.toolTip(), widget.statusTip(), widget.whatsThis(), widget.accessibleName(), widget.accessibleDescription(), widget.windowTitle()]
+            if isinstance(widget, (QLabel, QAbstractButton)):
+                texts.append(widget.text())
+        joined = "\n".join(texts).lower()
+        for leak in forbidden:
+            assert leak.lower() not in joined, f"{leak!r} is on screen at step {step}"
+        # the pixels shown are the study's re-encoded image, 256 px square for every arm
+        code = window.code_label.text().removeprefix("Case ")
+        expected = cv2.cvtColor(cv2.imdecode(np.frombuffer(blobs[code], np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert window.image.image.shape == (256, 256, 3)
+        assert np.array_equal(window.image.image, expected)
+        key(qtbot, window, "3")
+        key(qtbot, window, Qt.Key.Key_Tab)
+        key(qtbot, window, "3")
+        key(qtbot, window, Qt.Key.Key_Tab)
+
+
+def test_locked_study_says_the_answer_was_not_saved(qtbot, window, study_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *args: shown.append(args[2]))
+    with StudyFile(study_path) as other:
+        other.lock()
+    key(qtbot, window, "4")
+    assert shown and "locked" in shown[0]
+    assert window.boxes[0].group.checkedId() == -1
+
+
+def test_reopening_resumes_where_the_rater_stopped(qtbot, study_path):
+    with StudyFile(study_path) as study:
+        session = RatingSession(study, "dr-bob")
+        for position in range(3):
+            session.answer(position, "rl", 2)
+            session.answer(position, "rnfld", 3)
+        session.answer(3, "rl", 4)
+        win = RatingWindow(session)
+        qtbot.addWidget(win)
+        assert win.position == 3 and win.focused == 1  # the open question of the first unfinished case
+        assert win.progress.value() == 3
+
+
+KILLED_RATER = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+    from fundus_viewer.gui.rating_window import open_rating
+
+    app = QApplication([])
+    window = open_rating(sys.argv[1], "dr-kill")
+    window.show()
+    window.answer_committed.connect(lambda pos, key, score: print("ANSWER", window.session.order[pos], key, score, flush=True))
+    keys = []
+    for i in range(1000):
+        keys += [str(1 + i % 5), Qt.Key.Key_Tab, str(1 + (i + 2) % 5), Qt.Key.Key_Tab]
+    def press():
+        k = keys.pop(0)
+        QTest.keyClicks(window, k) if isinstance(k, str) else QTest.keyClick(window, k)
+    timer = QTimer(interval=20, timeout=press)
+    timer.start()
+    app.exec()
+    """
+)
+
+
+def test_rater_killed_mid_study_loses_nothing(study_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RATER, str(study_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[1])
+    given = []
+    try:
+        while len(given) < 7:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            if line.startswith("ANSWER"):
+                _, case, question, score = line.split()
+                given.append((int(case), question, int(score)))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    with StudyFile(study_path) as study:
+        answers = study.answers_of("dr-kill")
+        for case, question, score in given:
+            assert answers[case, question] == score
+        # reopening resumes at the first unfinished case: the fourth answer opened case 2 (index 1)
+        assert study.resume_position("dr-kill") >= len(given) // 2

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
 }
 
 USAGE = f"""usage: fundus-viewer [PHOTO_OR_FOLDER]          open the app
+       fundus-viewer --self-test                 open the app on a bundled sample, compute its maps, exit 0
        fundus-viewer COMMAND [options]           run a headless tool
 
 commands:
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
+    if argv and argv[0] == "--self-test":
+        from fundus_viewer.gui.app import run_self_test
+
+        return run_self_test()
     if argv and argv[0] == "--version":
         print(f"fundus-viewer {__version__}")
         return 0

@@ -31,6 +31,69 @@ def run_app(argv: list[str]) -> int:
     return app.exec()
 
 
+def run_self_test(timeout_s: float = 180.0) -> int:
+    """Start the real window (offscreen when there is no display), let the worker load the bundled
+    classifier, analyse the first bundled sample, and exit 0 once its heat map is on screen.
+
+    Run on a built app this proves the bundle holds Qt's plugins, torch, the models and the samples.
+    """
+    import os
+    import time
+
+    import numpy as np
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from fundus_viewer.core.images import list_images
+    from fundus_viewer.core.resources import default_classifier_path, samples_dir
+    from fundus_viewer.gui.main_window import MainWindow
+
+    started = time.perf_counter()
+    samples = list_images(samples_dir()) if samples_dir().is_dir() else []
+    print(f"models: {default_classifier_path()} ({'found' if default_classifier_path().is_file() else 'MISSING'})")
+    print(f"samples: {samples_dir()} ({len(samples)} photos)")
+    if not samples or not default_classifier_path().is_file():
+        print("self-test FAILED: bundled model or samples missing", file=sys.stderr)
+        return 1
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    result = {"code": 1}
+    # a dialog would wait for a click that never comes: report and fail instead
+    window = MainWindow()
+
+    def fail(_parent, title, text, *args) -> None:
+        print(f"self-test FAILED: {title}: {text}", file=sys.stderr)
+        window.close()  # stops the worker thread before the event loop ends
+        app.exit(1)
+
+    QMessageBox.warning = staticmethod(fail)
+
+    def shown(name: str) -> None:
+        maps = window.analysis.heatmaps()
+        heat = maps.rl + maps.rnfld
+        ok = bool(np.isfinite(heat).all() and heat.any())
+        print(f"{name}: P(glaucoma) {window.analysis.probability:.3f}; maps {maps.rl.shape[1]}x{maps.rl.shape[0]}, "
+              f"RL peak {maps.rl.max():.2f}, RNFLD peak {maps.rnfld.max():.2f}; {window.device_label.text()}; "
+              f"{time.perf_counter() - started:.1f} s from start")
+        result["code"] = 0 if ok else 1
+        print("self-test passed" if ok else "self-test FAILED: empty or non-finite maps", file=sys.stderr if not ok else sys.stdout)
+        window.close()
+        app.exit(result["code"])
+
+    def too_slow() -> None:
+        print(f"self-test FAILED: no heat map within {timeout_s:.0f} s", file=sys.stderr)
+        window.close()
+        app.exit(1)
+
+    window.analysis_shown.connect(shown)
+    window.show()
+    window.open_photo(samples[0])
+    QTimer.singleShot(int(timeout_s * 1000), too_slow)
+    return app.exec()
+
+
 def _log_to_file() -> None:
     """A GUI script has no console: log to the user's log folder."""
     from platformdirs import user_log_dir

@@ -16,9 +16,9 @@ class ThresholdPanel(QWidget):
         super().__init__(parent)
         layout = QFormLayout(self)
         self.pathology = QComboBox()
-        self.pathology.addItem("Rim loss (RL, high CMI)", "rl")
-        self.pathology.addItem("RNFL defect (RNFLD, low CMI)", "rnfld")
-        self.pathology.setToolTip("Which pathology-aware heat map is drawn over the photo")
+        for label, key in self.map_choices():
+            self.pathology.addItem(label, key)
+        self.pathology.setToolTip("Which heat map is drawn over the photo: the paper's two, or a baseline (computed on demand)")
         self.theta_act = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.theta_act.setRange(0.0, 1.0)
         self.theta_act.setDecimals(2)
@@ -56,6 +56,23 @@ class ThresholdPanel(QWidget):
         self.pathology.currentIndexChanged.connect(self.changed)
         self.normalization.currentIndexChanged.connect(self.changed)
         self.colormap.currentIndexChanged.connect(self.changed)
+
+    @staticmethod
+    def map_choices() -> list[tuple[str, str]]:
+        return [
+            ("Rim loss (RL, high CMI)", "rl"),
+            ("RNFL defect (RNFLD, low CMI)", "rnfld"),
+            ("CAM (baseline)", "cam"),
+            ("Guided Backprop (baseline)", "gbp"),
+            ("SmoothGrad (baseline)", "smoothgrad"),
+            ("Occlusion (baseline)", "occlusion"),
+        ]
+
+    def thresholds_object(self):
+        from fundus_viewer.core.visualization.selection import Thresholds
+
+        theta_act, low, high = self.thresholds()
+        return Thresholds(theta_act, low, high, self.normalization.currentData())
 
     def thresholds(self) -> tuple[float, float, float]:
         low, high = self.cmi.value()

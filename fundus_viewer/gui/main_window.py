@@ -1,76 +1,116 @@
-"""The review window: open a photo, see its RL / RNFLD heat map, move the thresholds live."""
+"""The review window: open photos or a folder, see the RL / RNFLD heat maps (and the baselines on
+demand), move the thresholds live, draw ground-truth boxes, evaluate the folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSettings, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTextBrowser, QVBoxLayout
 
 from fundus_viewer import __version__
+from fundus_viewer.core.images import IMAGE_SUFFIXES
+from fundus_viewer.gui.annotation_controller import AnnotationController
 from fundus_viewer.gui.controls import ThresholdPanel
+from fundus_viewer.gui.photo_list import PhotoList
 from fundus_viewer.gui.photo_view import PhotoView
+from fundus_viewer.gui.study_actions import StudyMenuMixin
 from fundus_viewer.gui.worker import AnalysisWorker
 
 PHOTO_FILTER = "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp);;All files (*)"
+RECENT_LIMIT = 10
 
 
-class MainWindow(QMainWindow):
+class MainWindow(StudyMenuMixin, QMainWindow):
     request_analysis = Signal(int, object)
+    request_baseline = Signal(int, object, str)
+    request_evaluation = Signal(str, object, object, object)
     analysis_shown = Signal(str)  # photo name, once its maps are on screen
+    baseline_shown = Signal(str)  # method, once its map is on screen
     _threads: list = []  # every worker thread ever started, so tests can check none is left running
 
     def __init__(self, model_path: str | None = None, device: str = "auto"):
         super().__init__()
         self.setWindowTitle(f"Fundus Viewer {__version__}")
+        self.model_path = model_path
         self.view = PhotoView(self)
         self.setCentralWidget(self.view)
         self.panel = ThresholdPanel(self)
-        dock = QDockWidget("Pathology-aware maps", self)
-        dock.setObjectName("thresholds")
-        dock.setWidget(self.panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.photos = PhotoList(self)
+        self.photos.photo_chosen.connect(self.open_photo)
+        for title, name, widget, area in (
+            ("Pathology-aware maps", "thresholds", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Photos", "photos", self.photos, Qt.DockWidgetArea.LeftDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(name)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
         self.device_label = QLabel("loading model…")
         self.statusBar().addPermanentWidget(self.device_label)
         self._job = 0
         self._study_windows = []  # rating and analysis windows opened from the menu
         self.analysis = None
         self.photo = None
+        self.baselines: dict[str, np.ndarray] = {}  # method -> heat of the photo on screen
+        self.evaluate_dialog = None
+        self.annotations = AnnotationController(self, self.view)
+        self.annotations.status_changed.connect(self._status_changed)
         self._build_menu()
         self._start_worker(model_path, device)
         self.panel.changed.connect(self.redraw)
+        self.setAcceptDrops(True)
         self._restore_layout()
 
     # --- set-up -------------------------------------------------------------------------------
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self, triggered=lambda _checked=False: slot())
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        return action
+
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open photo…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.choose_photo)
-        open_action.setToolTip("Open a fundus photo (JPEG, PNG, TIFF, BMP)")
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
-        file_menu.addAction(open_action)
+        file_menu.addAction(self._action("&Open photo…", self.choose_photo, QKeySequence.StandardKey.Open, "Open a fundus photo (JPEG, PNG, TIFF, BMP); its folder fills the photo list"))
+        file_menu.addAction(self._action("Open &folder…", self.choose_folder, "Ctrl+Shift+O", "Open the first photo of a folder and list them all"))
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._fill_recent()
         samples = file_menu.addMenu("Open &sample photo")
         from fundus_viewer.core.images import list_images
         from fundus_viewer.core.resources import samples_dir
 
         for path in list_images(samples_dir()) if samples_dir().is_dir() else []:
-            action = QAction(path.name, self, triggered=lambda _checked=False, p=path: self.open_photo(p))
-            action.setToolTip("Bundled CC BY sample (see resources/samples/ATTRIBUTION.md)")
+            action = self._action(path.name, lambda p=path: self.open_photo(p), tip="Bundled CC BY sample (see resources/samples/ATTRIBUTION.md)")
             samples.addAction(action)
         file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        study_menu = self.menuBar().addMenu("&Study")
-        for text, shortcut, tip, slot in (
-            ("&New study…", "Ctrl+Shift+N", "Set up a blinded rating study from one folder of images per arm", self.new_study),
-            ("&Rate a study…", "Ctrl+Shift+R", "Open a study file and rate it, full screen, blinded", self.rate_study),
-            ("&Analyse a study…", "Ctrl+Shift+A", "Statistics of a study's answers (unblinded: for the study's owner)", self.analyse_study),
-        ):
-            action = QAction(text, self, shortcut=QKeySequence(shortcut), triggered=slot)
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            study_menu.addAction(action)
+        file_menu.addAction(self._action("Export &view as PNG…", self.export_view, "Ctrl+E", "The photo with its overlay and boxes, as on screen"))
+        file_menu.addAction(self._action("Export &maps (.npy + PNG)…", self.export_maps, "Ctrl+Shift+E", "RL, RNFLD and any baselines computed, on the photo's own grid"))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self._action("&Next photo", lambda: self.step_photo(1), "PgDown", "The next photo of the folder (Page Down)"))
+        view_menu.addAction(self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp", "The previous photo of the folder (Page Up)"))
+        view_menu.addAction(self._action("&Fit photo", self.view.plot.autoRange, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"))
+        view_menu.addSeparator()
+        for index, (label, _key) in enumerate(self.panel.map_choices()):
+            view_menu.addAction(self._action(f"Show {label}", lambda i=index: self.panel.pathology.setCurrentIndex(i), f"Ctrl+{index + 1}"))
+
+        annotate_menu = self.menuBar().addMenu("&Annotate")
+        for action in self.annotations.menu_actions():
+            annotate_menu.addSeparator() if action is None else annotate_menu.addAction(action)
+        annotate_menu.addSeparator()
+        annotate_menu.addAction(self._action("E&valuate this folder (Table 1)…", self.evaluate_folder, "Ctrl+T", "Localisation accuracy of every map for the boxes drawn here"))
+
+        self.build_study_menu()
         help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(QAction("&About Fundus Viewer", self, triggered=self.show_about))
+        help_menu.addAction(self._action("&Model card", self.show_model_card, tip="What the loaded classifier was trained on, its figures and weaknesses"))
+        help_menu.addAction(self._action("&About Fundus Viewer", self.show_about))
 
     def _start_worker(self, model_path, device) -> None:
         self.thread = QThread(self)
@@ -80,9 +120,12 @@ class MainWindow(QMainWindow):
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.load_model)
         self.request_analysis.connect(self.worker.analyze)
+        self.request_baseline.connect(self.worker.baseline)
+        self.request_evaluation.connect(self.worker.evaluate)
         self.worker.model_ready.connect(self._model_ready)
         self.worker.model_failed.connect(self._model_failed)
         self.worker.analyzed.connect(self._analyzed)
+        self.worker.baseline_ready.connect(self._baseline_ready)
         self.worker.failed.connect(self._failed)
         self.thread.start()
 
@@ -93,101 +136,196 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
             self.restoreState(settings.value("main/state"))
         else:
-            self.resize(1200, 800)
+            self.resize(1400, 860)
 
-    # --- actions ------------------------------------------------------------------------------
+    # --- opening photos -----------------------------------------------------------------------
     def choose_photo(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open fundus photo", "", PHOTO_FILTER)
         if path:
             self.open_photo(path)
 
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of fundus photos")
+        if folder:
+            self.open_folder(folder)
+
+    def open_folder(self, folder: str | Path) -> bool:
+        from fundus_viewer.core.images import list_images
+
+        photos = list_images(folder)
+        if not photos:
+            QMessageBox.warning(self, "Open folder", f"{folder} holds no photos (JPEG, PNG, TIFF or BMP).")
+            return False
+        return self.open_photo(photos[0])
+
     def open_photo(self, path: str | Path) -> bool:
         from fundus_viewer.core.errors import ImageLoadError
         from fundus_viewer.core.images import load_image
 
+        if Path(path).is_dir():
+            return self.open_folder(path)
         try:
             photo = load_image(path)
         except ImageLoadError as exc:
             QMessageBox.warning(self, "Cannot open photo", str(exc))
             return False
-        self.photo, self.analysis = photo, None
+        self.photo, self.analysis, self.baselines = photo, None, {}
         self.view.show_photo(photo.rgb)
         self.setWindowTitle(f"{photo.name} — Fundus Viewer")
+        self.annotations.open_for(Path(path))
+        if self.photos.folder != Path(path).parent or self.photos.count() == 0:
+            self.photos.show_folder(Path(path).parent, self.annotations.status)
+        self.photos.select_name(photo.name)
+        self._remember(Path(path))
         self._job += 1
         self.worker.note_request(self._job)
         self.request_analysis.emit(self._job, photo)
         self.statusBar().showMessage(f"Analysing {photo.name}…")
         return True
 
+    def step_photo(self, step: int) -> None:
+        if self.photo is not None and (path := self.photos.neighbour(self.photo.name, step)):
+            self.open_photo(path)
+
+    def photo_sizes(self) -> dict[str, tuple[int, int]]:
+        """Width and height of the photos whose size is known (for COCO export)."""
+        sizes = {}
+        if self.photo is not None:
+            sizes[self.photo.name] = (self.photo.width, self.photo.height)
+        return sizes
+
+    def _remember(self, path: Path) -> None:
+        settings = QSettings()
+        recent = [p for p in (settings.value("recent/files") or []) if p != str(path)]
+        settings.setValue("recent/files", [str(path)] + recent[: RECENT_LIMIT - 1])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for entry in QSettings().value("recent/files") or []:
+            self.recent_menu.addAction(self._action(entry, lambda p=entry: self.open_photo(p)))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        for path in paths:
+            if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+                self.open_photo(path)
+                event.acceptProposedAction()
+                return
+
+    # --- drawing the maps ---------------------------------------------------------------------
     def redraw(self) -> None:
         """Recombine the cached analysis for the current thresholds: no network pass."""
         if self.analysis is None:
             return
+        choice = self.panel.pathology.currentData()
+        if choice in ("rl", "rnfld"):
+            theta_act, low, high = self.panel.thresholds()
+            maps = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData())
+            heat = maps[choice]
+            lines = [f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}" for name, c in maps.counts.items()]
+            if not heat.any():
+                # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
+                lines.append(f"\nNo positive {choice.upper()} evidence at these thresholds.")
+            self.panel.counts.setText("\n".join(lines))
+        else:
+            heat = self.baselines.get(choice)
+            if heat is None:
+                self.panel.counts.setText(f"Computing {self.panel.pathology.currentText()}…")
+                self.view.show_heat(None, "inferno", 0)
+                self.request_baseline.emit(self._job, self.photo, choice)
+                return
+            self.panel.counts.setText(f"{self.panel.pathology.currentText()}: thresholds do not apply to a baseline.")
+        self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
+
+    def current_maps(self) -> dict[str, np.ndarray]:
+        if self.analysis is None:
+            return {}
         theta_act, low, high = self.panel.thresholds()
         maps = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData())
-        pathology = self.panel.pathology.currentData()
-        heat = maps[pathology]
-        self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
-        lines = [f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}" for name, c in maps.counts.items()]
-        if not heat.any():
-            # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
-            lines.append(f"\nNo positive {pathology.upper()} evidence at these thresholds.")
-        self.panel.counts.setText("\n".join(lines))
+        return {"pathology-rl": maps.rl, "pathology-rnfld": maps.rnfld, **self.baselines}
 
-    # --- studies ------------------------------------------------------------------------------
-    def new_study(self) -> None:
-        from fundus_viewer.gui.study_dialogs import CreateStudyDialog
-
-        dialog = CreateStudyDialog(self)
-        if dialog.exec() and dialog.created is not None:
-            self.statusBar().showMessage(f"Created {dialog.created}", 8000)
-
-    def _choose_study(self, caption: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self, caption, "", "Fundus Viewer study (*.fvstudy);;All files (*)")
-        return path or None
-
-    def rate_study(self, path: str | None = None, rater: str | None = None):
-        from fundus_viewer.core.errors import FundusViewerError
-        from fundus_viewer.gui.rating_window import open_rating, show_full_screen
-        from fundus_viewer.gui.study_dialogs import ask_rater_name
-
-        path = path or self._choose_study("Study to rate")
-        rater = rater or (ask_rater_name(self) if path else None)
-        if not path or not rater:
+    def export_view(self, path: str | None = None) -> Path | None:
+        if self.photo is None:
             return None
-        try:
-            window = open_rating(path, rater)
-        except FundusViewerError as exc:
-            QMessageBox.critical(self, "Cannot open the study", str(exc))
-            return None
-        show_full_screen(window)
-        self._study_windows.append(window)
-        return window
-
-    def analyse_study(self, path: str | None = None):
-        from fundus_viewer.core.errors import FundusViewerError
-        from fundus_viewer.gui.study_analysis import AnalysisWindow
-
-        path = path or self._choose_study("Study to analyse")
+        path = path or QFileDialog.getSaveFileName(self, "Export view", f"{Path(self.photo.name).stem}.view.png", "PNG (*.png)")[0]
         if not path:
             return None
-        try:
-            window = AnalysisWindow(path)
-        except FundusViewerError as exc:
-            QMessageBox.critical(self, "Cannot analyse the study", str(exc))
+        if not self.view.grab().save(str(path), "PNG"):
+            QMessageBox.warning(self, "Export view", f"Could not write {path}")
             return None
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.resize(1300, 820)
-        window.show()
-        self._study_windows.append(window)
-        return window
+        self.statusBar().showMessage(f"Saved {path}", 6000)
+        return Path(path)
+
+    def export_maps(self, folder: str | None = None) -> list[Path]:
+        from fundus_viewer.core.overlay import overlay, write_png
+
+        maps = self.current_maps()
+        if not maps:
+            return []
+        folder = folder or QFileDialog.getExistingDirectory(self, "Folder for the maps")
+        if not folder:
+            return []
+        stem, written = Path(self.photo.name).stem, []
+        try:
+            for name, heat in maps.items():
+                np.save(Path(folder) / f"{stem}.{name}.npy", heat.astype(np.float32))
+                write_png(Path(folder) / f"{stem}.{name}.png", overlay(self.photo.rgb, heat, self.panel.colormap.currentText()))
+                written.append(Path(folder) / f"{stem}.{name}.npy")
+        except OSError as exc:
+            QMessageBox.warning(self, "Export maps", f"Could not write to {folder}: {exc.strerror or exc}")
+        self.statusBar().showMessage(f"Saved {len(written)} maps in {folder}", 6000)
+        return written
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def evaluate_folder(self):
+        from fundus_viewer.gui.evaluate_dialog import EvaluateDialog
+
+        store = self.annotations.store
+        if store is None or self.photo is None:
+            QMessageBox.information(self, "Evaluate", "Draw RL or RNFLD boxes on this folder's photos first (Annotate menu, R or N).")
+            return None
+        boxes = store.image_boxes()
+        folder = str(Path(self.photo.path).parent)
+        dialog = EvaluateDialog(folder, len(boxes), self)
+        dialog.run_requested.connect(lambda methods: self.request_evaluation.emit(folder, boxes, methods, self.panel.thresholds_object()))
+        dialog.cancel_requested.connect(lambda: setattr(self.worker, "cancel_evaluation", True))
+        dialog.open_photo.connect(lambda name: self.open_photo(Path(folder) / name))
+        self.worker.evaluation_progress.connect(dialog.on_progress)
+        self.worker.evaluation_done.connect(dialog.on_done)
+        dialog.finished.connect(lambda _r: setattr(self.worker, "cancel_evaluation", True))
+        self.evaluate_dialog = dialog
+        dialog.show()
+        return dialog
+
+    # --- help ---------------------------------------------------------------------------------
+    def show_model_card(self) -> None:
+        from fundus_viewer.core.resources import default_classifier_path
+
+        path = Path(self.model_path) if self.model_path else default_classifier_path()
+        card = path.with_suffix(".md")
+        text = card.read_text(encoding="utf-8") if card.is_file() else f"No model card beside {path}.\n\nLoaded: {self.device_label.text()}"
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"Model card — {path.name}")
+        browser = QTextBrowser()
+        browser.setMarkdown(text)
+        QVBoxLayout(dialog).addWidget(browser)
+        dialog.resize(900, 700)
+        dialog.show()
+        self._model_card = dialog
 
     def show_about(self) -> None:
         QMessageBox.about(
             self,
             "About Fundus Viewer",
             f"<b>Fundus Viewer {__version__}</b><p>Pathology-aware heat maps for glaucoma after Wang et al., "
-            "MICCAI 2019: rim loss (high CMI) and RNFL defect (low CMI).</p><p>Research software; not a medical device.</p>",
+            "MICCAI 2019: rim loss (high CMI) and RNFL defect (low CMI).</p><p>Loaded: "
+            f"{self.device_label.text()}. Help ▸ Model card says what it was trained on.</p><p>Research software; not a medical device.</p>",
         )
 
     # --- worker replies -----------------------------------------------------------------------
@@ -202,20 +340,37 @@ class MainWindow(QMainWindow):
         if job_id != self._job:
             return  # a newer photo was opened meanwhile
         self.analysis = analysis
+        self.photos.set_probability(analysis.image.name, analysis.probability)
         self.statusBar().showMessage(f"{analysis.image.name}: P(glaucoma) = {analysis.probability:.3f}  ({analysis.seconds * 1000:.0f} ms)")
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)
+
+    def _baseline_ready(self, job_id: int, method: str, heat) -> None:
+        if job_id != self._job:
+            return
+        self.baselines[method] = heat
+        if self.panel.pathology.currentData() == method:
+            self.redraw()
+        self.baseline_shown.emit(method)
 
     def _failed(self, job_id: int, message: str) -> None:
         if job_id == self._job:
             self.statusBar().showMessage("Analysis failed")
             QMessageBox.warning(self, "Analysis failed", message)
 
+    def _status_changed(self, name: str | None) -> None:
+        if name is None:
+            self.photos.show_folder(self.photos.folder, self.annotations.status) if self.photos.folder else None
+        else:
+            self.photos.set_status(name, self.annotations.status(name))
+
     # --- shutdown -----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         settings = QSettings()
         settings.setValue("main/geometry", self.saveGeometry())
         settings.setValue("main/state", self.saveState())
+        self.worker.cancel_evaluation = True
         self.thread.quit()
         self.thread.wait()
+        self.annotations.close()
         super().closeEvent(event)

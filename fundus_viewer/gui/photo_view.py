@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from fundus_viewer.gui.box_layer import BoxLayer, DrawingViewBox
+
 
 class PhotoView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         pg.setConfigOptions(imageAxisOrder="row-major")
-        self.plot = self.addPlot()
+        self.viewbox = DrawingViewBox()
+        self.plot = self.addPlot(viewBox=self.viewbox)
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.hideAxis("left")
@@ -22,6 +25,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), interactive=False, label="heat")
         self.colorbar.setImageItem(self.heat)
         self.addItem(self.colorbar)
+        self.boxes = BoxLayer(self.viewbox)
 
     def show_photo(self, rgb: np.ndarray) -> None:
         self.photo.setImage(rgb, levels=(0, 255))

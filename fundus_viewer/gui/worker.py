@@ -18,6 +18,9 @@ class AnalysisWorker(QObject):
     model_failed = Signal(str)
     analyzed = Signal(int, object)  # job id, PathologyAnalysis
     failed = Signal(int, str)  # job id, message for the user
+    baseline_ready = Signal(int, str, object)  # job id, method, heat map (original grid)
+    evaluation_progress = Signal(int, int, str)  # done, total, file name
+    evaluation_done = Signal(object)  # Evaluation, or a message (str) when it could not run
 
     def __init__(self, model_path: str | None = None, device: str = "auto"):
         super().__init__()
@@ -25,6 +28,7 @@ class AnalysisWorker(QObject):
         self._device = device
         self._visualizer = None
         self._latest = 0
+        self.cancel_evaluation = False  # set from the GUI thread; read between photos
 
     @Slot()
     def load_model(self) -> None:
@@ -36,6 +40,10 @@ class AnalysisWorker(QObject):
             device = select_device(self._device)
             model = load_classifier(self._model_path, device=device)
             self._visualizer = PathologyVisualizer(model, device=device)
+            # Imported here, at start-up, not on the first baseline request: loading captum's and
+            # pytorch-grad-cam's extensions holds the GIL long enough to freeze the window (260 ms).
+            import fundus_viewer.core.evaluation  # noqa: F401
+            import fundus_viewer.core.visualization.baselines  # noqa: F401
             spec = model.spec
             self.model_ready.emit(describe_device(device), f"{spec.arch} {spec.input_size} px")
         except Exception as exc:  # any failure becomes a message; the window stays usable
@@ -56,6 +64,39 @@ class AnalysisWorker(QObject):
             self.analyzed.emit(job_id, self._visualizer.analyze(image))
         except Exception as exc:
             self.failed.emit(job_id, _message(exc))
+
+
+    @Slot(int, object, str)
+    def baseline(self, job_id: int, image, method: str) -> None:
+        """One baseline (CAM, GBP, SmoothGrad, Occlusion) on demand: they cost up to seconds each."""
+        if job_id < self._latest or self._visualizer is None:
+            return
+        try:
+            from fundus_viewer.core.visualization.baselines import compute_baselines
+
+            self.baseline_ready.emit(job_id, method, compute_baselines(self._visualizer, image, (method,))[method].heat)
+        except Exception as exc:
+            self.failed.emit(job_id, _message(exc))
+
+    @Slot(str, object, object, object)
+    def evaluate(self, folder: str, boxes, methods, thresholds) -> None:
+        """The paper's Table 1 for the drawn boxes; progress per photo, cancellable between photos."""
+        self.cancel_evaluation = False
+        if self._visualizer is None:
+            self.evaluation_done.emit("No classifier is loaded, so nothing can be evaluated.")
+            return
+        try:
+            from fundus_viewer.core.evaluation import evaluate_localization
+
+            result = evaluate_localization(
+                self._visualizer, folder, boxes, methods, thresholds,
+                progress=lambda done, total, name: self.evaluation_progress.emit(done, total, name),
+                should_stop=lambda: self.cancel_evaluation,
+            )
+        except Exception as exc:
+            self.evaluation_done.emit(_message(exc))
+            return
+        self.evaluation_done.emit(result)
 
 
 def _message(exc: Exception) -> str:

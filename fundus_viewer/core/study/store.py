@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fundus_viewer.core.errors import FundusViewerError
+from fundus_viewer.core.sqlite_file import connect, write_transaction
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x46565354  # "FVST": tells a study file from any other SQLite file
@@ -155,7 +156,7 @@ class StudyFile:
             raise StudyError(f"{self.path}: no such study file")
         uri = f"file:{self.path.resolve()}{'?mode=ro' if readonly else ''}"
         try:
-            self.db = _connect(uri)
+            self.db = connect(uri)
             app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
@@ -183,11 +184,11 @@ class StudyFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         partial.unlink(missing_ok=True)
-        db = _connect(f"file:{partial.resolve()}")
+        db = connect(f"file:{partial.resolve()}")
         try:
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.executescript(SCHEMA)
-            with _write(db):
+            with write_transaction(db, StudyError):
                 db.execute("PRAGMA defer_foreign_keys = ON")  # a repeat may come before its original
                 meta = {"schema_version": str(SCHEMA_VERSION), "seed": str(seed), "created": now(), "title": title, "locked": "0", "settings": json.dumps(settings or {})}
                 db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -266,7 +267,7 @@ class StudyFile:
             raise StudyError(f"{self.path}: no rater named {name!r}")
         self._check_unlocked()
         seed = rater_seed(self.seed, name)
-        with _write(self.db):
+        with write_transaction(self.db, StudyError):
             # another process may have added the same rater since the read above
             self.db.execute("INSERT OR IGNORE INTO raters (name, seed, created) VALUES (?, ?, ?)", (name, seed, now()))
             rater = self.db.execute("SELECT rater_id FROM raters WHERE name = ?", (name,)).fetchone()[0]
@@ -292,7 +293,7 @@ class StudyFile:
         if not 1 <= int(score) <= len(json.loads(anchors)):
             raise StudyError(f"score {score} is outside 1-{len(json.loads(anchors))}")
         stamp = now()
-        with _write(self.db):
+        with write_transaction(self.db, StudyError):
             if self.meta("locked") == "1":
                 raise StudyLockedError(f"{self.path}: the study is locked; no answer can be changed")
             self.db.execute(
@@ -327,7 +328,7 @@ class StudyFile:
         return len(order) - 1
 
     def lock(self) -> None:
-        with _write(self.db):
+        with write_transaction(self.db, StudyError):
             self.db.execute("UPDATE meta SET value = '1' WHERE key = 'locked'")
 
     def _check_unlocked(self) -> None:
@@ -395,34 +396,3 @@ class RatingSession:
 
     def resume_position(self) -> int:
         return self.study.resume_position(self.rater)
-
-
-def _connect(uri: str) -> sqlite3.Connection:
-    db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA foreign_keys = ON")
-    return db
-
-
-class _write:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): takes the write lock before reading what it checks."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StudyError(f"the study file is busy or read-only ({exc})") from exc
-
-    def __exit__(self, kind, exc, tb):
-        if kind is None:
-            try:
-                self.db.execute("COMMIT")
-            except sqlite3.OperationalError as error:
-                self.db.execute("ROLLBACK")
-                raise StudyError(f"the answer could not be saved ({error}); it was not recorded") from error
-        else:
-            self.db.execute("ROLLBACK")
-        return False

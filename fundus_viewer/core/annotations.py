@@ -1,0 +1,196 @@
+"""Ground-truth boxes as clinicians draw them: one SQLite file per photo folder (or a project file).
+
+Every change is one transaction, on disk when the call returns, so a crash loses nothing already drawn.
+Each box belongs to its annotator: two annotators on one folder each see the other's boxes but can
+change only their own, and no write rewrites the file, so neither overwrites the other. The paper's
+Table 1 and the ``evaluate`` command read the same boxes through COCO JSON (export / import here).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes, load_coco, save_coco
+from fundus_viewer.core.errors import BoxesError
+from fundus_viewer.core.sqlite_file import connect, write_transaction
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x4656414E  # "FVAN"
+FOLDER_FILE = "fundus-viewer-annotations.sqlite"
+LABELS = CATEGORIES  # ("RL", "RNFLD")
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE boxes (
+    box_id TEXT PRIMARY KEY,
+    image TEXT NOT NULL,            -- the photo's file name within its folder
+    label TEXT NOT NULL CHECK (label IN ('RL', 'RNFLD')),
+    x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL CHECK (w > 0), h REAL NOT NULL CHECK (h > 0),
+    annotator TEXT NOT NULL,
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL
+);
+CREATE INDEX boxes_by_image ON boxes (image);
+CREATE TABLE reviewed (image TEXT NOT NULL, annotator TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (image, annotator));
+"""
+
+
+class AnnotationError(BoxesError):
+    """An annotation file is unusable, or a change is refused (someone else's box, a locked file)."""
+
+
+@dataclass(frozen=True)
+class Box:
+    image: str
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+    annotator: str
+    box_id: str = ""
+
+    def moved(self, x: float, y: float, w: float, h: float) -> "Box":
+        return replace(self, x=float(x), y=float(y), w=float(w), h=float(h))
+
+
+def new_box(image: str, label: str, x: float, y: float, w: float, h: float, annotator: str) -> Box:
+    if label not in LABELS:
+        raise AnnotationError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
+    if w <= 0 or h <= 0:
+        raise AnnotationError(f"a box needs a positive width and height, got {w} x {h}")
+    return Box(image, label, float(x), float(y), float(w), float(h), annotator, uuid.uuid4().hex)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class AnnotationStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        fresh = not self.path.exists()
+        try:
+            self.db = connect(f"file:{self.path.resolve()}")
+            if fresh:
+                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                with write_transaction(self.db, AnnotationError):
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    self.db.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)", (str(SCHEMA_VERSION), _now()))
+            app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+            version = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except Exception as exc:  # sqlite3.DatabaseError, OSError: not an annotation file, unwritable folder
+            if isinstance(exc, AnnotationError):
+                raise
+            raise AnnotationError(f"{self.path}: not a Fundus Viewer annotation file ({exc})") from exc
+        if app_id != APPLICATION_ID or version is None:
+            raise AnnotationError(f"{self.path}: not a Fundus Viewer annotation file")
+        if int(version[0]) > SCHEMA_VERSION:
+            raise AnnotationError(f"{self.path}: annotation schema {version[0]} is newer than this program reads ({SCHEMA_VERSION})")
+
+    @classmethod
+    def for_folder(cls, folder: str | Path) -> "AnnotationStore":
+        return cls(Path(folder) / FOLDER_FILE)
+
+    # -- boxes ------------------------------------------------------------------------------------
+    def add(self, box: Box) -> Box:
+        """Store a new box (or bring back a deleted one with its id, for undo)."""
+        if not box.box_id:
+            box = replace(box, box_id=uuid.uuid4().hex)
+        stamp = _now()
+        with write_transaction(self.db, AnnotationError):
+            self.db.execute(
+                "INSERT INTO boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (box.box_id, box.image, box.label, box.x, box.y, box.w, box.h, box.annotator, stamp, stamp),
+            )
+        return box
+
+    def update(self, box: Box) -> None:
+        with write_transaction(self.db, AnnotationError):
+            self._check_owner(box)
+            self.db.execute(
+                "UPDATE boxes SET label = ?, x = ?, y = ?, w = ?, h = ?, modified = ? WHERE box_id = ?",
+                (box.label, box.x, box.y, box.w, box.h, _now(), box.box_id),
+            )
+
+    def delete(self, box: Box) -> None:
+        with write_transaction(self.db, AnnotationError):
+            self._check_owner(box)
+            self.db.execute("DELETE FROM boxes WHERE box_id = ?", (box.box_id,))
+
+    def _check_owner(self, box: Box) -> None:
+        row = self.db.execute("SELECT annotator FROM boxes WHERE box_id = ?", (box.box_id,)).fetchone()
+        if row is None:
+            raise AnnotationError("that box is no longer in the file (deleted elsewhere?)")
+        if row[0] != box.annotator:
+            raise AnnotationError(f"that box belongs to {row[0]}; only they can change it")
+
+    def boxes(self, image: str | None = None) -> list[Box]:
+        query = "SELECT image, label, x, y, w, h, annotator, box_id FROM boxes"
+        rows = self.db.execute(query + " WHERE image = ? ORDER BY created", (image,)) if image is not None else self.db.execute(query + " ORDER BY image, created")
+        return [Box(*row) for row in rows]
+
+    def get(self, box_id: str) -> Box | None:
+        row = self.db.execute("SELECT image, label, x, y, w, h, annotator, box_id FROM boxes WHERE box_id = ?", (box_id,)).fetchone()
+        return None if row is None else Box(*row)
+
+    # -- review status ----------------------------------------------------------------------------
+    def set_reviewed(self, image: str, annotator: str, reviewed: bool = True) -> None:
+        with write_transaction(self.db, AnnotationError):
+            if reviewed:
+                self.db.execute("INSERT OR REPLACE INTO reviewed VALUES (?, ?, ?)", (image, annotator, _now()))
+            else:
+                self.db.execute("DELETE FROM reviewed WHERE image = ? AND annotator = ?", (image, annotator))
+
+    def reviewers(self, image: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT annotator FROM reviewed WHERE image = ? ORDER BY annotator", (image,))]
+
+    def status(self, image: str) -> str:
+        """'reviewed' (someone marked it), 'annotated' (has boxes) or 'not annotated'."""
+        if self.reviewers(image):
+            return "reviewed"
+        if self.db.execute("SELECT 1 FROM boxes WHERE image = ? LIMIT 1", (image,)).fetchone():
+            return "annotated"
+        return "not annotated"
+
+    # -- COCO -------------------------------------------------------------------------------------
+    def image_boxes(self, sizes: dict[str, tuple[int, int]] | None = None, annotator: str | None = None) -> dict[str, ImageBoxes]:
+        """All boxes (or one annotator's) per image, as ``evaluate`` and COCO export take them."""
+        images: dict[str, ImageBoxes] = {}
+        for box in self.boxes():
+            if annotator is not None and box.annotator != annotator:
+                continue
+            width, height = (sizes or {}).get(box.image, (None, None))
+            entry = images.setdefault(box.image, ImageBoxes(box.image, width, height))
+            entry.boxes[box.label].append((box.x, box.y, box.w, box.h))
+        return images
+
+    def export_coco(self, path: str | Path, sizes: dict[str, tuple[int, int]] | None = None, annotator: str | None = None) -> Path:
+        """All boxes (or one annotator's) as COCO JSON; ``sizes`` = {image: (width, height)}."""
+        return save_coco(self.image_boxes(sizes, annotator), path)
+
+    def import_coco(self, path: str | Path, annotator: str) -> int:
+        """Add every box of a COCO file under ``annotator``, in one transaction; returns how many."""
+        images = load_coco(path)
+        boxes = [new_box(name, label, *bbox, annotator) for name, entry in images.items() for label, items in entry.boxes.items() for bbox in items]
+        stamp = _now()
+        with write_transaction(self.db, AnnotationError):
+            self.db.executemany(
+                "INSERT INTO boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(b.box_id, b.image, b.label, b.x, b.y, b.w, b.h, b.annotator, stamp, stamp) for b in boxes],
+            )
+        return len(boxes)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "AnnotationStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

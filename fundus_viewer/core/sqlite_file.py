@@ -1,0 +1,47 @@
+"""What every Fundus Viewer SQLite file shares: durable connections and short write transactions.
+
+``synchronous=FULL`` in a rollback journal: a committed change is on disk, the file stays one file at
+rest (no ``-wal`` companions to lose when it is copied), and several processes may write in turn
+(``timeout`` waits for the lock).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from fundus_viewer.core.errors import FundusViewerError
+
+
+def connect(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+class write_transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): takes the write lock before reading what it checks.
+
+    Failures (a busy or read-only file, a full disk) become ``error`` with a message that says the
+    change was not recorded.
+    """
+
+    def __init__(self, db: sqlite3.Connection, error: type[FundusViewerError] = FundusViewerError):
+        self.db, self.error = db, error
+
+    def __enter__(self):
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self.error(f"the file is busy or read-only ({exc}); nothing was saved") from exc
+
+    def __exit__(self, kind, exc, tb):
+        if kind is None:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as error:
+                self.db.execute("ROLLBACK")
+                raise self.error(f"the change could not be saved ({error}); it was not recorded") from error
+        else:
+            self.db.execute("ROLLBACK")
+        return False

@@ -1,0 +1,82 @@
+"""Undoable box edits. Each command writes the annotation store first and updates the screen after,
+so what is drawn is what is on disk; a write that fails leaves the screen as the file is."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand
+
+from fundus_viewer.core.annotations import AnnotationError, AnnotationStore, Box
+from fundus_viewer.gui.box_layer import BoxLayer
+
+
+class BoxCommand(QUndoCommand):
+    """``error`` holds the message of a write that failed; the command then drops off the stack."""
+
+    error: str | None = None
+
+    def redo(self) -> None:
+        self._guard(self.do)
+
+    def undo(self) -> None:
+        self._guard(self.undo_it)
+
+    def _guard(self, action) -> None:
+        try:
+            action()
+            self.error = None
+        except AnnotationError as exc:
+            self.error = str(exc)
+            self.setObsolete(True)
+
+
+class AddBox(BoxCommand):
+    def __init__(self, store: AnnotationStore, layer: BoxLayer, box: Box):
+        super().__init__(f"draw {box.label} box")
+        self.store, self.layer, self.box = store, layer, box
+
+    def do(self) -> None:
+        self.store.add(self.box)
+        self.layer.add(self.box)
+        self.layer.select(self.box.box_id)
+
+    def undo_it(self) -> None:
+        self.store.delete(self.box)
+        self.layer.remove(self.box.box_id)
+
+
+class DeleteBox(BoxCommand):
+    def __init__(self, store: AnnotationStore, layer: BoxLayer, box: Box):
+        super().__init__(f"delete {box.label} box")
+        self.store, self.layer, self.box = store, layer, box
+
+    def do(self) -> None:
+        self.store.delete(self.box)
+        self.layer.remove(self.box.box_id)
+
+    def undo_it(self) -> None:
+        self.store.add(self.box)  # same id: the box comes back as it was
+        self.layer.add(self.box)
+        self.layer.select(self.box.box_id)
+
+
+class EditBox(BoxCommand):
+    """A move, a resize or a change of label."""
+
+    def __init__(self, store: AnnotationStore, layer: BoxLayer, old: Box, new: Box, text: str = "move box"):
+        super().__init__(text)
+        self.store, self.layer, self.old, self.new = store, layer, old, new
+
+    def do(self) -> None:
+        self._show(self.new)
+
+    def undo_it(self) -> None:
+        self._show(self.old)
+
+    def _show(self, box: Box) -> None:
+        self.store.update(box)
+        if box.label != self.layer.items[box.box_id].box.label:
+            self.layer.remove(box.box_id)
+            self.layer.add(box)
+        else:
+            self.layer.update(box)
+        self.layer.select(box.box_id)

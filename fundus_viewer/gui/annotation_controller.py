@@ -1,0 +1,207 @@
+"""Annotating in the main window: the store of the photo's folder, the undo stack, the actions.
+
+Boxes live in ``fundus-viewer-annotations.sqlite`` beside the photos (or a project file the user picks);
+every change is written the moment it is made, through an undoable command.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from fundus_viewer.core.annotations import FOLDER_FILE, AnnotationError, AnnotationStore, new_box
+from fundus_viewer.gui.annotation_commands import AddBox, DeleteBox, EditBox
+from fundus_viewer.gui.photo_view import PhotoView
+
+
+class AnnotationController(QObject):
+    status_changed = Signal(str)  # photo name whose status (annotated / reviewed) may have changed
+
+    def __init__(self, window, view: PhotoView):
+        super().__init__(window)
+        self.window, self.view, self.layer = window, view, view.boxes
+        self.undo_stack = QUndoStack(self)
+        self.store: AnnotationStore | None = None
+        self.target: Path | None = None
+        self.project_file: Path | None = None
+        self.image: str | None = None
+        self.annotator = QSettings().value("annotate/annotator", "") or getpass.getuser()
+        view.viewbox.rect_drawn.connect(self.draw)
+        self.layer.moved.connect(self.moved)
+        self._build_actions()
+
+    # -- actions ----------------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        w = self.window
+        self.draw_group = QActionGroup(self)
+        self.draw_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        self.draw_rl = QAction("Draw &RL box", w, shortcut=QKeySequence("R"), checkable=True, toolTip="Drag on the photo to draw a rim-loss box (R)")
+        self.draw_rnfld = QAction("Draw RNF&LD box", w, shortcut=QKeySequence("N"), checkable=True, toolTip="Drag on the photo to draw an RNFL-defect box (N)")
+        for action, label in ((self.draw_rl, "RL"), (self.draw_rnfld, "RNFLD")):
+            self.draw_group.addAction(action)
+            action.toggled.connect(lambda on, label=label: self._draw_mode(label if on else None))
+        self.stop_drawing = QAction("Pan / select", w, shortcut=QKeySequence("Esc"), triggered=self.end_drawing, toolTip="Leave drawing mode: drag pans, a click selects a box (Esc)")
+        self.relabel = QAction("Switch selected box RL ↔ RNFLD", w, shortcut=QKeySequence("L"), triggered=self.switch_label)
+        self.delete = QAction("&Delete selected box", w, shortcut=QKeySequence.StandardKey.Delete, triggered=self.delete_selected)
+        self.undo = self.undo_stack.createUndoAction(w, "&Undo")
+        self.undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo = self.undo_stack.createRedoAction(w, "&Redo")
+        self.redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        self.reviewed = QAction("Mark photo &reviewed", w, shortcut=QKeySequence("Ctrl+M"), checkable=True, triggered=self.set_reviewed, toolTip="Your mark that this photo's boxes are complete (Ctrl+M)")
+        self.save = QAction("&Save", w, shortcut=QKeySequence.StandardKey.Save, triggered=self.confirm_saved, toolTip="Every change is already saved as you make it; this says where")
+        self.rename = QAction("Annotator &name…", w, triggered=self.ask_annotator)
+        self.use_project = QAction("Use a &project file…", w, triggered=self.choose_project, toolTip="Keep boxes in one file of your choice instead of beside the photos")
+        self.export = QAction("&Export boxes as COCO JSON…", w, triggered=self.export_coco)
+        self.import_ = QAction("&Import boxes from COCO JSON…", w, triggered=self.import_coco)
+
+    def menu_actions(self) -> list[QAction | None]:
+        return [self.draw_rl, self.draw_rnfld, self.stop_drawing, self.relabel, self.delete, None, self.undo, self.redo, None,
+                self.reviewed, self.save, None, self.export, self.import_, None, self.rename, self.use_project]
+
+    def _draw_mode(self, label: str | None) -> None:
+        self.view.viewbox.draw_label = label
+        self.window.statusBar().showMessage(f"Drag on the photo to draw an {label} box; Esc to stop" if label else "", 6000)
+
+    def end_drawing(self) -> None:
+        for action in (self.draw_rl, self.draw_rnfld):
+            action.setChecked(False)
+
+    # -- the photo on screen ----------------------------------------------------------------------
+    def open_for(self, photo_path: Path) -> None:
+        """Show the boxes of ``photo_path``, from its folder's store (or the project file)."""
+        self.undo_stack.clear()  # undo history belongs to one photo
+        self.target = self.project_file or Path(photo_path).parent / FOLDER_FILE
+        if self.store is not None and self.store.path != self.target:
+            self.store.close()
+            self.store = None
+        # Viewing a folder writes nothing into it: the file is made with the first box or mark.
+        if self.store is None and self.target.exists():
+            self._open_store()
+        self.image = Path(photo_path).name
+        self.refresh()
+
+    def _open_store(self) -> bool:
+        try:
+            self.store = AnnotationStore(self.target)
+            return True
+        except AnnotationError as exc:
+            self.store = None
+            QMessageBox.warning(self.window, "Annotations unavailable", f"{exc}\n\nChoose Annotate ▸ Use a project file… to keep boxes elsewhere.")
+            return False
+
+    def refresh(self) -> None:
+        boxes = self.store.boxes(self.image) if self.store is not None and self.image else []
+        self.layer.show_boxes(boxes, self.annotator)
+        self.reviewed.setChecked(bool(self.store and self.image and self.annotator in self.store.reviewers(self.image)))
+
+    def status(self, image: str) -> str:
+        return self.store.status(image) if self.store is not None else "not annotated"
+
+    # -- edits ------------------------------------------------------------------------------------
+    def _push(self, command) -> bool:
+        self.undo_stack.push(command)
+        if command.error:
+            QMessageBox.warning(self.window, "Box not saved", command.error)
+            self.refresh()  # show what the file holds
+            return False
+        self.status_changed.emit(self.image)
+        return True
+
+    def _ready(self) -> bool:
+        if self.image is None:
+            QMessageBox.information(self.window, "Annotate", "Open a photo to draw boxes on it.")
+            return False
+        return self.store is not None or self._open_store()
+
+    def draw(self, x: float, y: float, w: float, h: float) -> None:
+        label = self.view.viewbox.draw_label
+        if label is None or not self._ready():
+            return
+        self._push(AddBox(self.store, self.layer, new_box(self.image, label, x, y, w, h, self.annotator)))
+
+    def moved(self, old, new) -> None:
+        if self._ready():
+            self._push(EditBox(self.store, self.layer, old, new, "move / resize box"))
+
+    def delete_selected(self) -> None:
+        box = self.layer.selected_box()
+        if box is None or not self._ready():
+            return
+        if box.annotator != self.annotator:
+            QMessageBox.information(self.window, "Delete box", f"That box belongs to {box.annotator}; only they can delete it.")
+            return
+        self._push(DeleteBox(self.store, self.layer, box))
+
+    def switch_label(self) -> None:
+        box = self.layer.selected_box()
+        if box is None or not self._ready() or box.annotator != self.annotator:
+            return
+        from dataclasses import replace
+
+        new = replace(box, label="RNFLD" if box.label == "RL" else "RL")
+        self._push(EditBox(self.store, self.layer, box, new, f"relabel box {new.label}"))
+
+    def set_reviewed(self, checked: bool) -> None:
+        if not self._ready():
+            self.reviewed.setChecked(False)
+            return
+        try:
+            self.store.set_reviewed(self.image, self.annotator, checked)
+        except AnnotationError as exc:
+            QMessageBox.warning(self.window, "Not saved", str(exc))
+        self.refresh()
+        self.status_changed.emit(self.image)
+
+    def confirm_saved(self) -> None:
+        where = self.store.path if self.store else "nowhere (no photo open)"
+        count = len(self.store.boxes()) if self.store else 0
+        self.window.statusBar().showMessage(f"All {count} boxes are saved in {where} (every change is saved as you make it)", 8000)
+
+    def ask_annotator(self) -> None:
+        name, ok = QInputDialog.getText(self.window, "Annotator", "Your name, recorded with every box you draw:", text=self.annotator)
+        if ok and name.strip():
+            self.annotator = name.strip()
+            QSettings().setValue("annotate/annotator", self.annotator)
+            self.refresh()
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Project file for boxes", "boxes.sqlite", "Annotation file (*.sqlite)", options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.project_file = Path(path)
+            if self.image:
+                self.open_for(Path(self.window.photo.path) if self.window.photo else Path(path))
+
+    def export_coco(self, path: str | None = None) -> None:
+        if not self._ready():
+            return
+        path = path or QFileDialog.getSaveFileName(self.window, "Export boxes", "boxes.json", "COCO JSON (*.json)")[0]
+        if path:
+            count = len(self.store.boxes())
+            self.store.export_coco(path, sizes=self.window.photo_sizes())
+            self.window.statusBar().showMessage(f"Exported {count} boxes to {path}", 8000)
+
+    def import_coco(self, path: str | None = None) -> None:
+        if not self._ready():
+            return
+        path = path or QFileDialog.getOpenFileName(self.window, "Import boxes", "", "COCO JSON (*.json)")[0]
+        if not path:
+            return
+        from fundus_viewer.core.errors import BoxesError
+
+        try:
+            count = self.store.import_coco(path, self.annotator)
+        except BoxesError as exc:
+            QMessageBox.warning(self.window, "Boxes not imported", str(exc))
+            return
+        self.refresh()
+        self.window.statusBar().showMessage(f"Imported {count} boxes as {self.annotator}", 8000)
+        self.status_changed.emit(None)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None

@@ -1,0 +1,126 @@
+"""The paper's Table 1 for the boxes drawn in this folder: computed in the worker, with progress,
+cancel, a per-image drill-down (double-click opens the photo) and CSV export."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from fundus_viewer.core.evaluation import METHODS, Evaluation
+
+NAMES = {"pathology": "Ours (pathology-aware)", "cam": "CAM", "gbp": "Guided BP", "smoothgrad": "SmoothGrad", "occlusion": "Occlusion", "chance": "flat map (chance)"}
+
+
+class EvaluateDialog(QDialog):
+    run_requested = Signal(tuple)  # methods
+    cancel_requested = Signal()
+    open_photo = Signal(str)  # file name
+
+    def __init__(self, folder: str, n_images: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Localisation accuracy (paper, Table 1) — {folder}")
+        self.result: Evaluation | None = None
+        self.checks = {m: QCheckBox(NAMES[m]) for m in METHODS}
+        for m, check in self.checks.items():
+            check.setChecked(True)
+            check.setToolTip("Occlusion and SmoothGrad take seconds per photo on a CPU" if m in ("occlusion", "smoothgrad") else "")
+        methods_row = QHBoxLayout()
+        for check in self.checks.values():
+            methods_row.addWidget(check)
+        self.info = QLabel(f"{n_images} photos with boxes in this folder. Accuracy = heat inside the boxes / all heat, per photo; mean ± std %.")
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel", enabled=False)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.export_button = QPushButton("Export CSV…", enabled=False)
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.progress = QProgressBar()
+        buttons = QHBoxLayout()
+        for b in (self.run_button, self.cancel_button, self.export_button):
+            buttons.addWidget(b)
+        buttons.addWidget(self.progress, 1)
+        self.table = QTableWidget()
+        self.details = QTableWidget()
+        self.details.setToolTip("Double-click a row to open that photo")
+        self.details.cellDoubleClicked.connect(lambda row, _c: self.open_photo.emit(self.details.item(row, 0).text()))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.info)
+        layout.addLayout(methods_row)
+        layout.addLayout(buttons)
+        layout.addWidget(QLabel("Table 1"))
+        layout.addWidget(self.table)
+        layout.addWidget(QLabel("Per photo"))
+        layout.addWidget(self.details, 1)
+        self.resize(980, 640)
+
+    def methods(self) -> tuple[str, ...]:
+        return tuple(m for m, check in self.checks.items() if check.isChecked())
+
+    def run(self) -> None:
+        if not self.methods():
+            return
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.export_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.run_requested.emit(self.methods())
+
+    def on_progress(self, done: int, total: int, name: str) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done} / {total}  {name}")
+
+    def on_done(self, result) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if isinstance(result, Evaluation) and not result.cancelled else 0)
+        if not isinstance(result, Evaluation):
+            self.progress.setFormat("failed")
+            self.info.setText(str(result))
+            return
+        self.result = result
+        self.progress.setFormat("cancelled" if result.cancelled else "done")
+        self.export_button.setEnabled(True)
+        methods = self.methods()
+        table = result.table(methods)
+        columns = list(methods) + ["chance"]
+        self.table.setColumnCount(len(columns))
+        self.table.setHorizontalHeaderLabels([NAMES[c] for c in columns])
+        self.table.setRowCount(len(table))
+        self.table.setVerticalHeaderLabels(list(table))
+        for r, row in enumerate(table.values()):
+            for c, column in enumerate(columns):
+                mean, std, n = row[column]
+                self.table.setItem(r, c, QTableWidgetItem(f"{mean:.1f} ± {std:.1f}  (n {n})" if n else "-"))
+        self.table.resizeColumnsToContents()
+        headers = ["photo", "method", "pathology", "accuracy %", "chance %"]
+        self.details.setColumnCount(len(headers))
+        self.details.setHorizontalHeaderLabels(headers)
+        self.details.setRowCount(len(result.scores))
+        for r, score in enumerate(result.scores):
+            for c, value in enumerate([score.file_name, NAMES[score.method], score.pathology, f"{100 * score.accuracy:.1f}", f"{100 * score.chance:.1f}"]):
+                item = QTableWidgetItem(value)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.details.setItem(r, c, item)
+        self.details.resizeColumnsToContents()
+        if result.failures:
+            self.info.setText("Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.failures.items()))
+
+    def export_csv(self, path: str | None = None) -> None:
+        if self.result is None:
+            return
+        path = path or QFileDialog.getSaveFileName(self, "Export Table 1", "table1.csv", "CSV (*.csv)")[0]
+        if path:
+            self.result.write_csv(path, self.methods())

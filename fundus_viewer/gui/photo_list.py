@@ -1,0 +1,76 @@
+"""The folder's photos beside the view: status (not annotated / annotated / reviewed) and, once
+analysed, the classifier's glaucoma probability. Activating a row opens that photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QListWidget, QListWidgetItem
+
+from fundus_viewer.core.images import list_images
+
+MARKS = {"not annotated": "○", "annotated": "◐", "reviewed": "●"}
+
+
+class PhotoList(QListWidget):
+    photo_chosen = Signal(str)  # path
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.folder: Path | None = None
+        self.probabilities: dict[str, float] = {}
+        self.statuses: dict[str, str] = {}
+        self.setToolTip("○ not annotated · ◐ annotated · ● reviewed; P = glaucoma probability once analysed")
+        self.itemActivated.connect(lambda item: self.photo_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
+
+    def show_folder(self, folder: Path, status_of) -> None:
+        folder = Path(folder)
+        if folder != self.folder:
+            self.folder = folder
+            self.probabilities.clear()
+        self.clear()
+        for path in list_images(folder):
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
+            self.addItem(item)
+            self.statuses[path.name] = status_of(path.name)
+            self._label(item)
+
+    def _label(self, item: QListWidgetItem) -> None:
+        name = Path(item.data(Qt.ItemDataRole.UserRole)).name
+        status = self.statuses.get(name, "not annotated")
+        p = self.probabilities.get(name)
+        item.setText(f"{MARKS[status]} {name}" + (f"   P {p:.2f}" if p is not None else ""))
+        item.setToolTip(f"{name}: {status}" + (f"; P(glaucoma) {p:.3f}" if p is not None else "; not analysed yet"))
+        if p is not None and p >= 0.5:
+            item.setForeground(QColor("#c0392b"))
+
+    def _item(self, name: str) -> QListWidgetItem | None:
+        for row in range(self.count()):
+            if Path(self.item(row).data(Qt.ItemDataRole.UserRole)).name == name:
+                return self.item(row)
+        return None
+
+    def set_probability(self, name: str, p: float) -> None:
+        self.probabilities[name] = p
+        if (item := self._item(name)) is not None:
+            self._label(item)
+
+    def set_status(self, name: str, status: str) -> None:
+        self.statuses[name] = status
+        if (item := self._item(name)) is not None:
+            self._label(item)
+
+    def select_name(self, name: str) -> None:
+        if (item := self._item(name)) is not None:
+            self.setCurrentItem(item)
+
+    def neighbour(self, name: str, step: int) -> str | None:
+        """The path ``step`` rows from ``name`` (None past either end)."""
+        item = self._item(name)
+        if item is None:
+            return None
+        row = self.row(item) + step
+        return self.item(row).data(Qt.ItemDataRole.UserRole) if 0 <= row < self.count() else None

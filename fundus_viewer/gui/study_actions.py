@@ -1,0 +1,68 @@
+"""The Study menu's actions, mixed into the main window: new study, rate (full screen), analyse."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+
+class StudyMenuMixin:
+    def build_study_menu(self) -> None:
+        study_menu = self.menuBar().addMenu("&Study")
+        for text, shortcut, tip, slot in (
+            ("&New study…", "Ctrl+Shift+N", "Set up a blinded rating study from one folder of images per arm", self.new_study),
+            ("&Rate a study…", "Ctrl+Shift+R", "Open a study file and rate it, full screen, blinded", self.rate_study),
+            ("&Analyse a study…", "Ctrl+Shift+A", "Statistics of a study's answers (unblinded: for the study's owner)", self.analyse_study),
+        ):
+            action = QAction(text, self, shortcut=QKeySequence(shortcut), triggered=lambda _c=False, slot=slot: slot())
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+            study_menu.addAction(action)
+
+    def new_study(self) -> None:
+        from fundus_viewer.gui.study_dialogs import CreateStudyDialog
+
+        dialog = CreateStudyDialog(self)
+        if dialog.exec() and dialog.created is not None:
+            self.statusBar().showMessage(f"Created {dialog.created}", 8000)
+
+    def _choose_study(self, caption: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, caption, "", "Fundus Viewer study (*.fvstudy);;All files (*)")
+        return path or None
+
+    def rate_study(self, path: str | None = None, rater: str | None = None):
+        from fundus_viewer.core.errors import FundusViewerError
+        from fundus_viewer.gui.rating_window import open_rating, show_full_screen
+        from fundus_viewer.gui.study_dialogs import ask_rater_name
+
+        path = path or self._choose_study("Study to rate")
+        rater = rater or (ask_rater_name(self) if path else None)
+        if not path or not rater:
+            return None
+        try:
+            window = open_rating(path, rater)
+        except FundusViewerError as exc:
+            QMessageBox.critical(self, "Cannot open the study", str(exc))
+            return None
+        show_full_screen(window)
+        self._study_windows.append(window)
+        return window
+
+    def analyse_study(self, path: str | None = None):
+        from fundus_viewer.core.errors import FundusViewerError
+        from fundus_viewer.gui.study_analysis import AnalysisWindow
+
+        path = path or self._choose_study("Study to analyse")
+        if not path:
+            return None
+        try:
+            window = AnalysisWindow(path)
+        except FundusViewerError as exc:
+            QMessageBox.critical(self, "Cannot analyse the study", str(exc))
+            return None
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.resize(1300, 820)
+        window.show()
+        self._study_windows.append(window)
+        return window

@@ -1,0 +1,237 @@
+"""The review window as a clinician uses it: folder list, boxes (draw, move, undo, redo, reopen),
+COCO export / import, baselines on demand, Table 1 for a folder with a known answer, exports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from fundus_viewer.core.annotations import AnnotationStore
+from fundus_viewer.core.boxes import load_coco
+
+pytestmark = pytest.mark.usefixtures("isolated_settings", "no_dangling_threads")
+
+
+@pytest.fixture
+def folder(tmp_path, make_fundus):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(make_fundus()).save(photos / "a-eye.png")
+    Image.fromarray(make_fundus(height=300, width=300, centre=(150, 150), radius=140, seed=3)).save(photos / "b-eye.png")
+    return photos
+
+
+def make_window(qtbot, tiny_checkpoint, annotator="dr-ann"):
+    from PySide6.QtCore import QSettings
+
+    from fundus_viewer.gui.main_window import MainWindow
+
+    QSettings().setValue("annotate/annotator", annotator)
+    win = MainWindow(str(tiny_checkpoint), "cpu")
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: "alexnet" in win.device_label.text(), timeout=30000)
+    return win
+
+
+@pytest.fixture
+def window(qtbot, tiny_checkpoint):
+    win = make_window(qtbot, tiny_checkpoint)
+    yield win
+    win.close()
+
+
+def open_and_wait(qtbot, window, path):
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+        assert window.open_photo(path)
+
+
+def drag(window, start, end):
+    """A real left-button drag on the photo, from and to image pixels (x, y)."""
+    view = window.view
+    viewport = view.viewport()
+
+    def to_widget(x, y):
+        scene = view.viewbox.mapViewToScene(QPointF(x, y))
+        return view.mapFromScene(scene)
+
+    a, b = to_widget(*start), to_widget(*end)
+    send = lambda kind, pos, button, buttons: QApplication.sendEvent(  # noqa: E731
+        viewport, QMouseEvent(kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
+    )
+    send(QEvent.Type.MouseButtonPress, a, Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
+    for t in np.linspace(0, 1, 8)[1:]:
+        p = QPoint(round(a.x() + t * (b.x() - a.x())), round(a.y() + t * (b.y() - a.y())))
+        send(QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
+    send(QEvent.Type.MouseButtonRelease, b, Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
+
+
+def test_folder_list_shows_status_and_probability_and_steps(qtbot, window, folder):
+    open_and_wait(qtbot, window, folder)  # a folder opens its first photo
+    assert not (folder / "fundus-viewer-annotations.sqlite").exists()  # viewing writes nothing
+    assert window.photo.name == "a-eye.png" and window.photos.count() == 2
+    assert "P " in window.photos.item(0).text() and window.photos.item(0).text().startswith("○")
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+        window.step_photo(1)
+    assert window.photo.name == "b-eye.png"
+
+
+def test_draw_move_undo_redo_and_reopen(qtbot, tiny_checkpoint, folder):
+    window = make_window(qtbot, tiny_checkpoint)
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    window.annotations.draw_rl.trigger()
+    drag(window, (100, 80), (220, 200))
+    layer = window.view.boxes
+    assert len(layer.items) == 1
+    box = next(iter(layer.items.values())).box
+    assert box.label == "RL" and box.annotator == "dr-ann"
+    assert box.x == pytest.approx(100, abs=3) and box.w == pytest.approx(120, abs=4)
+    with AnnotationStore.for_folder(folder) as store:
+        assert store.boxes("a-eye.png") == [box]  # on disk the moment it was drawn
+    assert window.photos.item(0).text().startswith("◐")
+
+    # move it as the mouse would: the ROI reports a finished change
+    item = layer.items[box.box_id]
+    item.setPos(QPointF(150, 120))
+    moved = layer.items[box.box_id].box
+    assert (moved.x, moved.y) == (150, 120)
+    window.annotations.draw_rnfld.trigger()
+    drag(window, (300, 250), (360, 320))
+    assert len(layer.items) == 2
+    stack = window.annotations.undo_stack
+    assert stack.count() == 3
+    stack.undo()  # the RNFLD box goes
+    stack.undo()  # the RL box goes back to where it was drawn
+    with AnnotationStore.for_folder(folder) as store:
+        assert [(b.label, b.x, b.y) for b in store.boxes("a-eye.png")] == [("RL", box.x, box.y)]
+    assert layer.items[box.box_id].geometry()[:2] == (box.x, box.y)
+    stack.redo()
+    stack.redo()
+    window.annotations.end_drawing()
+    layer.select(box.box_id)
+    window.annotations.delete_selected()
+    stack.undo()  # the delete is undone: the box is back with its id
+    with AnnotationStore.for_folder(folder) as store:
+        final = sorted((b.label, round(b.x), round(b.y)) for b in store.boxes("a-eye.png"))
+    assert final[0] == ("RL", 150, 120) and final[1][0] == "RNFLD"
+    window.annotations.reviewed.trigger()
+    assert window.photos.item(0).text().startswith("●")
+    window.close()
+
+    again = make_window(qtbot, tiny_checkpoint)
+    open_and_wait(qtbot, again, folder / "a-eye.png")
+    assert sorted((b.box.label, round(b.box.x), round(b.box.y)) for b in again.view.boxes.items.values()) == final
+    assert again.annotations.reviewed.isChecked() and again.photos.item(0).text().startswith("●")
+    again.close()
+
+
+def test_another_annotators_boxes_are_shown_read_only(qtbot, tiny_checkpoint, folder, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    with AnnotationStore.for_folder(folder) as store:
+        from fundus_viewer.core.annotations import new_box
+
+        theirs = store.add(new_box("a-eye.png", "RNFLD", 10, 10, 50, 50, "dr-bob"))
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: shown.append(a[2]))
+    window = make_window(qtbot, tiny_checkpoint, annotator="dr-ann")
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    item = window.view.boxes.items[theirs.box_id]
+    assert not item.editable and not item.translatable
+    window.view.boxes.select(theirs.box_id)
+    window.annotations.delete_selected()
+    assert "belongs to dr-bob" in shown[0]
+    with AnnotationStore.for_folder(folder) as store:
+        assert store.get(theirs.box_id) == theirs
+    window.close()
+
+
+def test_coco_export_and_reimport(qtbot, window, folder, tmp_path):
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    window.annotations.draw_rl.trigger()
+    drag(window, (100, 80), (200, 180))
+    window.annotations.export_coco(str(tmp_path / "boxes.json"))
+    coco = load_coco(tmp_path / "boxes.json")
+    assert list(coco) == ["a-eye.png"] and len(coco["a-eye.png"].boxes["RL"]) == 1 and coco["a-eye.png"].width == 600
+    other = tmp_path / "copy"
+    other.mkdir()
+    (other / "a-eye.png").write_bytes((folder / "a-eye.png").read_bytes())
+    open_and_wait(qtbot, window, other / "a-eye.png")
+    assert window.view.boxes.items == {}
+    window.annotations.import_coco(str(tmp_path / "boxes.json"))
+    (imported,) = [i.box for i in window.view.boxes.items.values()]
+    assert (imported.label, imported.x, imported.y, imported.w, imported.h) == ("RL", *coco["a-eye.png"].boxes["RL"][0])
+
+
+def test_baseline_on_demand_and_exports(qtbot, window, folder, tmp_path):
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    with qtbot.waitSignal(window.baseline_shown, timeout=60000):
+        window.panel.pathology.setCurrentIndex(2)  # CAM
+    assert window.panel.pathology.currentData() == "cam"
+    assert window.view.heat.image is not None and window.view.heat.image.shape == (420, 600)
+    written = window.export_maps(str(tmp_path))
+    assert sorted(p.name for p in written) == ["a-eye.cam.npy", "a-eye.pathology-rl.npy", "a-eye.pathology-rnfld.npy"]
+    assert np.load(tmp_path / "a-eye.cam.npy").shape == (420, 600)
+    assert window.export_view(str(tmp_path / "view.png")).stat().st_size > 1000
+
+
+def test_evaluate_a_folder_with_a_known_answer(qtbot, window, folder):
+    from fundus_viewer.core.annotations import new_box
+
+    # a box over the whole photo holds all the heat: accuracy 100 % for every map, and chance 100 %;
+    # a box over a quarter of the other photo: chance exactly 25 %
+    with AnnotationStore.for_folder(folder) as store:
+        store.add(new_box("a-eye.png", "RL", 0, 0, 600, 420, "dr-ann"))
+        store.add(new_box("b-eye.png", "RL", 0, 0, 150, 150, "dr-ann"))
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    dialog = window.evaluate_dialog or window.evaluate_folder()
+    for method, check in dialog.checks.items():
+        check.setChecked(method in ("pathology", "cam"))
+    dialog.run_button.click()
+    # (waiting on the worker's own signal would run pytest-qt's slot in the worker thread)
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
+    scores = {(s.file_name, s.method): (s.accuracy, s.chance) for s in dialog.result.scores}
+    assert scores["a-eye.png", "pathology"] == (pytest.approx(1.0), pytest.approx(1.0))
+    assert scores["a-eye.png", "cam"][0] == pytest.approx(1.0)
+    assert scores["b-eye.png", "cam"][1] == pytest.approx(0.25)
+    assert dialog.table.rowCount() == 2 and dialog.details.rowCount() == len(dialog.result.scores)
+    assert "(n 2)" in dialog.table.item(0, 0).text()
+    dialog.close()
+
+
+def test_evaluation_can_be_cancelled(qtbot, window, folder):
+    from fundus_viewer.core.annotations import new_box
+
+    with AnnotationStore.for_folder(folder) as store:
+        store.add(new_box("a-eye.png", "RL", 0, 0, 100, 100, "dr-ann"))
+        store.add(new_box("b-eye.png", "RL", 0, 0, 100, 100, "dr-ann"))
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    dialog = window.evaluate_folder()
+    for method, check in dialog.checks.items():
+        check.setChecked(method == "pathology")
+    # pressing Cancel as soon as the first photo starts (direct: runs in the worker, before it goes on)
+    window.worker.evaluation_progress.connect(lambda *a: setattr(window.worker, "cancel_evaluation", True), Qt.ConnectionType.DirectConnection)
+    dialog.run_button.click()
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
+    assert dialog.result.cancelled and {s.file_name for s in dialog.result.scores} == {"a-eye.png"}
+    assert dialog.progress.format() == "cancelled"
+    dialog.close()
+
+
+def test_drop_a_photo_and_recent_files(qtbot, window, folder):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder / "b-eye.png"))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+        window.dropEvent(event)
+    assert window.photo.name == "b-eye.png"
+    assert window.recent_menu.actions()[0].text() == str(folder / "b-eye.png")

@@ -235,3 +235,17 @@ def test_drop_a_photo_and_recent_files(qtbot, window, folder):
         window.dropEvent(event)
     assert window.photo.name == "b-eye.png"
     assert window.recent_menu.actions()[0].text() == str(folder / "b-eye.png")
+
+
+def test_side_by_side_and_layer_choice(qtbot, window, folder):
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    window.panel.side_by_side.setChecked(True)
+    assert window.view2.isVisibleTo(window)
+    maps = window.analysis.heatmaps(*window.panel.thresholds(), window.panel.normalization.currentData())
+    assert np.array_equal(window.view.heat.image, maps.rl) and np.array_equal(window.view2.heat.image, maps.rnfld)
+    ticked = window.panel.ticked_layers()
+    assert [n.split(".")[-1] for n in ticked] == ["relu3", "relu4", "relu5"]
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+        window.panel.layers.item(2).setCheckState(Qt.CheckState.Unchecked)  # relu3 off: a new pass
+    assert window.analysis.layer_names == tuple(ticked[1:])
+    assert "relu3" not in window.panel.counts.text() and "relu5" in window.panel.counts.text()

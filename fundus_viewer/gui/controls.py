@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
 
 
@@ -11,10 +11,14 @@ class ThresholdPanel(QWidget):
     """theta_act, the theta_CMI low/high pair, which map to show, opacity and colour map."""
 
     changed = Signal()
+    layers_changed = Signal(list)  # the layers ticked (a new network pass)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        layout = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        layout = QFormLayout()
+        outer.addLayout(layout)
+        outer.addStretch(1)  # controls stay together at the top of a tall dock
         self.pathology = QComboBox()
         for label, key in self.map_choices():
             self.pathology.addItem(label, key)
@@ -41,6 +45,12 @@ class ThresholdPanel(QWidget):
         self.colormap = QComboBox()
         self.colormap.addItems(["inferno", "viridis", "cividis"])
         self.colormap.setToolTip("Perceptually uniform colour maps only")
+        self.side_by_side = QCheckBox("RL and RNFLD side by side")
+        self.side_by_side.setToolTip("Both pathology maps at once, zoom and pan linked (Ctrl+B)")
+        self.layers = QListWidget()
+        self.layers.setToolTip("Feature layers whose maps are selected and summed; changing them re-runs the network")
+        self.layers.setMaximumHeight(110)
+        self.layers.itemChanged.connect(self._layers_ticked)
         self.counts = QLabel("")
         self.counts.setWordWrap(True)
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -50,12 +60,34 @@ class ThresholdPanel(QWidget):
         layout.addRow("CMI scale", self.normalization)
         layout.addRow("Opacity", self.opacity)
         layout.addRow("Colours", self.colormap)
+        layout.addRow(self.side_by_side)
+        layout.addRow("Layers", self.layers)
         layout.addRow(self.counts)
         for signal in (self.theta_act.valueChanged, self.cmi.valueChanged, self.opacity.valueChanged):
             signal.connect(self.changed)
         self.pathology.currentIndexChanged.connect(self.changed)
         self.normalization.currentIndexChanged.connect(self.changed)
         self.colormap.currentIndexChanged.connect(self.changed)
+        self.side_by_side.toggled.connect(self.changed)
+
+    def show_layers(self, names: list[str], in_use: list[str]) -> None:
+        self.layers.blockSignals(True)
+        self.layers.clear()
+        for name in names:
+            item = QListWidgetItem(name.removeprefix("network."))
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if name in in_use else Qt.CheckState.Unchecked)
+            self.layers.addItem(item)
+        self.layers.blockSignals(False)
+
+    def ticked_layers(self) -> list[str]:
+        items = [self.layers.item(i) for i in range(self.layers.count())]
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def _layers_ticked(self, _item) -> None:
+        if self.ticked_layers():  # at least one layer; an empty choice is ignored until one is ticked
+            self.layers_changed.emit(self.ticked_layers())
 
     @staticmethod
     def map_choices() -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTextBrowser, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTextBrowser, QVBoxLayout
 
 from fundus_viewer import __version__
 from fundus_viewer.core.images import IMAGE_SUFFIXES
@@ -27,6 +27,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
     request_analysis = Signal(int, object)
     request_baseline = Signal(int, object, str)
     request_evaluation = Signal(str, object, object, object)
+    request_layers = Signal(object)
     analysis_shown = Signal(str)  # photo name, once its maps are on screen
     baseline_shown = Signal(str)  # method, once its map is on screen
     _threads: list = []  # every worker thread ever started, so tests can check none is left running
@@ -36,7 +37,12 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.setWindowTitle(f"Fundus Viewer {__version__}")
         self.model_path = model_path
         self.view = PhotoView(self)
-        self.setCentralWidget(self.view)
+        self.view2 = PhotoView(self)  # the RNFLD map when side by side (zoom and pan linked then)
+        self.view2.hide()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.view2)
+        self.setCentralWidget(self.splitter)
         self.panel = ThresholdPanel(self)
         self.photos = PhotoList(self)
         self.photos.photo_chosen.connect(self.open_photo)
@@ -61,6 +67,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self._build_menu()
         self._start_worker(model_path, device)
         self.panel.changed.connect(self.redraw)
+        self.panel.layers_changed.connect(self.change_layers)
         self.setAcceptDrops(True)
         self._restore_layout()
 
@@ -97,6 +104,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         view_menu.addAction(self._action("&Next photo", lambda: self.step_photo(1), "PgDown", "The next photo of the folder (Page Down)"))
         view_menu.addAction(self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp", "The previous photo of the folder (Page Up)"))
         view_menu.addAction(self._action("&Fit photo", self.view.plot.autoRange, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"))
+        view_menu.addAction(self._action("RL and RNFLD side &by side", self.panel.side_by_side.toggle, "Ctrl+B", "Both pathology maps at once, zoom and pan linked"))
         view_menu.addSeparator()
         for index, (label, _key) in enumerate(self.panel.map_choices()):
             view_menu.addAction(self._action(f"Show {label}", lambda i=index: self.panel.pathology.setCurrentIndex(i), f"Ctrl+{index + 1}"))
@@ -122,6 +130,8 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.request_analysis.connect(self.worker.analyze)
         self.request_baseline.connect(self.worker.baseline)
         self.request_evaluation.connect(self.worker.evaluate)
+        self.request_layers.connect(self.worker.set_layers)
+        self.worker.layers_known.connect(self.panel.show_layers)
         self.worker.model_ready.connect(self._model_ready)
         self.worker.model_failed.connect(self._model_failed)
         self.worker.analyzed.connect(self._analyzed)
@@ -171,6 +181,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             return False
         self.photo, self.analysis, self.baselines = photo, None, {}
         self.view.show_photo(photo.rgb)
+        self.view2.show_photo(photo.rgb)
         self.setWindowTitle(f"{photo.name} — Fundus Viewer")
         self.annotations.open_for(Path(path))
         if self.photos.folder != Path(path).parent or self.photos.count() == 0:
@@ -224,6 +235,25 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         if self.analysis is None:
             return
         choice = self.panel.pathology.currentData()
+        side_by_side = self.panel.side_by_side.isChecked()
+        if side_by_side != self.view2.isVisibleTo(self):
+            # a hidden view has no size: linked to it, the visible one would lose its range
+            self.view2.setVisible(side_by_side)
+            if side_by_side:
+                half = self.splitter.width() // 2
+                self.splitter.setSizes([half, half])
+            link = self.view.plot if side_by_side else None
+            self.view2.plot.setXLink(link)
+            self.view2.plot.setYLink(link)
+            self.view.plot.autoRange()
+        if side_by_side:
+            choice = "rl"
+            theta_act, low, high = self.panel.thresholds()
+            rnfld = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData()).rnfld
+            self.view2.show_heat(rnfld, self.panel.colormap.currentText(), self.panel.opacity.value())
+        titles = dict((key, label) for label, key in self.panel.map_choices())
+        self.view.plot.setTitle(titles[choice])
+        self.view2.plot.setTitle(titles["rnfld"] if side_by_side else None)
         if choice in ("rl", "rnfld"):
             theta_act, low, high = self.panel.thresholds()
             maps = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData())
@@ -242,6 +272,15 @@ class MainWindow(StudyMenuMixin, QMainWindow):
                 return
             self.panel.counts.setText(f"{self.panel.pathology.currentText()}: thresholds do not apply to a baseline.")
         self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
+
+    def change_layers(self, layers: list[str]) -> None:
+        """Other feature layers: the worker rebuilds its visualiser, then the photo is analysed again."""
+        self.request_layers.emit(layers)
+        if self.photo is not None:
+            self._job += 1
+            self.worker.note_request(self._job)
+            self.request_analysis.emit(self._job, self.photo)
+            self.statusBar().showMessage(f"Analysing {self.photo.name} with {', '.join(name.split('.')[-1] for name in layers)}…")
 
     def current_maps(self) -> dict[str, np.ndarray]:
         if self.analysis is None:

@@ -38,8 +38,9 @@ class PhotoView(pg.GraphicsLayoutWidget):
             return
         cmap = pg.colormap.get(colormap)
         self.colorbar.setColorMap(cmap)
-        # Alpha rises with heat, so cold regions show the photo instead of the map's darkest colour.
+        # Alpha rises with heat, so cold regions show the photo instead of the map's darkest colour;
+        # below 0.1 of the peak nothing is drawn, so the edge of the analysed square does not show as a veil.
         lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True)
-        lut[:, 3] = np.linspace(0, 255, 256).astype(lut.dtype)
+        lut[:, 3] = (255 * np.clip((np.linspace(0, 1, 256) - 0.1) / 0.5, 0, 1)).astype(lut.dtype)
         self.heat.setImage(heat, levels=(0, 1), autoLevels=False, lut=lut)
         self.heat.setOpacity(opacity)

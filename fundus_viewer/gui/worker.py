@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 class AnalysisWorker(QObject):
     model_ready = Signal(str, str)  # device description, model summary
     model_failed = Signal(str)
+    layers_known = Signal(list, list)  # every layer a user may pick, the ones in use
     analyzed = Signal(int, object)  # job id, PathologyAnalysis
     failed = Signal(int, str)  # job id, message for the user
     baseline_ready = Signal(int, str, object)  # job id, method, heat map (original grid)
@@ -45,6 +46,7 @@ class AnalysisWorker(QObject):
             import fundus_viewer.core.evaluation  # noqa: F401
             import fundus_viewer.core.visualization.baselines  # noqa: F401
             spec = model.spec
+            self.layers_known.emit(model.conv_layer_names(), list(self._visualizer.layers))
             self.model_ready.emit(describe_device(device), f"{spec.arch} {spec.input_size} px")
         except Exception as exc:  # any failure becomes a message; the window stays usable
             self.model_failed.emit(_message(exc))
@@ -65,6 +67,18 @@ class AnalysisWorker(QObject):
         except Exception as exc:
             self.failed.emit(job_id, _message(exc))
 
+
+    @Slot(object)
+    def set_layers(self, layers) -> None:
+        """Visualise other layers from the next analysis on (queued before it, so it applies to it)."""
+        if self._visualizer is None:
+            return
+        from fundus_viewer.core.visualization.pathology import PathologyVisualizer
+
+        try:
+            self._visualizer = PathologyVisualizer(self._visualizer.model, layers, device=self._visualizer.device)
+        except Exception as exc:
+            self.failed.emit(self._latest, _message(exc))
 
     @Slot(int, object, str)
     def baseline(self, job_id: int, image, method: str) -> None:

@@ -66,3 +66,26 @@ def test_heat_on_a_glaucoma_photo_sits_around_the_disc(shared_data, tmp_path):
     box = mask_bounding_box(disc, 191)
     heat = np.load(tmp_path / f"{name}.pathology-rl.npy")
     assert localization_accuracy(heat, [box]) > 3 * uniform_accuracy(heat.shape, [box])
+
+
+def test_the_bundled_generators_differ_only_in_lambda_and_synthesize(tmp_path):
+    from fundus_viewer.core.gan.checkpoint import default_generator_path, load_generator
+
+    specs = {}
+    for which in ("patho-gan", "baseline"):
+        path = default_generator_path(which)
+        assert path.exists() and path.stat().st_size < 25_000_000 and path.with_suffix(".md").exists()
+        specs[which] = load_generator(which=which).spec
+    assert specs["patho-gan"].lam == 1000 and specs["baseline"].lam == 0
+    assert specs["patho-gan"].training["split"] == specs["baseline"].training["split"]  # the same held-out maps
+    assert "gan-report" in (models_dir() / "patho-gan.md").read_text()
+    vessel_map = np.zeros((300, 300), np.uint8)
+    for angle in np.linspace(0, np.pi, 6):
+        x = (150 + 140 * np.cos(angle) * np.linspace(-1, 1, 200)).astype(int)
+        y = (150 + 140 * np.sin(angle) * np.linspace(-1, 1, 200)).astype(int)
+        vessel_map[y.clip(0, 299), x.clip(0, 299)] = 255
+    Image.fromarray(vessel_map).save(tmp_path / "map.png")
+    assert main(["synthesize", "--vessels", str(tmp_path / "map.png"), "--out", str(tmp_path / "out"), "--baseline"]) == 0
+    photo = np.asarray(Image.open(tmp_path / "out" / "map.synthetic-0.png"))
+    assert photo.shape == (256, 256, 3)
+    assert photo[..., 0].mean() > photo[..., 2].mean()  # a fundus is red, not blue

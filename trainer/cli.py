@@ -7,10 +7,11 @@ import sys
 
 from fundus_viewer import __version__
 
-# name -> (module, help); the classifier, vessel and GAN trainers land in later releases.
+# name -> (module, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "classifier": ("trainer.classifier", "train the glaucoma classifier"),
     "vessels": ("trainer.vessels", "train the U-Net vessel segmenter"),
+    "gan": ("trainer.gan", "train Patho-GAN (or its baseline with --lambda 0)"),
     "disc-evidence": ("trainer.disc_evidence", "how much of a classifier's heat falls on the optic disc"),
     "model-card": ("trainer.model_card", "write a model card from a checkpoint's metadata"),
 }

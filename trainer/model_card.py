@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True)
     parser.add_argument("--out", required=True, help="the card (.md)")
     parser.add_argument("--evidence", help="JSON written by fundus-train disc-evidence --json")
+    parser.add_argument("--report", help="JSON written by fundus-viewer gan-report --json (for a generator)")
     parser.add_argument("--notes", help="a Markdown file with the author's notes (strengths, weaknesses)")
     return parser
 
@@ -27,19 +28,26 @@ def main(argv=None) -> int:
 
 
 def write_card(args) -> Path:
+    from safetensors import safe_open
+
+    from fundus_viewer.core.errors import CheckpointError
+    from fundus_viewer.core.gan.checkpoint import KIND as GAN_KIND
     from fundus_viewer.core.models.checkpoint import KIND, read_checkpoint
     from fundus_viewer.core.vessels import KIND as VESSEL_KIND
 
     path = Path(args.model)
     try:
+        with safe_open(str(path), framework="pt") as handle:
+            kind = (handle.metadata() or {}).get("kind")
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a model checkpoint ({exc})") from None
+    if kind == GAN_KIND:
+        card = gan_card(path, read_checkpoint(path, GAN_KIND, with_tensors=False)[0], json.loads(Path(args.report).read_text()) if args.report else None)
+    elif kind == VESSEL_KIND:
+        card = vessel_card(path, read_checkpoint(path, VESSEL_KIND, with_tensors=False)[0])
+    else:
         spec, _ = read_checkpoint(path, KIND, with_tensors=False)
         card = classifier_card(path, spec, json.loads(Path(args.evidence).read_text()) if args.evidence else None)
-    except Exception as first:  # not a classifier: maybe a vessel segmenter
-        try:
-            spec, _ = read_checkpoint(path, VESSEL_KIND, with_tensors=False)
-        except Exception:
-            raise first from None
-        card = vessel_card(path, spec)
     if args.notes:
         card += "\n" + Path(args.notes).read_text()
     out = Path(args.out)
@@ -118,4 +126,38 @@ def vessel_card(path: Path, spec: dict) -> str:
     lines += ["", "## Test metrics (inside the field of view, original pixel grid)", "",
               *_table(["test set", "images", "Dice", "sensitivity", "specificity", "AUC"],
                       [[name, str(r["images"]), *(f"{r[k]:.4f}" for k in ("dice", "sensitivity", "specificity", "auc"))] for name, r in metrics.get("test", {}).items()])]
+    return "\n".join(lines) + "\n"
+
+
+def gan_card(path: Path, spec: dict, report: dict | None) -> str:
+    training = spec.get("training", {})
+    minutes = training.get("seconds", 0) / 60
+    settings = training.get("settings", {})
+    losses = "adversarial" + (f" + {spec['lam']:g} x L_patho ({spec['pathology']})" if spec["lam"] > 0 else " only (the paper's baseline: no pathology term)")
+    if settings.get("l1"):
+        losses += f" + {settings['l1']:g} x L1 reconstruction (pix2pix's; not in the paper, added for the short laptop schedule)"
+    lines = [
+        f"# Model card: `{path.name}` ({'Patho-GAN' if spec['lam'] > 0 else 'baseline'} generator)",
+        "",
+        f"- Generator: U-Net, {spec['gen_base']} base channels, depth {spec['gen_depth']}, from a vessel map and a noise code "
+        f"({spec['noise_channels']} plane, sigma {spec['noise_sigma']:g}) to a {spec['size']} px RGB photo; {_size(path)}",
+        f"- Discriminator (not shipped): PatchGAN on photo + vessel map, {spec['disc_layers']} strided layers from {spec['disc_base']} channels",
+        f"- Loss: {losses}; two generator updates per discriminator update",
+        f"- Classifier behind L_patho: `{training.get('classifier')}`; vessel maps: {training.get('vessels')} (shipped segmenter unless stated)",
+        f"- Command: `{training.get('command', '?')}`",
+        f"- Data: `{training.get('data', '?')}`, {training.get('label')} full-field photos; seed {training.get('seed')}; preset `{training.get('preset')}`",
+        f"- Trained for {training.get('steps_run')} steps ({training.get('g_steps')} generator, {training.get('d_steps')} discriminator updates) in {minutes:.0f} min on {training.get('machine', '?')} (torch {training.get('torch', '?')})",
+        f"- Settings: `{json.dumps(settings)}`",
+        "",
+        "## Split",
+        "",
+    ]
+    for split, names in training.get("split", {}).items():
+        lines.append(f"- {split} ({len(names)}): {', '.join(names)}")
+    if report:
+        lines += ["", f"## `fundus-viewer gan-report` on the {len(report['held_out'])} held-out vessel maps ({report['samples']} samples each)", "",
+                  *_table(["generator", "lambda", "heat-map L1 to the real photo (mean +- SD)", "FID", "KID x 1000", "P(glaucoma)"],
+                          [[r["name"], f"{r['lam']:g}", f"{r['heat_l1_mean']:.4f} +- {r['heat_l1_sd']:.4f}", f"{r['fid']:.2f}", f"{1e3 * r['kid']:.1f} +- {1e3 * r['kid_sd']:.1f}", f"{r['p_glaucoma']:.3f}"] for r in report["generators"]]
+                          + [["real photos (reference)", "", "", f"{report['real']['fid_half_vs_half']:.2f} (half vs half)", f"{1e3 * report['real']['kid_half_vs_half']:.1f}", f"{report['real']['p_glaucoma']:.3f}"]]),
+                  "", "FID / KID use the classifier's pooled last-conv features on its own disc crop (no downloaded weights), against all real training and held-out photos."]
     return "\n".join(lines) + "\n"

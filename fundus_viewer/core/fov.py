@@ -47,6 +47,12 @@ class FieldOfView:
         y1 = min(self.height, int(np.ceil((ys.max() + 1) / self.factor)))
         return x0, y0, x1, y1
 
+    def square(self) -> tuple[int, int, int]:
+        """(left, top, side) of the square around the field of view (may reach beyond the photo)."""
+        x0, y0, x1, y1 = self.box()
+        side = max(x1 - x0, y1 - y0)
+        return (x0 + x1 - side) // 2, (y0 + y1 - side) // 2, side
+
     def has_dark_surround(self) -> bool:
         """True for a fundus photo with a black surround; False for a crop that is all retina (ACRIMA).
 

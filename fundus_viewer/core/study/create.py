@@ -32,11 +32,12 @@ def prepare_image(rgb: np.ndarray, size: int = 512, fit: str = "fov") -> bytes:
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}")
     if fit == "fov":
-        x0, y0, x1, y1 = analyse_field_of_view(rgb).box()
+        left, top, side = analyse_field_of_view(rgb).square()
     else:
-        x0, y0, x1, y1 = 0, 0, rgb.shape[1], rgb.shape[0]
-    side = max(x1 - x0, y1 - y0)
-    square = crop_square(rgb, (x0 + x1 - side) // 2, (y0 + y1 - side) // 2, side)
+        height, width = rgb.shape[:2]
+        side = max(height, width)
+        left, top = (width - side) // 2, (height - side) // 2
+    square = crop_square(rgb, left, top, side)
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
     resized = cv2.resize(square, (size, size), interpolation=interpolation)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))

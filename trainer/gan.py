@@ -1,0 +1,251 @@
+"""``fundus-train gan``: train Patho-GAN (or, with ``--lambda 0``, the paper's baseline).
+
+Loss (paper, eq. 5): adversarial + lambda * L_patho, L_patho = |V(X_real) - V(X_syn)|_1 with V the
+pathology-aware heat maps of the frozen classifier (``--pathology rl|rnfld|both``). The generator is
+updated twice for every discriminator update.
+
+Presets:
+- ``paper``: 512 px, batch 1, SGD lr 2e-4, random rotation, 240,000 steps, the paper's losses only;
+  a 64-channel depth-4 U-Net.
+- ``laptop``: 256 px, batch 4, Adam lr 2e-4 (beta1 0.5), random rotation, 1,500 steps, a 16-channel
+  U-Net, plus pix2pix's L1 reconstruction term (weight 10) so that something recognisable appears within
+  an hour on a CPU; the model card says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from trainer.common import add_run_options, command_line, loader_workers, run_main
+
+PRESETS = {
+    "paper": dict(size=512, batch_size=1, optimizer="sgd", lr=2e-4, steps=240_000, gen_base=64, gen_depth=4, disc_base=64, disc_layers=3, l1=0.0, sample_every=2000, checkpoint_every=2000),
+    "laptop": dict(size=256, batch_size=4, optimizer="adam", lr=2e-4, steps=1500, gen_base=16, gen_depth=4, disc_base=32, disc_layers=3, l1=10.0, sample_every=100, checkpoint_every=100),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fundus-train gan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="manifest or class folders of labelled photos (or photo / vessel-mask pairs with --vessels masks)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="laptop")
+    parser.add_argument("--pathology", choices=("rl", "rnfld", "both"), default="both", help="which heat maps L_patho compares")
+    parser.add_argument("--lambda", dest="lam", type=float, default=1000.0, help="L_patho weight (paper 1000; 0 = the paper's baseline)")
+    parser.add_argument("--l1", type=float, help="pix2pix L1 reconstruction weight (laptop preset 10, paper 0)")
+    parser.add_argument("--label", choices=("glaucoma", "normal", "all"), default="glaucoma", help="which labelled photos to learn from")
+    parser.add_argument("--vessels", choices=("segment", "masks"), default="segment", help="vessel maps from the segmenter (cached) or expert masks")
+    parser.add_argument("--classifier", help="classifier checkpoint for V (default: the bundled one)")
+    parser.add_argument("--segmenter", help="vessel segmenter checkpoint (default: the bundled one)")
+    parser.add_argument("--vessel-cache", help="folder for the segmented vessel maps (default OUT/vessel-cache); runs may share one")
+    for name, kind in (("steps", int), ("size", int), ("batch-size", int), ("lr", float), ("gen-base", int), ("gen-depth", int), ("sample-every", int), ("checkpoint-every", int)):
+        parser.add_argument(f"--{name}", type=kind)
+    parser.add_argument("--test-fraction", type=float, default=0.15, help="pairs held out for gan-report")
+    add_run_options(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    return run_main("gan", build_parser(), train, argv)
+
+
+def settings_from(args) -> dict:
+    settings = dict(PRESETS[args.preset])
+    for key in ("steps", "size", "batch_size", "lr", "gen_base", "gen_depth", "sample_every", "checkpoint_every", "l1"):
+        if getattr(args, key, None) is not None:
+            settings[key] = getattr(args, key)
+    return settings
+
+
+class GanSteps:
+    """One training iteration: two generator updates, then one discriminator update (the paper's)."""
+
+    def __init__(self, generator, discriminator, classifier, settings: dict, lam: float, pathology: str, device):
+        import torch
+
+        self.G, self.D, self.classifier = generator, discriminator, classifier
+        self.lam, self.pathology, self.l1 = lam, pathology, settings["l1"]
+        self.device = device
+        make = (lambda p: torch.optim.SGD(p, lr=settings["lr"])) if settings["optimizer"] == "sgd" else (lambda p: torch.optim.Adam(p, lr=settings["lr"], betas=(0.5, 0.999)))
+        self.opt_g, self.opt_d = make(generator.parameters()), make(discriminator.parameters())
+        self.bce = torch.nn.BCEWithLogitsLoss()
+        self.g_steps = self.d_steps = 0
+
+    def transforms(self, disc):
+        from fundus_viewer.core.gan.pathology_loss import crop_transform
+
+        size = self.G.spec.size
+        return [crop_transform(self.classifier, (float(d[0]), float(d[1])), int(round(float(d[2]))), size) for d in disc]
+
+    def generator_step(self, real, vessels, transforms) -> dict:
+        import torch
+
+        from fundus_viewer.core.gan.pathology_loss import pathology_loss
+
+        synthetic = self.G(vessels)
+        logits = self.D(synthetic, vessels)
+        adversarial = self.bce(logits, torch.ones_like(logits))
+        loss, terms = adversarial, {"g_adv": adversarial.item()}
+        if self.lam > 0:
+            patho, _, _ = pathology_loss(self.classifier, real, synthetic, transforms, self.pathology)
+            loss = loss + self.lam * patho
+            terms["g_patho"] = patho.item()
+        if self.l1 > 0:
+            reconstruction = (synthetic - real).abs().mean()
+            loss = loss + self.l1 * reconstruction
+            terms["g_l1"] = reconstruction.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.g_steps += 1
+        return terms
+
+    def discriminator_step(self, real, vessels) -> dict:
+        import torch
+
+        with torch.no_grad():
+            synthetic = self.G(vessels)
+        real_logits, fake_logits = self.D(real, vessels), self.D(synthetic, vessels)
+        loss = 0.5 * (self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits)))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        self.d_steps += 1
+        return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
+
+    def iteration(self, batches) -> dict:
+        """``batches``: two (real, vessels, disc) batches for the two G updates; D sees the second."""
+        terms = {}
+        for real, vessels, disc in batches:
+            real, vessels = real.to(self.device), vessels.to(self.device)
+            g = self.generator_step(real, vessels, self.transforms(disc))
+            for key, value in g.items():
+                terms[key] = terms.get(key, 0.0) + value / len(batches)
+        terms.update(self.discriminator_step(real, vessels))
+        return terms
+
+    def state(self) -> dict:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "g_steps": self.g_steps, "d_steps": self.d_steps}
+
+    def load(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.g_steps, self.d_steps = state["g_steps"], state["d_steps"]
+
+
+def train(args) -> dict:
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    from fundus_viewer.core.device import describe_device, select_device
+    from fundus_viewer.core.gan.checkpoint import save_generator
+    from fundus_viewer.core.gan.networks import Discriminator, GanSpec, Generator
+    from fundus_viewer.core.models.checkpoint import load_classifier
+    from trainer.classifier_data import worker_init
+    from trainer.gan_data import PairDataset, mask_pairs, photo_pairs, split_pairs
+    from trainer.runlog import RunLog, plot_curves
+    from trainer.state import load_state, save_state
+
+    started = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = settings_from(args)
+    torch.manual_seed(args.seed)
+    device = select_device(args.device)
+    print(f"device: {describe_device(device)}", file=sys.stderr)
+    classifier = load_classifier(args.classifier, device=device)  # a clear CheckpointError when missing or wrong
+    spec_c = classifier.spec
+    if spec_c.crop != "disc":
+        print(f"note: the classifier crops '{spec_c.crop}', not the disc; L_patho compares that crop", file=sys.stderr)
+    diameters = spec_c.disc_diameters
+    if args.vessels == "masks":
+        pairs = mask_pairs(args.data, settings["size"], diameters)
+    else:
+        pairs = photo_pairs(args.data, Path(args.vessel_cache) if args.vessel_cache else out / "vessel-cache", settings["size"], diameters, args.label, args.segmenter, device)
+    train_pairs, test_pairs = split_pairs(pairs, args.test_fraction, args.seed)
+    spec = GanSpec(size=settings["size"], gen_base=settings["gen_base"], gen_depth=settings["gen_depth"], disc_base=settings["disc_base"], disc_layers=settings["disc_layers"], pathology=args.pathology, lam=args.lam)
+    spec.training = {
+        "data": str(args.data), "preset": args.preset, "settings": settings, "seed": args.seed, "label": args.label, "vessels": args.vessels,
+        "split": {"train": [p.name for p in train_pairs], "test": [p.name for p in test_pairs]},
+        "classifier": str(args.classifier or "bundled"), "classifier_metrics": spec_c.metrics.get("test", {}).get("all", {}),
+        "command": command_line("gan"), "torch": torch.__version__, "machine": f"{platform.machine()} {describe_device(device)}",
+    }
+    generator, discriminator = Generator(spec).to(device), Discriminator(spec).to(device)
+    steps = GanSteps(generator, discriminator, classifier, settings, args.lam, args.pathology, device)
+    state_path, model_path = out / "last.pt", out / "generator.safetensors"
+    step = 0
+    if args.resume and state_path.exists():
+        state = load_state(state_path)
+        steps.load(state)
+        step = state["step"]
+        print(f"resuming after step {step}", file=sys.stderr)
+    fields = ["step", "g_adv", "g_patho", "g_l1", "d_loss", "d_real", "d_fake", "seconds"]
+    log = RunLog(out / "log.csv", fields, resume=step > 0)
+    log.truncate_after(step, key="step")
+    dataset = PairDataset(train_pairs, rotate=True, seed=args.seed)
+    workers = loader_workers(args.workers)
+    fixed = [p for p in (test_pairs or train_pairs)[:4]]
+    fixed_vessels = torch.stack([torch.from_numpy(p.vessels)[None] for p in fixed]).to(device)
+    fixed_noise = generator.noise(fixed_vessels, torch.Generator().manual_seed(args.seed))
+
+    def batches():
+        epoch = step // max(1, len(dataset))
+        while True:
+            dataset.set_epoch(epoch)
+            loader = DataLoader(dataset, batch_size=min(settings["batch_size"], len(dataset)), shuffle=True, drop_last=True, num_workers=workers, worker_init_fn=worker_init, generator=torch.Generator().manual_seed(args.seed * 1009 + epoch))
+            yield from loader
+            epoch += 1
+
+    source = batches()
+    bar = tqdm(total=settings["steps"], initial=step, desc="gan", file=sys.stderr)
+    tick = time.time()
+    while step < settings["steps"]:
+        generator.train()
+        discriminator.train()
+        terms = steps.iteration([next(source), next(source)])
+        step += 1
+        bar.update(1)
+        log.append({"step": step, **{k: terms.get(k, "") for k in fields[1:-1]}, "seconds": round(time.time() - tick, 3)})
+        tick = time.time()
+        if step % settings["sample_every"] == 0 or step == settings["steps"]:
+            write_grid(generator, fixed, fixed_vessels, fixed_noise, out / "samples" / f"step-{step:06d}.png")
+            plot_curves(log, out / "curves.png", "step", [("generator", ["g_adv", "g_patho", "g_l1"]), ("discriminator", ["d_loss", "d_real", "d_fake"])])
+        if step % settings["checkpoint_every"] == 0 or step == settings["steps"]:
+            save_state(state_path, {**steps.state(), "step": step})
+        if args.max_minutes is not None and time.time() - started > args.max_minutes * 60:
+            save_state(state_path, {**steps.state(), "step": step})
+            print(f"time budget of {args.max_minutes:g} min spent at step {step}", file=sys.stderr)
+            break
+    bar.close()
+    generator.eval()
+    spec.training.update({"steps_run": step, "g_steps": steps.g_steps, "d_steps": steps.d_steps, "seconds": round(time.time() - started, 1)})
+    save_generator(generator, model_path, half=args.half)
+    (out / "test-pairs.json").write_text(json.dumps([p.name for p in test_pairs]))
+    print(f"wrote {model_path} after {step} steps ({steps.g_steps} G, {steps.d_steps} D updates)", file=sys.stderr)
+    return {"steps": step}
+
+
+def write_grid(generator, pairs, vessels, noise, path: Path) -> None:
+    """Rows: vessel map, real photo, synthetic photo, for the same fixed pairs and noise every time."""
+    import numpy as np
+    import torch
+
+    from fundus_viewer.core.overlay import write_png
+
+    with torch.no_grad():
+        synthetic = generator.eval()(vessels, noise).cpu().numpy().transpose(0, 2, 3, 1)
+    generator.train()
+    columns = []
+    for pair, syn in zip(pairs, synthetic):
+        v = np.repeat((pair.vessels[..., None] * 255).astype(np.uint8), 3, axis=2)
+        columns.append(np.concatenate([v, pair.photo, (syn * 255).round().astype(np.uint8)], axis=0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_png(path, np.concatenate(columns, axis=1))

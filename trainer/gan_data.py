@@ -1,0 +1,102 @@
+"""Patho-GAN's training pairs: a fundus photo and its vessel map, both cut to the square around the
+field of view and resized to the GAN's size, with the optic disc located on the photo.
+
+Vessel maps come from the shipped (or a given) vessel segmenter and are cached beside the run
+(``OUT/vessel-cache``), or from expert vessel masks (``--vessels masks``: HRF, CHASE_DB1, DRIVE).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fundus_viewer.core.fov import analyse_field_of_view
+from fundus_viewer.core.gan.pairs import GanPair, make_pair
+
+
+def photo_pairs(data: str, cache: Path, size: int, disc_diameters: float, label: str, segmenter_path=None, device="cpu", include_crops: bool = False, log=print) -> list[GanPair]:
+    """Labelled photos of a manifest (or class folders), their vessel maps from the segmenter (cached)."""
+    from fundus_viewer.core.images import load_image
+    from fundus_viewer.core.vessels import load_vessel_segmenter, segment_vessels
+    from trainer.sources import DataError, read_labelled_photos
+
+    samples = read_labelled_photos(data)
+    if label != "all":
+        samples = [s for s in samples if s.label == (1 if label == "glaucoma" else 0)]
+    segmenter = None
+    cache.mkdir(parents=True, exist_ok=True)
+    pairs, skipped = [], 0
+    for sample in samples:
+        rgb = load_image(sample.path).rgb
+        if not include_crops and not analyse_field_of_view(rgb).has_dark_surround():
+            skipped += 1  # a disc crop (ACRIMA) has no vessel tree to draw a fundus from
+            continue
+        cached = cache / f"{sample.dataset}-{sample.path.stem}.vessels.png"
+        if cached.exists():
+            vessels = cv2.imread(str(cached), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+        else:
+            segmenter = segmenter or load_vessel_segmenter(segmenter_path, device=device)
+            vessels = segment_vessels(segmenter, rgb)
+            partial = cached.with_name(f"{cached.stem}.{os.getpid()}.partial.png")  # runs may share the cache
+            cv2.imwrite(str(partial), np.round(vessels * 255).astype(np.uint8))
+            partial.replace(cached)
+        pairs.append(make_pair(sample.path.name, sample.dataset, sample.label, rgb, vessels, size, disc_diameters))
+    if not pairs:
+        raise DataError(f"{data}: no {label} full-field photos to train on" + (f" ({skipped} disc crops skipped)" if skipped else ""))
+    log(f"{len(pairs)} photo / vessel-map pairs ({skipped} disc crops skipped)", file=sys.stderr)
+    return pairs
+
+
+def mask_pairs(data: str, size: int, disc_diameters: float) -> list[GanPair]:
+    """Photos with expert vessel masks (manifest rows role vessel_mask, or images/ + vessels/)."""
+    from trainer.vessel_sources import read_vessel_pairs
+
+    pairs = []
+    for pair in read_vessel_pairs(data):
+        rgb, vessels, _fov = pair.load()
+        pairs.append(make_pair(pair.photo.name, pair.dataset, None, rgb, vessels.astype(np.float32), size, disc_diameters))
+    return pairs
+
+
+def split_pairs(pairs: list[GanPair], test_fraction: float, seed: int) -> tuple[list[GanPair], list[GanPair]]:
+    """Held-out pairs for the report: a seeded draw, at least one."""
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    n_test = max(1, int(round(test_fraction * len(pairs)))) if len(pairs) > 1 else 0
+    test = {int(i) for i in order[:n_test]}
+    return [p for i, p in enumerate(pairs) if i not in test], [p for i, p in enumerate(pairs) if i in test]
+
+
+class PairDataset:
+    """Random rotation (the paper's) and horizontal flips; the disc centre turns with the image."""
+
+    def __init__(self, pairs: list[GanPair], rotate: bool, seed: int):
+        self.pairs, self.rotate, self.seed, self.epoch = pairs, rotate, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int):
+        import torch
+
+        from fundus_viewer.core.gan.pathology_loss import rotate_point
+
+        pair = self.pairs[index]
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        photo, vessels, center = pair.photo, pair.vessels, pair.disc_center
+        size = photo.shape[0]
+        if self.rotate:
+            angle = float(rng.uniform(0, 360))
+            matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), angle, 1.0)
+            photo = cv2.warpAffine(photo, matrix, (size, size), flags=cv2.INTER_LINEAR)
+            vessels = cv2.warpAffine(vessels, matrix, (size, size), flags=cv2.INTER_LINEAR)
+            center = rotate_point(center, angle, size)
+        photo_t = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1))).float() / 255
+        vessels_t = torch.from_numpy(np.ascontiguousarray(vessels))[None].float()
+        return photo_t, vessels_t, torch.tensor([center[0], center[1], pair.disc_side], dtype=torch.float32)

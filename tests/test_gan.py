@@ -203,3 +203,22 @@ def test_fid_and_kid_known_answers():
     assert fid(a, b) == pytest.approx(4.0, abs=0.15)  # same covariance: |mu_a - mu_b|^2
     assert abs(kid(a, rng.normal(size=(4000, 3)), subsets=5, subset_size=1000)[0]) < 0.02
     assert kid(a, b, subsets=5, subset_size=1000)[0] > 0.5
+
+
+def test_two_processes_under_torchrun_write_the_single_process_format(pairs_folder, tiny_checkpoint, tmp_path):
+    """torchrun --nproc_per_node 2 on the CPU (gloo): one log, one checkpoint that a single process loads and resumes."""
+    from fundus_viewer.core.gan.checkpoint import load_generator
+    from trainer.gan import main as gan_main
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", "-m", "trainer", "gan", *gan_args(pairs_folder, out, tiny_checkpoint, 3)]
+    result = subprocess.run(command, cwd=Path(__file__).parents[1], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]  # rank 0 alone logs
+    generator = load_generator(out / "generator.safetensors")
+    assert "2 processes" in generator.spec.training["machine"]
+    assert generator.spec.training["g_steps"] == 6
+    assert gan_main(gan_args(pairs_folder, out, tiny_checkpoint, 4) + ["--resume"]) == 0  # one process goes on
+    assert [int(r["step"]) for r in csv.DictReader((out / "log.csv").open())] == [1, 2, 3, 4]

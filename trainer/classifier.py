@@ -74,22 +74,24 @@ def train(args) -> dict:
     from torch.utils.data import DataLoader, WeightedRandomSampler
     from tqdm import tqdm
 
-    from fundus_viewer.core.device import describe_device, select_device
+    from fundus_viewer.core.device import describe_device
     from fundus_viewer.core.disc import locate_optic_disc
     from fundus_viewer.core.images import load_image
     from fundus_viewer.core.models.checkpoint import save_classifier
     from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
     from trainer.classifier_data import AugmentedCrops, load_context, load_eval_input, to_tensor, worker_init
     from trainer.runlog import RunLog, plot_curves
+    from trainer.distributed import broadcast_flag, finish, setup, share, wrap
     from trainer.sources import read_labelled_photos, split_samples
 
     started = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = _settings(args)
-    torch.manual_seed(args.seed)
-    device = select_device(args.device)
-    print(f"device: {describe_device(device)}", file=sys.stderr)
+    torch.manual_seed(args.seed)  # every rank builds the same initial network
+    dist, device = setup(args.device)
+    if dist.main:
+        print(f"device: {describe_device(device)}" + (f"; {dist.world} processes" if dist.enabled else ""), file=sys.stderr)
 
     samples = split_samples(read_labelled_photos(args.data), seed=args.seed)
     by_split = {name: [s for s in samples if s.split == name] for name in ("train", "val", "test")}
@@ -124,7 +126,7 @@ def train(args) -> dict:
             "seed": args.seed,
             "command": command_line("classifier"),
             "torch": torch.__version__,
-            "machine": f"{platform.machine()} {describe_device(device)}",
+            "machine": f"{platform.machine()} {describe_device(device)}" + (f" x {dist.world} processes" if dist.enabled else ""),
         },
     )
 
@@ -148,6 +150,7 @@ def train(args) -> dict:
     workers = loader_workers(args.workers)
 
     model = GlaucomaClassifier(spec).to(device)
+    trained = wrap(model, dist)  # DistributedDataParallel under torchrun
     if settings["optimizer"] == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     else:
@@ -166,25 +169,34 @@ def train(args) -> dict:
     if state is not None:
         first_epoch, best_auc, stale = state["epoch"] + 1, state["best_auc"], state["stale"]
         print(f"resuming after epoch {state['epoch']} (best validation AUC {best_auc:.4f})", file=sys.stderr)
-    log = RunLog(out / "log.csv", fields, resume=state is not None)
-    log.truncate_after(first_epoch)  # rows are 1-based epochs; the state holds 0-based ones
+    log = RunLog(out / "log.csv", fields, resume=state is not None) if dist.main else None
+    if log is not None:
+        log.truncate_after(first_epoch)  # rows are 1-based epochs; the state holds 0-based ones
 
     for epoch in range(first_epoch, settings["epochs"]):
         tick = time.time()
         dataset.set_epoch(epoch)
-        sampler = WeightedRandomSampler(weights, len(weights), replacement=True, generator=torch.Generator().manual_seed(args.seed * 100003 + epoch))
-        loader = DataLoader(dataset, batch_size=settings["batch_size"], sampler=sampler, num_workers=workers, worker_init_fn=worker_init, drop_last=len(dataset) > settings["batch_size"])
+        # the same weighted draw on every rank (same seed); each rank trains on its share
+        draws = list(WeightedRandomSampler(weights, len(weights), replacement=True, generator=torch.Generator().manual_seed(args.seed * 100003 + epoch)))
+        order = share(draws, dist)
+        loader = DataLoader(dataset, batch_size=settings["batch_size"], sampler=order, num_workers=workers, worker_init_fn=worker_init, drop_last=len(order) > settings["batch_size"])
         model.train()
         losses = []
-        for x, y, target, weight in tqdm(loader, desc=f"epoch {epoch + 1}/{settings['epochs']}", file=sys.stderr, leave=False):
+        for x, y, target, weight in tqdm(loader, desc=f"epoch {epoch + 1}/{settings['epochs']}", file=sys.stderr, leave=False, disable=not dist.main):
             x, y = x.to(device, non_blocking=True), y.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-                loss = criterion(model(x), y)
-            if args.cdr_head and weight.sum() > 0:
+                loss = criterion(trained(x), y)
+            # with no masks in the batch the term is zero, but kept: every rank's graph must use the head
+            if args.cdr_head and (dist.enabled or weight.sum() > 0):
                 loss = loss + args.seg_weight * segmentation_loss(model.network.last_segmentation.float(), target.to(device), weight.to(device))
             optimizer_step(loss, optimizer, scaler)
             losses.append(loss.item())
         scheduler.step()
+        if not dist.main:
+            # rank 0 validates, logs and saves; the others wait for its decision to go on or stop
+            if broadcast_flag(False, dist):
+                break
+            continue
         val_probs, val_loss = predict(model, evals["val"], device, labels["val"])
         val = binary_summary(labels["val"], val_probs)
         improved = val["auc"] > best_auc + 1e-6 or (math.isnan(best_auc) and not math.isnan(val["auc"]))
@@ -198,12 +210,15 @@ def train(args) -> dict:
         plot_curves(log, out / "curves.png", "epoch", [("loss", ["train_loss", "val_loss"]), ("validation", ["val_auc", "val_accuracy"])])
         save_training_state(state_path, model, optimizer, scheduler, epoch, best_auc=best_auc, stale=stale)
         print(f"epoch {epoch + 1}: train loss {np.mean(losses):.4f}, val loss {val_loss:.4f}, val AUC {val['auc']:.4f}, acc {val['accuracy']:.3f}{' *' if improved else ''}", file=sys.stderr)
-        if settings["patience"] and stale >= settings["patience"]:
+        stop = bool(settings["patience"] and stale >= settings["patience"])
+        if stop:
             print(f"early stop: no better validation AUC for {stale} epochs", file=sys.stderr)
-            break
-        if out_of_time(args, started):
+        if broadcast_flag(stop or out_of_time(args, started), dist):
             break
 
+    if not dist.main:
+        finish(dist)
+        return {}
     # The deliverable: the best checkpoint, with its test metrics written into it.
     from fundus_viewer.core.models.checkpoint import load_classifier
 
@@ -217,6 +232,7 @@ def train(args) -> dict:
     save_classifier(best, best_path, half=args.half)
     (out / "metrics.json").write_text(json.dumps({"validation": best.spec.metrics.get("validation"), "test": report, "training": best.spec.training}, indent=1))
     print(format_report(report))
+    finish(dist)
     return report
 
 

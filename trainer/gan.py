@@ -64,10 +64,15 @@ def settings_from(args) -> dict:
 class GanSteps:
     """One training iteration: two generator updates, then one discriminator update (the paper's)."""
 
-    def __init__(self, generator, discriminator, classifier, settings: dict, lam: float, pathology: str, device):
+    def __init__(self, generator, discriminator, classifier, settings: dict, lam: float, pathology: str, device, dist=None):
         import torch
 
-        self.G, self.D, self.classifier = generator, discriminator, classifier
+        from trainer.distributed import Dist, wrap
+
+        # G and D as trained (DistributedDataParallel under torchrun); the plain modules for their state
+        self.generator, self.discriminator = generator, discriminator
+        self.G, self.D = wrap(generator, dist or Dist()), wrap(discriminator, dist or Dist())
+        self.classifier = classifier
         self.lam, self.pathology, self.l1 = lam, pathology, settings["l1"]
         self.device = device
         make = (lambda p: torch.optim.SGD(p, lr=settings["lr"])) if settings["optimizer"] == "sgd" else (lambda p: torch.optim.Adam(p, lr=settings["lr"], betas=(0.5, 0.999)))
@@ -78,7 +83,7 @@ class GanSteps:
     def transforms(self, disc):
         from fundus_viewer.core.gan.pathology_loss import crop_transform
 
-        size = self.G.spec.size
+        size = self.generator.spec.size
         return [crop_transform(self.classifier, (float(d[0]), float(d[1])), int(round(float(d[2]))), size) for d in disc]
 
     def generator_step(self, real, vessels, transforms) -> dict:
@@ -109,7 +114,9 @@ class GanSteps:
 
         with torch.no_grad():
             synthetic = self.G(vessels)
-        real_logits, fake_logits = self.D(real, vessels), self.D(synthetic, vessels)
+        # one forward for both halves: under DDP a module may run only once per backward
+        logits = self.D(torch.cat([real, synthetic]), torch.cat([vessels, vessels]))
+        real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
         loss = 0.5 * (self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits)))
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -129,11 +136,11 @@ class GanSteps:
         return terms
 
     def state(self) -> dict:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "g_steps": self.g_steps, "d_steps": self.d_steps}
+        return {"G": self.generator.state_dict(), "D": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "g_steps": self.g_steps, "d_steps": self.d_steps}
 
     def load(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
+        self.generator.load_state_dict(state["G"])
+        self.discriminator.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.g_steps, self.d_steps = state["g_steps"], state["d_steps"]
@@ -145,41 +152,48 @@ def train(args) -> dict:
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from fundus_viewer.core.device import describe_device, select_device
+    from fundus_viewer.core.device import describe_device
     from fundus_viewer.core.gan.checkpoint import save_generator
     from fundus_viewer.core.gan.networks import Discriminator, GanSpec, Generator
     from fundus_viewer.core.models.checkpoint import load_classifier
     from trainer.classifier_data import worker_init
     from trainer.gan_data import PairDataset, mask_pairs, photo_pairs, split_pairs
     from trainer.runlog import RunLog, plot_curves
+    from trainer.distributed import barrier, broadcast_flag, finish, setup, share
     from trainer.state import load_state, save_state
 
     started = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = settings_from(args)
-    torch.manual_seed(args.seed)
-    device = select_device(args.device)
-    print(f"device: {describe_device(device)}", file=sys.stderr)
+    torch.manual_seed(args.seed)  # every rank builds the same initial networks
+    dist, device = setup(args.device)
+    if dist.main:
+        print(f"device: {describe_device(device)}" + (f"; {dist.world} processes" if dist.enabled else ""), file=sys.stderr)
     classifier = load_classifier(args.classifier, device=device)  # a clear CheckpointError when missing or wrong
     spec_c = classifier.spec
     if spec_c.crop != "disc":
         print(f"note: the classifier crops '{spec_c.crop}', not the disc; L_patho compares that crop", file=sys.stderr)
     diameters = spec_c.disc_diameters
+    if not dist.main:
+        barrier(dist)  # rank 0 segments and caches the vessel maps first; the others read the cache
     if args.vessels == "masks":
         pairs = mask_pairs(args.data, settings["size"], diameters)
     else:
-        pairs = photo_pairs(args.data, Path(args.vessel_cache) if args.vessel_cache else out / "vessel-cache", settings["size"], diameters, args.label, args.segmenter, device)
+        pairs = photo_pairs(args.data, Path(args.vessel_cache) if args.vessel_cache else out / "vessel-cache", settings["size"], diameters, args.label, args.segmenter, device,
+                            log=print if dist.main else (lambda *a, **k: None))
+    if dist.main:
+        barrier(dist)
     train_pairs, test_pairs = split_pairs(pairs, args.test_fraction, args.seed)
     spec = GanSpec(size=settings["size"], gen_base=settings["gen_base"], gen_depth=settings["gen_depth"], disc_base=settings["disc_base"], disc_layers=settings["disc_layers"], pathology=args.pathology, lam=args.lam)
     spec.training = {
         "data": str(args.data), "preset": args.preset, "settings": settings, "seed": args.seed, "label": args.label, "vessels": args.vessels,
         "split": {"train": [p.name for p in train_pairs], "test": [p.name for p in test_pairs]},
         "classifier": str(args.classifier or "bundled"), "classifier_metrics": spec_c.metrics.get("test", {}).get("all", {}),
-        "command": command_line("gan"), "torch": torch.__version__, "machine": f"{platform.machine()} {describe_device(device)}",
+        "command": command_line("gan"), "torch": torch.__version__, "machine": f"{platform.machine()} {describe_device(device)}" + (f" x {dist.world} processes" if dist.enabled else ""),
     }
     generator, discriminator = Generator(spec).to(device), Discriminator(spec).to(device)
-    steps = GanSteps(generator, discriminator, classifier, settings, args.lam, args.pathology, device)
+    steps = GanSteps(generator, discriminator, classifier, settings, args.lam, args.pathology, device, dist)
     state_path, model_path = out / "last.pt", out / "generator.safetensors"
     step = 0
     if args.resume and state_path.exists():
@@ -188,8 +202,9 @@ def train(args) -> dict:
         step = state["step"]
         print(f"resuming after step {step}", file=sys.stderr)
     fields = ["step", "g_adv", "g_patho", "g_l1", "d_loss", "d_real", "d_fake", "seconds"]
-    log = RunLog(out / "log.csv", fields, resume=step > 0)
-    log.truncate_after(step, key="step")
+    log = RunLog(out / "log.csv", fields, resume=step > 0) if dist.main else None
+    if log is not None:
+        log.truncate_after(step, key="step")
     dataset = PairDataset(train_pairs, rotate=True, seed=args.seed)
     workers = loader_workers(args.workers)
     fixed = [p for p in (test_pairs or train_pairs)[:4]]
@@ -200,12 +215,14 @@ def train(args) -> dict:
         epoch = step // max(1, len(dataset))
         while True:
             dataset.set_epoch(epoch)
-            loader = DataLoader(dataset, batch_size=min(settings["batch_size"], len(dataset)), shuffle=True, drop_last=True, num_workers=workers, worker_init_fn=worker_init, generator=torch.Generator().manual_seed(args.seed * 1009 + epoch))
+            # the same draw on every rank, then each takes its share
+            order = share(torch.randperm(len(dataset), generator=torch.Generator().manual_seed(args.seed * 1009 + epoch)).tolist(), dist)
+            loader = DataLoader(dataset, batch_size=min(settings["batch_size"], len(order)), sampler=order, drop_last=True, num_workers=workers, worker_init_fn=worker_init)
             yield from loader
             epoch += 1
 
     source = batches()
-    bar = tqdm(total=settings["steps"], initial=step, desc="gan", file=sys.stderr)
+    bar = tqdm(total=settings["steps"], initial=step, desc="gan", file=sys.stderr, disable=not dist.main)
     tick = time.time()
     while step < settings["steps"]:
         generator.train()
@@ -213,23 +230,28 @@ def train(args) -> dict:
         terms = steps.iteration([next(source), next(source)])
         step += 1
         bar.update(1)
-        log.append({"step": step, **{k: terms.get(k, "") for k in fields[1:-1]}, "seconds": round(time.time() - tick, 3)})
+        if dist.main:
+            log.append({"step": step, **{k: terms.get(k, "") for k in fields[1:-1]}, "seconds": round(time.time() - tick, 3)})
+            if step % settings["sample_every"] == 0 or step == settings["steps"]:
+                write_grid(generator, fixed, fixed_vessels, fixed_noise, out / "samples" / f"step-{step:06d}.png")
+                plot_curves(log, out / "curves.png", "step", [("generator", ["g_adv", "g_patho", "g_l1"]), ("discriminator", ["d_loss", "d_real", "d_fake"])])
+            if step % settings["checkpoint_every"] == 0 or step == settings["steps"]:
+                save_state(state_path, {**steps.state(), "step": step})
         tick = time.time()
-        if step % settings["sample_every"] == 0 or step == settings["steps"]:
-            write_grid(generator, fixed, fixed_vessels, fixed_noise, out / "samples" / f"step-{step:06d}.png")
-            plot_curves(log, out / "curves.png", "step", [("generator", ["g_adv", "g_patho", "g_l1"]), ("discriminator", ["d_loss", "d_real", "d_fake"])])
-        if step % settings["checkpoint_every"] == 0 or step == settings["steps"]:
-            save_state(state_path, {**steps.state(), "step": step})
-        if args.max_minutes is not None and time.time() - started > args.max_minutes * 60:
-            save_state(state_path, {**steps.state(), "step": step})
-            print(f"time budget of {args.max_minutes:g} min spent at step {step}", file=sys.stderr)
+        out_of_time = broadcast_flag(args.max_minutes is not None and time.time() - started > args.max_minutes * 60, dist)
+        if out_of_time:
+            if dist.main:
+                save_state(state_path, {**steps.state(), "step": step})
+                print(f"time budget of {args.max_minutes:g} min spent at step {step}", file=sys.stderr)
             break
     bar.close()
     generator.eval()
     spec.training.update({"steps_run": step, "g_steps": steps.g_steps, "d_steps": steps.d_steps, "seconds": round(time.time() - started, 1)})
-    save_generator(generator, model_path, half=args.half)
-    (out / "test-pairs.json").write_text(json.dumps([p.name for p in test_pairs]))
-    print(f"wrote {model_path} after {step} steps ({steps.g_steps} G, {steps.d_steps} D updates)", file=sys.stderr)
+    if dist.main:
+        save_generator(generator, model_path, half=args.half)
+        (out / "test-pairs.json").write_text(json.dumps([p.name for p in test_pairs]))
+        print(f"wrote {model_path} after {step} steps ({steps.g_steps} G, {steps.d_steps} D updates)", file=sys.stderr)
+    finish(dist)
     return {"steps": step}
 
 

@@ -85,7 +85,7 @@ def train(args) -> dict:
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from fundus_viewer.core.device import describe_device, select_device
+    from fundus_viewer.core.device import describe_device
     from fundus_viewer.core.fov import analyse_field_of_view
     from fundus_viewer.core.segmentation_metrics import segmentation_report
     from fundus_viewer.core.vessels import (
@@ -99,6 +99,7 @@ def train(args) -> dict:
         working_scale,
     )
     from trainer.classifier_data import worker_init
+    from trainer.distributed import broadcast_flag, finish, setup, share, wrap
     from trainer.runlog import RunLog, plot_curves
     from trainer.sources import DataError
     from trainer.vessel_sources import read_vessel_pairs, split_pairs, vessel_weight_map
@@ -110,9 +111,10 @@ def train(args) -> dict:
     for key in settings:
         if getattr(args, key, None) is not None:
             settings[key] = getattr(args, key)
-    torch.manual_seed(args.seed)
-    device = select_device(args.device)
-    print(f"device: {describe_device(device)}", file=sys.stderr)
+    torch.manual_seed(args.seed)  # every rank builds the same initial network
+    dist, device = setup(args.device)
+    if dist.main:
+        print(f"device: {describe_device(device)}" + (f"; {dist.world} processes" if dist.enabled else ""), file=sys.stderr)
     splits = split_pairs(read_vessel_pairs(args.data), seed=args.seed)
     for name, members in splits.items():
         if not members:
@@ -126,7 +128,7 @@ def train(args) -> dict:
         "seed": args.seed,
         "command": command_line("vessels"),
         "torch": torch.__version__,
-        "machine": f"{platform.machine()} {describe_device(device)}",
+        "machine": f"{platform.machine()} {describe_device(device)}" + (f" x {dist.world} processes" if dist.enabled else ""),
     }
 
     def working(pairs, desc):
@@ -148,6 +150,7 @@ def train(args) -> dict:
     workers = loader_workers(args.workers)
 
     model = VesselSegmenter(spec).to(device)
+    trained = wrap(model, dist)  # DistributedDataParallel under torchrun
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings["epochs"])
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
@@ -157,8 +160,9 @@ def train(args) -> dict:
     if state is not None:
         first_epoch, best_dice, stale = state["epoch"] + 1, state["best_dice"], state["stale"]
         print(f"resuming after epoch {state['epoch']} (best validation Dice {best_dice:.4f})", file=sys.stderr)
-    log = RunLog(out / "log.csv", ["epoch", "train_loss", "val_dice", "val_auc", "lr", "seconds"], resume=state is not None)
-    log.truncate_after(first_epoch)
+    log = RunLog(out / "log.csv", ["epoch", "train_loss", "val_dice", "val_auc", "lr", "seconds"], resume=state is not None) if dist.main else None
+    if log is not None:
+        log.truncate_after(first_epoch)
 
     def validate():
         model.eval()
@@ -170,17 +174,22 @@ def train(args) -> dict:
     for epoch in range(first_epoch, settings["epochs"]):
         tick = time.time()
         dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=settings["batch_size"], shuffle=False, num_workers=workers, worker_init_fn=worker_init)
+        # the patch draws depend only on (seed, epoch, index): each rank takes its share of the indices
+        loader = DataLoader(dataset, batch_size=settings["batch_size"], sampler=share(list(range(len(dataset))), dist), num_workers=workers, worker_init_fn=worker_init)
         model.train()
         losses = []
-        for x, y, m in tqdm(loader, desc=f"epoch {epoch + 1}/{settings['epochs']}", file=sys.stderr, leave=False):
+        for x, y, m in tqdm(loader, desc=f"epoch {epoch + 1}/{settings['epochs']}", file=sys.stderr, leave=False, disable=not dist.main):
             x, y, m = x.to(device), y.to(device), m.to(device)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-                logits = model(x)
+                logits = trained(x)
             loss = vessel_loss(logits.float(), y, m)
             optimizer_step(loss, optimizer, scaler)
             losses.append(loss.item())
         scheduler.step()
+        if not dist.main:
+            if broadcast_flag(False, dist):  # rank 0 validates and decides
+                break
+            continue
         pooled, truth = validate()
         report = segmentation_report(pooled, truth, np.ones_like(truth, bool))
         improved = report["dice"] > best_dice + 1e-6
@@ -193,11 +202,15 @@ def train(args) -> dict:
         plot_curves(log, out / "curves.png", "epoch", [("loss", ["train_loss"]), ("validation", ["val_dice", "val_auc"])])
         save_training_state(state_path, model, optimizer, scheduler, epoch, best_dice=best_dice, stale=stale)
         print(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, val Dice {report['dice']:.4f}, AUC {report['auc']:.4f}{' *' if improved else ''}", file=sys.stderr)
-        if settings["patience"] and stale >= settings["patience"]:
+        stop = bool(settings["patience"] and stale >= settings["patience"])
+        if stop:
             print(f"early stop: no better validation Dice for {stale} epochs", file=sys.stderr)
+        if broadcast_flag(stop or out_of_time(args, started), dist):
             break
-        if out_of_time(args, started):
-            break
+
+    if not dist.main:
+        finish(dist)
+        return {}
 
     best = load_vessel_segmenter(best_path, device=device)
     model = best
@@ -223,6 +236,7 @@ def train(args) -> dict:
     (out / "metrics.json").write_text(json.dumps({"metrics": best.spec.metrics, "training": best.spec.training}, indent=1))
     for name, r in test.items():
         print(f"{name:<12} images {r['images']:>3}  Dice {r['dice']:.4f}  sens {r['sensitivity']:.4f}  spec {r['specificity']:.4f}  AUC {r['auc']:.4f}")
+    finish(dist)
     return test
 
 

@@ -11,17 +11,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fundus_viewer.core.gan.checkpoint import load_generator  # noqa: E402
-from fundus_viewer.core.gan.pathology_loss import classifier_batch, crop_transform  # noqa: E402
-from fundus_viewer.core.gan.synthesis import synthesize  # noqa: E402
+from fundus_viewer.core.gan.compare import compare  # noqa: E402
 from fundus_viewer.core.models.checkpoint import load_classifier  # noqa: E402
 from fundus_viewer.core.overlay import colorize, write_png  # noqa: E402
-from fundus_viewer.core.visualization.pathology import pathology_maps  # noqa: E402
 from trainer.gan_data import photo_pairs  # noqa: E402
 
 CELL = 192
@@ -48,17 +45,12 @@ def main() -> None:
     pairs = [p for p in pairs if p.name in held_out][: args.rows]
     rows = []
     for pair in pairs:
-        t = crop_transform(classifier, pair.disc_center, pair.disc_side, size)
-        images = {"real": pair.photo, "Patho-GAN": synthesize(gan, pair.vessels[None], 1, 0)[0, 0], "baseline": synthesize(base, pair.vessels[None], 1, 0)[0, 0]}
+        result = compare(classifier, pair, {"Patho-GAN": gan, "baseline": base})
         vessels = cv2.resize(np.repeat((pair.vessels[..., None] * 255).astype(np.uint8), 3, 2), (CELL, CELL), interpolation=cv2.INTER_AREA)
         cells = [label(vessels, pair.name)]
-        for name, image in images.items():
-            x = torch.from_numpy(image[None]).permute(0, 3, 1, 2).float() / 255
-            crop = classifier_batch(x, [t])
-            maps = pathology_maps(classifier, crop, create_graph=False)
-            p = torch.softmax(classifier(crop).detach(), 1)[0, classifier.glaucoma_index].item()
-            heat = [cv2.resize(colorize(maps[k][0].detach().numpy().clip(0, None) / max(1e-8, maps[k][0].max().item()), "inferno"), (CELL, CELL)) for k in ("rl", "rnfld")]
-            cells += [label(cv2.resize(image, (CELL, CELL), interpolation=cv2.INTER_AREA), f"{name}  P {p:.2f}"), label(heat[0], f"{name}: RL (disc crop)"), label(heat[1], f"{name}: RNFLD")]
+        for r in result.renditions:
+            heat = [cv2.resize(colorize(m / max(1e-8, m.max()), "inferno"), (CELL, CELL)) for m in (r.rl, r.rnfld)]
+            cells += [label(cv2.resize(r.image, (CELL, CELL), interpolation=cv2.INTER_AREA), f"{r.name}  P {r.probability:.2f}"), label(heat[0], f"{r.name}: RL (disc crop)"), label(heat[1], f"{r.name}: RNFLD")]
         rows.append(np.concatenate(cells, axis=1))
     out = ROOT / "docs" / "gan-samples.png"
     write_png(out, np.concatenate(rows, axis=0))

@@ -28,6 +28,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
     request_baseline = Signal(int, object, str)
     request_evaluation = Signal(str, object, object, object)
     request_layers = Signal(object)
+    request_synthesis = Signal(int, object, int)
     analysis_shown = Signal(str)  # photo name, once its maps are on screen
     baseline_shown = Signal(str)  # method, once its map is on screen
     _threads: list = []  # every worker thread ever started, so tests can check none is left running
@@ -115,6 +116,9 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         annotate_menu.addSeparator()
         annotate_menu.addAction(self._action("E&valuate this folder (Table 1)…", self.evaluate_folder, "Ctrl+T", "Localisation accuracy of every map for the boxes drawn here"))
 
+        gan_menu = self.menuBar().addMenu("&Patho-GAN")
+        gan_menu.addAction(self._action("&Synthesize from this photo…", self.open_synthesize, "Ctrl+G", "The photo's vessels through the Patho-GAN and the baseline, with every map"))
+        gan_menu.addAction(self._action("&Train a generator…", self.open_gan_training, tip="Run fundus-train gan in its own process, with live loss curves"))
         self.build_study_menu()
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&Model card", self.show_model_card, tip="What the loaded classifier was trained on, its figures and weaknesses"))
@@ -131,6 +135,8 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.request_baseline.connect(self.worker.baseline)
         self.request_evaluation.connect(self.worker.evaluate)
         self.request_layers.connect(self.worker.set_layers)
+        self.request_synthesis.connect(self.worker.synthesize)
+        self.worker.synthesized.connect(self._synthesized)
         self.worker.layers_known.connect(self.panel.show_layers)
         self.worker.model_ready.connect(self._model_ready)
         self.worker.model_failed.connect(self._model_failed)
@@ -342,6 +348,44 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         dialog.show()
         return dialog
 
+    # --- Patho-GAN ----------------------------------------------------------------------------
+    def open_synthesize(self):
+        from fundus_viewer.gui.synthesize_window import SynthesizeWindow
+
+        if getattr(self, "synthesize_window", None) is None:
+            self.synthesize_window = SynthesizeWindow()
+            self.synthesize_window.request.connect(self.synthesize)
+            self.synthesize_window.resize(1400, 900)
+        self.synthesize_window.show()
+        self.synthesize_window.raise_()
+        return self.synthesize_window
+
+    def synthesize(self, seed: int = 0) -> None:
+        if self.photo is None:
+            QMessageBox.information(self, "Synthesize", "Open a fundus photo first: its vessels are the generators' input.")
+            return
+        # its own counter: a synthesis must not make the photo's analysis look stale
+        self._synthesis_job = getattr(self, "_synthesis_job", 0) + 1
+        self.synthesize_window.busy()
+        self.request_synthesis.emit(self._synthesis_job, self.photo, seed)
+
+    def _synthesized(self, job_id: int, comparison) -> None:
+        if job_id == getattr(self, "_synthesis_job", None) and getattr(self, "synthesize_window", None) is not None:
+            if isinstance(comparison, str):
+                self.synthesize_window.failed(comparison)
+            else:
+                self.synthesize_window.show_comparison(comparison)
+
+    def open_gan_training(self):
+        from fundus_viewer.gui.gan_train_panel import GanTrainPanel
+
+        if getattr(self, "gan_panel", None) is None:
+            self.gan_panel = GanTrainPanel()
+            self.gan_panel.resize(900, 900)
+        self.gan_panel.show()
+        self.gan_panel.raise_()
+        return self.gan_panel
+
     # --- help ---------------------------------------------------------------------------------
     def show_model_card(self) -> None:
         from fundus_viewer.core.resources import default_classifier_path
@@ -409,6 +453,9 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         settings.setValue("main/geometry", self.saveGeometry())
         settings.setValue("main/state", self.saveState())
         self.worker.cancel_evaluation = True
+        for window in (getattr(self, "gan_panel", None), getattr(self, "synthesize_window", None)):
+            if window is not None:
+                window.close()
         self.thread.quit()
         self.thread.wait()
         self.annotations.close()

@@ -22,6 +22,7 @@ class AnalysisWorker(QObject):
     baseline_ready = Signal(int, str, object)  # job id, method, heat map (original grid)
     evaluation_progress = Signal(int, int, str)  # done, total, file name
     evaluation_done = Signal(object)  # Evaluation, or a message (str) when it could not run
+    synthesized = Signal(int, object)  # job id, gan.compare.Comparison (or a message when it failed)
 
     def __init__(self, model_path: str | None = None, device: str = "auto"):
         super().__init__()
@@ -30,6 +31,7 @@ class AnalysisWorker(QObject):
         self._visualizer = None
         self._latest = 0
         self.cancel_evaluation = False  # set from the GUI thread; read between photos
+        self._gan = None  # (segmenter, {name: generator}), loaded on the first synthesis
 
     @Slot()
     def load_model(self) -> None:
@@ -111,6 +113,27 @@ class AnalysisWorker(QObject):
             self.evaluation_done.emit(_message(exc))
             return
         self.evaluation_done.emit(result)
+
+
+    @Slot(int, object, int)
+    def synthesize(self, job_id: int, image, seed: int) -> None:
+        """Vessels of the photo, Patho-GAN's and the baseline's photos from them, and every map."""
+        if self._visualizer is None:
+            self.synthesized.emit(job_id, "No classifier is loaded, so no maps can be drawn.")
+            return
+        try:
+            from fundus_viewer.core.gan.checkpoint import load_generator
+            from fundus_viewer.core.gan.compare import compare_photo
+            from fundus_viewer.core.vessels import load_vessel_segmenter
+
+            device = self._visualizer.device
+            if self._gan is None:
+                generators = {"Patho-GAN": load_generator(device=device, which="patho-gan"), "baseline": load_generator(device=device, which="baseline")}
+                self._gan = (load_vessel_segmenter(device=device), generators)
+            segmenter, generators = self._gan
+            self.synthesized.emit(job_id, compare_photo(self._visualizer.model, segmenter, image.rgb, generators, seed, image.name))
+        except Exception as exc:
+            self.synthesized.emit(job_id, _message(exc))  # a message instead of a comparison
 
 
 def _message(exc: Exception) -> str:

@@ -1,0 +1,57 @@
+"""One reference photo through both generators: its vessel map, the synthetic photos, and the RL /
+RNFLD maps the classifier draws on each (the Synthesize view and docs/make_gan_figure.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from fundus_viewer.core.gan.pairs import GanPair, make_pair
+from fundus_viewer.core.gan.pathology_loss import classifier_batch, crop_transform
+from fundus_viewer.core.gan.synthesis import synthesize
+from fundus_viewer.core.visualization.pathology import pathology_maps
+
+
+@dataclass
+class Rendition:
+    name: str  # "real", or a generator's name
+    image: np.ndarray  # S x S x 3 uint8
+    rl: np.ndarray  # the classifier's maps on its disc crop (g x g, >= 0)
+    rnfld: np.ndarray
+    probability: float
+
+
+@dataclass
+class Comparison:
+    pair: GanPair
+    renditions: list[Rendition] = field(default_factory=list)
+
+
+def render(classifier, pair: GanPair, name: str, image: np.ndarray) -> Rendition:
+    device = next(classifier.parameters()).device
+    transform = crop_transform(classifier, pair.disc_center, pair.disc_side, image.shape[0])
+    x = classifier_batch(torch.from_numpy(image[None]).permute(0, 3, 1, 2).float().div(255).to(device), [transform])
+    maps = pathology_maps(classifier, x, create_graph=False)
+    with torch.no_grad():
+        p = torch.softmax(classifier(x).float(), 1)[0, classifier.glaucoma_index].item()
+    heat = {k: maps[k][0].detach().clamp(min=0).cpu().numpy() for k in ("rl", "rnfld")}
+    return Rendition(name, image, heat["rl"], heat["rnfld"], p)
+
+
+def compare(classifier, pair: GanPair, generators: dict, seed: int = 0) -> Comparison:
+    result = Comparison(pair, [render(classifier, pair, "real", pair.photo)])
+    for name, generator in generators.items():
+        image = synthesize(generator, pair.vessels[None], 1, seed)[0, 0]
+        result.renditions.append(render(classifier, pair, name, image))
+    return result
+
+
+def compare_photo(classifier, segmenter, rgb: np.ndarray, generators: dict, seed: int = 0, name: str = "photo") -> Comparison:
+    """From any photo: segment its vessels, cut both to the GAN's square, compare."""
+    from fundus_viewer.core.vessels import segment_vessels
+
+    size = next(iter(generators.values())).spec.size
+    pair = make_pair(name, "", None, rgb, segment_vessels(segmenter, rgb), size, classifier.spec.disc_diameters)
+    return compare(classifier, pair, generators, seed)

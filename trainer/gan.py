@@ -2,7 +2,8 @@
 
 Loss (paper, eq. 5): adversarial + lambda * L_patho, L_patho = |V(X_real) - V(X_syn)|_1 with V the
 pathology-aware heat maps of the frozen classifier (``--pathology rl|rnfld|both``). The generator is
-updated twice for every discriminator update.
+updated twice for every discriminator update. On a GPU, G and D run in mixed precision (L_patho in
+float32); under torchrun every process trains a DistributedDataParallel copy (see trainer.distributed).
 
 Presets:
 - ``paper``: 512 px, batch 1, SGD lr 2e-4, random rotation, 240,000 steps, the paper's losses only;
@@ -79,6 +80,16 @@ class GanSteps:
         self.opt_g, self.opt_d = make(generator.parameters()), make(discriminator.parameters())
         self.bce = torch.nn.BCEWithLogitsLoss()
         self.g_steps = self.d_steps = 0
+        # Mixed precision on a GPU for G and D; L_patho's double back-propagation through the
+        # classifier stays in float32, where its small map differences keep their precision.
+        self.amp = device.type == "cuda"
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
+
+    def autocast(self):
+        import torch
+
+        return torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp)
 
     def transforms(self, disc):
         from fundus_viewer.core.gan.pathology_loss import crop_transform
@@ -91,8 +102,10 @@ class GanSteps:
 
         from fundus_viewer.core.gan.pathology_loss import pathology_loss
 
-        synthetic = self.G(vessels)
-        logits = self.D(synthetic, vessels)
+        with self.autocast():
+            synthetic = self.G(vessels)
+            logits = self.D(synthetic, vessels).float()
+        synthetic = synthetic.float()
         adversarial = self.bce(logits, torch.ones_like(logits))
         loss, terms = adversarial, {"g_adv": adversarial.item()}
         if self.lam > 0:
@@ -104,23 +117,26 @@ class GanSteps:
             loss = loss + self.l1 * reconstruction
             terms["g_l1"] = reconstruction.item()
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.scaler_g.scale(loss).backward()
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
         self.g_steps += 1
         return terms
 
     def discriminator_step(self, real, vessels) -> dict:
         import torch
 
-        with torch.no_grad():
-            synthetic = self.G(vessels)
+        with torch.no_grad(), self.autocast():
+            synthetic = self.G(vessels).float()
         # one forward for both halves: under DDP a module may run only once per backward
-        logits = self.D(torch.cat([real, synthetic]), torch.cat([vessels, vessels]))
+        with self.autocast():
+            logits = self.D(torch.cat([real, synthetic]), torch.cat([vessels, vessels])).float()
         real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
         loss = 0.5 * (self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits)))
         self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.scaler_d.scale(loss).backward()
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
         self.d_steps += 1
         return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
 
@@ -136,13 +152,17 @@ class GanSteps:
         return terms
 
     def state(self) -> dict:
-        return {"G": self.generator.state_dict(), "D": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "g_steps": self.g_steps, "d_steps": self.d_steps}
+        return {"G": self.generator.state_dict(), "D": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(), "g_steps": self.g_steps, "d_steps": self.d_steps}
 
     def load(self, state: dict) -> None:
         self.generator.load_state_dict(state["G"])
         self.discriminator.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        if state.get("scaler_g"):  # empty on a CPU run; absent in states from before mixed precision
+            self.scaler_g.load_state_dict(state["scaler_g"])
+            self.scaler_d.load_state_dict(state["scaler_d"])
         self.g_steps, self.d_steps = state["g_steps"], state["d_steps"]
 
 

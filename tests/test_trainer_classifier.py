@@ -167,3 +167,12 @@ def test_cdr_head_trains_on_linked_masks(tmp_path):
     model = load_classifier(out / "classifier.safetensors")
     assert model.spec.arch_options["cdr_head"] is True
     assert model.network.segmentation is not None
+
+
+def test_a_time_budget_ends_the_run_after_one_epoch_with_test_metrics(toy, tmp_path):
+    from fundus_viewer.core.models.checkpoint import load_classifier
+
+    out = tmp_path / "budget"
+    assert train_main(common_args(toy, out, 30) + ["--max-minutes", "0"]) == 0
+    assert [int(r["epoch"]) for r in read_log(out)] == [1]
+    assert "test" in load_classifier(out / "classifier.safetensors").spec.metrics

@@ -22,7 +22,7 @@ USAGE = f"""usage: fundus-viewer [PHOTO_OR_FOLDER]          open the app
        fundus-viewer COMMAND [options]           run a headless tool
 
 commands:
-{chr(10).join(f"  {name:<10} {text}" for name, (_, text) in SUBCOMMANDS.items())}
+{chr(10).join(f"  {name:<16} {text}" for name, (_, text) in SUBCOMMANDS.items())}
 
 Run `fundus-viewer COMMAND --help` for a command's options."""
 

@@ -254,15 +254,13 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             self.view.plot.autoRange()
         if side_by_side:
             choice = "rl"
-            theta_act, low, high = self.panel.thresholds()
-            rnfld = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData()).rnfld
-            self.view2.show_heat(rnfld, self.panel.colormap.currentText(), self.panel.opacity.value())
         titles = dict((key, label) for label, key in self.panel.map_choices())
         self.view.plot.setTitle(titles[choice])
         self.view2.plot.setTitle(titles["rnfld"] if side_by_side else None)
         if choice in ("rl", "rnfld"):
-            theta_act, low, high = self.panel.thresholds()
-            maps = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData())
+            maps = self._heatmaps()  # once per redraw: the slider's hot path
+            if side_by_side:
+                self.view2.show_heat(maps.rnfld, self.panel.colormap.currentText(), self.panel.opacity.value())
             heat = maps[choice]
             lines = [f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}" for name, c in maps.counts.items()]
             if not heat.any():
@@ -288,11 +286,15 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             self.request_analysis.emit(self._job, self.photo)
             self.statusBar().showMessage(f"Analysing {self.photo.name} with {', '.join(name.split('.')[-1] for name in layers)}…")
 
+    def _heatmaps(self):
+        """The cached analysis recombined at the panel's thresholds."""
+        t = self.panel.thresholds_object()
+        return self.analysis.heatmaps(t.theta_act, t.cmi_low, t.cmi_high, t.normalization)
+
     def current_maps(self) -> dict[str, np.ndarray]:
         if self.analysis is None:
             return {}
-        theta_act, low, high = self.panel.thresholds()
-        maps = self.analysis.heatmaps(theta_act, low, high, self.panel.normalization.currentData())
+        maps = self._heatmaps()
         return {"pathology-rl": maps.rl, "pathology-rnfld": maps.rnfld, **self.baselines}
 
     def export_view(self, path: str | None = None) -> Path | None:

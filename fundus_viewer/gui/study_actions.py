@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 
 class StudyMenuMixin:
     def build_study_menu(self) -> None:
         study_menu = self.menuBar().addMenu("&Study")
-        for text, shortcut, tip, slot in (
-            ("&New study…", "Ctrl+Shift+N", "Set up a blinded rating study from one folder of images per arm", self.new_study),
-            ("&Rate a study…", "Ctrl+Shift+R", "Open a study file and rate it, full screen, blinded", self.rate_study),
-            ("&Analyse a study…", "Ctrl+Shift+A", "Statistics of a study's answers (unblinded: for the study's owner)", self.analyse_study),
-        ):
-            action = QAction(text, self, shortcut=QKeySequence(shortcut), triggered=lambda _c=False, slot=slot: slot())
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            study_menu.addAction(action)
+        study_menu.addAction(self._action("&New study…", self.new_study, "Ctrl+Shift+N", "Set up a blinded rating study from one folder of images per arm"))
+        study_menu.addAction(self._action("&Rate a study…", self.rate_study, "Ctrl+Shift+R", "Open a study file and rate it, full screen, blinded"))
+        study_menu.addAction(self._action("&Analyse a study…", self.analyse_study, "Ctrl+Shift+A", "Statistics of a study's answers (unblinded: for the study's owner)"))
 
     def new_study(self) -> None:
         from fundus_viewer.gui.study_dialogs import CreateStudyDialog

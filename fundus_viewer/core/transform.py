@@ -153,3 +153,15 @@ def crop_square(rgb: np.ndarray, left: int, top: int, side: int, border: int = c
         border,
         value=0,
     )
+
+
+def padded_square(height: int, width: int) -> tuple[int, int, int]:
+    """(left, top, side) of the square that holds a whole height x width image, centred."""
+    side = max(height, width)
+    return (width - side) // 2, (height - side) // 2, side
+
+
+def resize_square(image: np.ndarray, square: tuple[int, int, int], size: int, upscale: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """``crop_square`` at (left, top, side), resized to size x size (area-averaged when shrinking)."""
+    left, top, side = square
+    return cv2.resize(crop_square(image, left, top, side), (size, size), interpolation=cv2.INTER_AREA if side > size else upscale)

@@ -7,7 +7,7 @@ Pixels outside the field of view get probability 0.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -20,6 +20,7 @@ from fundus_viewer.core.errors import CheckpointError
 from fundus_viewer.core.fov import FieldOfView, analyse_field_of_view
 from fundus_viewer.core.images import as_fundus_image
 from fundus_viewer.core.models.checkpoint import load_weights, read_checkpoint, write_checkpoint
+from fundus_viewer.core.models.spec import SpecDict
 from fundus_viewer.core.models.unet import UNet
 from fundus_viewer.core.resources import models_dir
 
@@ -27,20 +28,13 @@ KIND = "fundus-viewer/vessel-segmenter"
 
 
 @dataclass
-class VesselSpec:
+class VesselSpec(SpecDict):
     base: int = 16
     depth: int = 3
     fov_diameter: int = 720  # photos are rescaled so their field of view is this wide
     threshold: float = 0.5  # probability -> mask (chosen on validation Dice)
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "VesselSpec":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class VesselSegmenter(nn.Module):

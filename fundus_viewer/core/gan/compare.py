@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from fundus_viewer.core.gan.pairs import GanPair, make_pair
-from fundus_viewer.core.gan.pathology_loss import classifier_batch, crop_transform
+from fundus_viewer.core.gan.pathology_loss import as_batch, classifier_batch, crop_transform
 from fundus_viewer.core.gan.synthesis import synthesize
 from fundus_viewer.core.visualization.pathology import pathology_maps
 
@@ -32,7 +32,7 @@ class Comparison:
 def render(classifier, pair: GanPair, name: str, image: np.ndarray) -> Rendition:
     device = next(classifier.parameters()).device
     transform = crop_transform(classifier, pair.disc_center, pair.disc_side, image.shape[0])
-    x = classifier_batch(torch.from_numpy(image[None]).permute(0, 3, 1, 2).float().div(255).to(device), [transform])
+    x = classifier_batch(as_batch(image[None], device), [transform])
     maps = pathology_maps(classifier, x, create_graph=False)
     with torch.no_grad():
         p = torch.softmax(classifier(x).float(), 1)[0, classifier.glaucoma_index].item()

@@ -9,16 +9,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from fundus_viewer.core.models.spec import SpecDict
 from fundus_viewer.core.models.unet import UNet
 
 
 @dataclass
-class GanSpec:
+class GanSpec(SpecDict):
     size: int = 256  # square images, a multiple of 2 ** gen_depth
     gen_base: int = 16
     gen_depth: int = 4
@@ -30,13 +31,6 @@ class GanSpec:
     lam: float = 1000.0  # L_patho weight; 0 is the paper's baseline
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "GanSpec":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class Generator(nn.Module):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from fundus_viewer.core.disc import disc_square
 from fundus_viewer.core.fov import analyse_field_of_view
-from fundus_viewer.core.transform import crop_square
+from fundus_viewer.core.transform import resize_square
 
 
 @dataclass
@@ -27,15 +26,9 @@ class GanPair:
     disc_side: int  # the classifier's disc square, in S pixels
 
 
-def to_square(image: np.ndarray, square: tuple[int, int, int], size: int) -> np.ndarray:
-    left, top, side = square
-    cut = crop_square(image, left, top, side)
-    return cv2.resize(cut, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
-
-
 def make_pair(name, dataset, label, rgb, vessels, size: int, disc_diameters: float) -> GanPair:
     square = analyse_field_of_view(rgb).square()
-    photo = to_square(rgb, square, size)
-    vessel_map = to_square(vessels.astype(np.float32), square, size).clip(0, 1)
+    photo = resize_square(rgb, square, size)
+    vessel_map = resize_square(vessels.astype(np.float32), square, size).clip(0, 1)
     left, top, side = disc_square(photo, disc_diameters)
     return GanPair(name, dataset, label, photo, vessel_map, (left + side / 2, top + side / 2), side)

@@ -34,6 +34,11 @@ def classifier_input(image: torch.Tensor, transform: InputTransform) -> torch.Te
     return resized[:, start : start + transform.crop, start : start + transform.crop]
 
 
+def as_batch(images: np.ndarray, device) -> torch.Tensor:
+    """N x S x S x 3 uint8 photos -> N x 3 x S x S floats in [0, 1] on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255).to(device)
+
+
 def classifier_batch(images: torch.Tensor, transforms: list[InputTransform]) -> torch.Tensor:
     return torch.stack([classifier_input(image, t) for image, t in zip(images, transforms)])
 
@@ -59,7 +64,6 @@ def pathology_loss(classifier, real: torch.Tensor, synthetic: torch.Tensor, tran
     the map weights) but nothing of it is trained; V(syn) keeps its graph so L_patho reaches G."""
     x_real = classifier_batch(real, transforms).detach().requires_grad_(True)
     x_syn = classifier_batch(synthetic, transforms)
-    grid = None
     v_real = pathology_maps(classifier, x_real, thresholds=thresholds, create_graph=False)
     grid = tuple(next(iter(v_real.values())).shape[-2:])
     v_syn = pathology_maps(classifier, x_syn, thresholds=thresholds, create_graph=True, size=grid)

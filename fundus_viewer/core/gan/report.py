@@ -10,14 +10,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy import linalg
 
 from fundus_viewer.core.gan.pairs import GanPair
-from fundus_viewer.core.gan.pathology_loss import classifier_batch, crop_transform, heat_distance
+from fundus_viewer.core.gan.pathology_loss import as_batch, classifier_batch, crop_transform, heat_distance
 from fundus_viewer.core.gan.synthesis import synthesize
 
 
@@ -32,7 +32,6 @@ class GeneratorReport:
     kid_sd: float
     p_glaucoma: float  # mean over synthetic photos from glaucoma references
     n_synthetic: int
-    extra: dict = field(default_factory=dict)
 
 
 def features_and_probability(classifier, images: np.ndarray, transforms) -> tuple[np.ndarray, np.ndarray]:
@@ -45,8 +44,7 @@ def features_and_probability(classifier, images: np.ndarray, transforms) -> tupl
     try:
         with torch.no_grad():
             for start in range(0, len(images), 16):
-                x = torch.from_numpy(images[start : start + 16]).permute(0, 3, 1, 2).float().div(255).to(device)
-                logits = classifier(classifier_batch(x, transforms[start : start + 16]))
+                logits = classifier(classifier_batch(as_batch(images[start : start + 16], device), transforms[start : start + 16]))
                 probabilities.append(torch.softmax(logits.float(), 1)[:, classifier.glaucoma_index].cpu())
     finally:
         handle.remove()
@@ -85,9 +83,8 @@ def evaluate_generator(name: str, generator, classifier, test_pairs: list[GanPai
     device = next(classifier.parameters()).device
     distances = []
     for pair, images in zip(test_pairs, synthetic):
-        real = torch.from_numpy(np.repeat(pair.photo[None], samples, 0)).permute(0, 3, 1, 2).float().div(255).to(device)
-        syn = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).to(device)
-        distances.extend(heat_distance(classifier, real, syn, [transform(pair)] * samples, "both"))
+        real = as_batch(np.repeat(pair.photo[None], samples, 0), device)
+        distances.extend(heat_distance(classifier, real, as_batch(images, device), [transform(pair)] * samples, "both"))
     flat = synthetic.reshape(-1, size, size, 3)
     syn_transforms = [transform(p) for p in test_pairs for _ in range(samples)]
     syn_features, syn_p = features_and_probability(classifier, flat, syn_transforms)

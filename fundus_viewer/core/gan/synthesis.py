@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
 from fundus_viewer.core.fov import analyse_field_of_view
-from fundus_viewer.core.gan.pairs import to_square
+from fundus_viewer.core.transform import padded_square, resize_square
 
 
 def is_vessel_map(rgb: np.ndarray) -> bool:
@@ -18,9 +17,7 @@ def is_vessel_map(rgb: np.ndarray) -> bool:
 def vessel_map_input(rgb: np.ndarray, size: int) -> np.ndarray:
     """A vessel map (probability or mask, any size) on the GAN's S x S grid: padded square, resized."""
     grey = rgb[..., 0].astype(np.float32) / 255
-    height, width = grey.shape
-    side = max(height, width)
-    return to_square(grey, ((width - side) // 2, (height - side) // 2, side), size).clip(0, 1)
+    return resize_square(grey, padded_square(*grey.shape), size).clip(0, 1)
 
 
 def photo_vessel_input(rgb: np.ndarray, size: int, segmenter) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +26,7 @@ def photo_vessel_input(rgb: np.ndarray, size: int, segmenter) -> tuple[np.ndarra
 
     square = analyse_field_of_view(rgb).square()
     vessels = segment_vessels(segmenter, rgb)
-    return to_square(vessels.astype(np.float32), square, size).clip(0, 1), to_square(rgb, square, size)
+    return resize_square(vessels.astype(np.float32), square, size).clip(0, 1), resize_square(rgb, square, size)
 
 
 def synthesize(generator, vessels: np.ndarray, samples: int = 1, seed: int = 0, batch_size: int = 8) -> np.ndarray:
@@ -50,7 +47,3 @@ def synthesize(generator, vessels: np.ndarray, samples: int = 1, seed: int = 0, 
             for (i, k), image in zip(chunk, images):
                 out[i, k] = image
     return out
-
-
-def resize_rgb(image: np.ndarray, size: int) -> np.ndarray:
-    return image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)

@@ -18,7 +18,7 @@ import numpy as np
 from fundus_viewer.core.fov import analyse_field_of_view
 from fundus_viewer.core.images import list_images, load_image
 from fundus_viewer.core.study.store import DEFAULT_QUESTIONS, NewCase, Question, StudyError, StudyFile
-from fundus_viewer.core.transform import crop_square
+from fundus_viewer.core.transform import padded_square, resize_square
 
 FITS = ("fov", "pad")
 
@@ -31,15 +31,8 @@ def prepare_image(rgb: np.ndarray, size: int = 512, fit: str = "fov") -> bytes:
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}")
-    if fit == "fov":
-        left, top, side = analyse_field_of_view(rgb).square()
-    else:
-        height, width = rgb.shape[:2]
-        side = max(height, width)
-        left, top = (width - side) // 2, (height - side) // 2
-    square = crop_square(rgb, left, top, side)
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-    resized = cv2.resize(square, (size, size), interpolation=interpolation)
+    square = analyse_field_of_view(rgb).square() if fit == "fov" else padded_square(*rgb.shape[:2])
+    resized = resize_square(rgb, square, size, upscale=cv2.INTER_CUBIC)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
     if not ok:
         raise StudyError("could not encode an image as PNG")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes, load_coco, save_coco
 from fundus_viewer.core.errors import BoxesError
-from fundus_viewer.core.sqlite_file import connect, write_transaction
+from fundus_viewer.core.sqlite_file import SqliteFile, connect, write_transaction
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4656414E  # "FVAN"
@@ -69,7 +69,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-class AnnotationStore:
+class AnnotationStore(SqliteFile):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         fresh = not self.path.exists()
@@ -102,13 +102,17 @@ class AnnotationStore:
         """Store a new box (or bring back a deleted one with its id, for undo)."""
         if not box.box_id:
             box = replace(box, box_id=uuid.uuid4().hex)
+        self._insert([box])
+        return box
+
+    def _insert(self, boxes: list[Box]) -> None:
+        """One transaction for all of them: a COCO import lands whole or not at all."""
         stamp = _now()
         with write_transaction(self.db, AnnotationError):
-            self.db.execute(
+            self.db.executemany(
                 "INSERT INTO boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (box.box_id, box.image, box.label, box.x, box.y, box.w, box.h, box.annotator, stamp, stamp),
+                [(b.box_id, b.image, b.label, b.x, b.y, b.w, b.h, b.annotator, stamp, stamp) for b in boxes],
             )
-        return box
 
     def update(self, box: Box) -> None:
         with write_transaction(self.db, AnnotationError):
@@ -178,19 +182,5 @@ class AnnotationStore:
         """Add every box of a COCO file under ``annotator``, in one transaction; returns how many."""
         images = load_coco(path)
         boxes = [new_box(name, label, *bbox, annotator) for name, entry in images.items() for label, items in entry.boxes.items() for bbox in items]
-        stamp = _now()
-        with write_transaction(self.db, AnnotationError):
-            self.db.executemany(
-                "INSERT INTO boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(b.box_id, b.image, b.label, b.x, b.y, b.w, b.h, b.annotator, stamp, stamp) for b in boxes],
-            )
+        self._insert(boxes)
         return len(boxes)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> "AnnotationStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

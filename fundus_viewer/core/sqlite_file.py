@@ -12,6 +12,21 @@ import sqlite3
 from fundus_viewer.core.errors import FundusViewerError
 
 
+class SqliteFile:
+    """An open Fundus Viewer SQLite file (``self.db``); use as a context manager, or call ``close()``."""
+
+    db: sqlite3.Connection
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def connect(uri: str) -> sqlite3.Connection:
     db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
     db.execute("PRAGMA synchronous = FULL")

@@ -35,7 +35,7 @@ class AddBox(BoxCommand):
         self.store, self.layer, self.box = store, layer, box
 
     def do(self) -> None:
-        self.store.add(self.box)
+        self.store.add(self.box)  # with its id: after an undone delete the box comes back as it was
         self.layer.add(self.box)
         self.layer.select(self.box.box_id)
 
@@ -44,19 +44,18 @@ class AddBox(BoxCommand):
         self.layer.remove(self.box.box_id)
 
 
-class DeleteBox(BoxCommand):
+class DeleteBox(AddBox):
+    """An AddBox run backwards."""
+
     def __init__(self, store: AnnotationStore, layer: BoxLayer, box: Box):
-        super().__init__(f"delete {box.label} box")
-        self.store, self.layer, self.box = store, layer, box
+        super().__init__(store, layer, box)
+        self.setText(f"delete {box.label} box")
 
     def do(self) -> None:
-        self.store.delete(self.box)
-        self.layer.remove(self.box.box_id)
+        super().undo_it()
 
     def undo_it(self) -> None:
-        self.store.add(self.box)  # same id: the box comes back as it was
-        self.layer.add(self.box)
-        self.layer.select(self.box.box_id)
+        super().do()
 
 
 class EditBox(BoxCommand):

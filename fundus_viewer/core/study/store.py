@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fundus_viewer.core.errors import FundusViewerError
-from fundus_viewer.core.sqlite_file import connect, write_transaction
+from fundus_viewer.core.sqlite_file import SqliteFile, connect, write_transaction
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x46565354  # "FVST": tells a study file from any other SQLite file
@@ -147,7 +147,7 @@ def rater_order(case_ids: list[int], seed: int) -> list[int]:
     return [int(i) for i in np.random.default_rng(seed).permutation(sorted(case_ids))]
 
 
-class StudyFile:
+class StudyFile(SqliteFile):
     """An open study. Use as a context manager, or call ``close()``."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False):
@@ -348,14 +348,6 @@ class StudyFile:
         rows = self.db.execute("SELECT case_id, code, arm, pair_key, source, repeat_of FROM cases ORDER BY case_id")
         return [dict(zip(("case_id", "code", "arm", "pair_key", "source", "repeat_of"), r)) for r in rows]
 
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> "StudyFile":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 @dataclass

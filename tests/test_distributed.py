@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tests.test_trainer_classifier import common_args, make_set
 from tests.test_trainer_vessels import args as vessel_args

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-from PIL import Image
 
 from tests.test_gan import gan_args
 from tests.test_trainer_vessels import make_pairs

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from collections import Counter
@@ -74,14 +73,13 @@ def train(args) -> dict:
     from torch.utils.data import DataLoader, WeightedRandomSampler
     from tqdm import tqdm
 
-    from fundus_viewer.core.device import describe_device
     from fundus_viewer.core.disc import locate_optic_disc
     from fundus_viewer.core.images import load_image
     from fundus_viewer.core.models.checkpoint import save_classifier
     from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
     from trainer.classifier_data import AugmentedCrops, load_context, load_eval_input, to_tensor, worker_init
     from trainer.runlog import RunLog, plot_curves
-    from trainer.distributed import broadcast_flag, finish, setup, share, wrap
+    from trainer.distributed import broadcast_flag, describe, finish, setup, share, wrap
     from trainer.sources import read_labelled_photos, split_samples
 
     started = time.time()
@@ -91,7 +89,7 @@ def train(args) -> dict:
     torch.manual_seed(args.seed)  # every rank builds the same initial network
     dist, device = setup(args.device)
     if dist.main:
-        print(f"device: {describe_device(device)}" + (f"; {dist.world} processes" if dist.enabled else ""), file=sys.stderr)
+        print(f"device: {describe(device, dist)}", file=sys.stderr)
 
     samples = split_samples(read_labelled_photos(args.data), seed=args.seed)
     by_split = {name: [s for s in samples if s.split == name] for name in ("train", "val", "test")}
@@ -126,7 +124,7 @@ def train(args) -> dict:
             "seed": args.seed,
             "command": command_line("classifier"),
             "torch": torch.__version__,
-            "machine": f"{platform.machine()} {describe_device(device)}" + (f" x {dist.world} processes" if dist.enabled else ""),
+            "machine": describe(device, dist),
         },
     )
 

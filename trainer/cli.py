@@ -33,9 +33,6 @@ def main(argv: list[str] | None = None) -> int:
 
         return import_module(SUBCOMMANDS[argv[0]][0]).main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not SUBCOMMANDS:
-        print("fundus-train: this version has no trainers yet (classifier, vessels and gan are planned)", file=sys.stderr)
-        return 2
+    parser.parse_args(argv)  # --version and --help exit here
     parser.print_help()
     return 2

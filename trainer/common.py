@@ -22,7 +22,7 @@ def out_of_time(args, started: float) -> bool:
 
     if args.max_minutes is None or time.time() - started < args.max_minutes * 60:
         return False
-    print(f"time budget of {args.max_minutes:g} min spent; testing the best checkpoint", file=sys.stderr)
+    print(f"time budget of {args.max_minutes:g} min spent; finishing the run", file=sys.stderr)
     return True
 
 

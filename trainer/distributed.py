@@ -58,8 +58,13 @@ def wrap(model, info: Dist):
     return DistributedDataParallel(model, device_ids=device_ids)
 
 
-def unwrap(model):
-    return getattr(model, "module", model)
+def describe(device, info: Dist) -> str:
+    """The device, and how many processes share the run (the log line and the checkpoint's record)."""
+    import platform
+
+    from fundus_viewer.core.device import describe_device
+
+    return f"{platform.machine()} {describe_device(device)}" + (f" x {info.world} processes" if info.enabled else "")
 
 
 def share(indices: list[int], info: Dist) -> list[int]:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
-from trainer.common import add_run_options, command_line, loader_workers, run_main
+from trainer.common import add_run_options, command_line, loader_workers, out_of_time, run_main
 
 PRESETS = {
     "paper": dict(size=512, batch_size=1, optimizer="sgd", lr=2e-4, steps=240_000, gen_base=64, gen_depth=4, disc_base=64, disc_layers=3, l1=0.0, sample_every=2000, checkpoint_every=2000),
@@ -167,19 +166,17 @@ class GanSteps:
 
 
 def train(args) -> dict:
-    import numpy as np
     import torch
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from fundus_viewer.core.device import describe_device
     from fundus_viewer.core.gan.checkpoint import save_generator
     from fundus_viewer.core.gan.networks import Discriminator, GanSpec, Generator
     from fundus_viewer.core.models.checkpoint import load_classifier
     from trainer.classifier_data import worker_init
     from trainer.gan_data import PairDataset, mask_pairs, photo_pairs, split_pairs
     from trainer.runlog import RunLog, plot_curves
-    from trainer.distributed import barrier, broadcast_flag, finish, setup, share
+    from trainer.distributed import barrier, broadcast_flag, describe, finish, setup, share
     from trainer.state import load_state, save_state
 
     started = time.time()
@@ -189,7 +186,7 @@ def train(args) -> dict:
     torch.manual_seed(args.seed)  # every rank builds the same initial networks
     dist, device = setup(args.device)
     if dist.main:
-        print(f"device: {describe_device(device)}" + (f"; {dist.world} processes" if dist.enabled else ""), file=sys.stderr)
+        print(f"device: {describe(device, dist)}", file=sys.stderr)
     classifier = load_classifier(args.classifier, device=device)  # a clear CheckpointError when missing or wrong
     spec_c = classifier.spec
     if spec_c.crop != "disc":
@@ -210,7 +207,7 @@ def train(args) -> dict:
         "data": str(args.data), "preset": args.preset, "settings": settings, "seed": args.seed, "label": args.label, "vessels": args.vessels,
         "split": {"train": [p.name for p in train_pairs], "test": [p.name for p in test_pairs]},
         "classifier": str(args.classifier or "bundled"), "classifier_metrics": spec_c.metrics.get("test", {}).get("all", {}),
-        "command": command_line("gan"), "torch": torch.__version__, "machine": f"{platform.machine()} {describe_device(device)}" + (f" x {dist.world} processes" if dist.enabled else ""),
+        "command": command_line("gan"), "torch": torch.__version__, "machine": describe(device, dist),
     }
     generator, discriminator = Generator(spec).to(device), Discriminator(spec).to(device)
     steps = GanSteps(generator, discriminator, classifier, settings, args.lam, args.pathology, device, dist)
@@ -227,7 +224,7 @@ def train(args) -> dict:
         log.truncate_after(step, key="step")
     dataset = PairDataset(train_pairs, rotate=True, seed=args.seed)
     workers = loader_workers(args.workers)
-    fixed = [p for p in (test_pairs or train_pairs)[:4]]
+    fixed = (test_pairs or train_pairs)[:4]
     fixed_vessels = torch.stack([torch.from_numpy(p.vessels)[None] for p in fixed]).to(device)
     fixed_noise = generator.noise(fixed_vessels, torch.Generator().manual_seed(args.seed))
 
@@ -258,11 +255,9 @@ def train(args) -> dict:
             if step % settings["checkpoint_every"] == 0 or step == settings["steps"]:
                 save_state(state_path, {**steps.state(), "step": step})
         tick = time.time()
-        out_of_time = broadcast_flag(args.max_minutes is not None and time.time() - started > args.max_minutes * 60, dist)
-        if out_of_time:
+        if broadcast_flag(dist.main and out_of_time(args, started), dist):  # rank 0's clock decides
             if dist.main:
                 save_state(state_path, {**steps.state(), "step": step})
-                print(f"time budget of {args.max_minutes:g} min spent at step {step}", file=sys.stderr)
             break
     bar.close()
     generator.eval()

@@ -71,7 +71,7 @@ def split_pairs(pairs: list[GanPair], test_fraction: float, seed: int) -> tuple[
 
 
 class PairDataset:
-    """Random rotation (the paper's) and horizontal flips; the disc centre turns with the image."""
+    """Random rotation (the paper's); the disc centre turns with the image."""
 
     def __init__(self, pairs: list[GanPair], rotate: bool, seed: int):
         self.pairs, self.rotate, self.seed, self.epoch = pairs, rotate, seed, 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -85,7 +84,6 @@ def train(args) -> dict:
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from fundus_viewer.core.device import describe_device
     from fundus_viewer.core.fov import analyse_field_of_view
     from fundus_viewer.core.segmentation_metrics import segmentation_report
     from fundus_viewer.core.vessels import (
@@ -99,7 +97,7 @@ def train(args) -> dict:
         working_scale,
     )
     from trainer.classifier_data import worker_init
-    from trainer.distributed import broadcast_flag, finish, setup, share, wrap
+    from trainer.distributed import broadcast_flag, describe, finish, setup, share, wrap
     from trainer.runlog import RunLog, plot_curves
     from trainer.sources import DataError
     from trainer.vessel_sources import read_vessel_pairs, split_pairs, vessel_weight_map
@@ -114,7 +112,7 @@ def train(args) -> dict:
     torch.manual_seed(args.seed)  # every rank builds the same initial network
     dist, device = setup(args.device)
     if dist.main:
-        print(f"device: {describe_device(device)}" + (f"; {dist.world} processes" if dist.enabled else ""), file=sys.stderr)
+        print(f"device: {describe(device, dist)}", file=sys.stderr)
     splits = split_pairs(read_vessel_pairs(args.data), seed=args.seed)
     for name, members in splits.items():
         if not members:
@@ -128,7 +126,7 @@ def train(args) -> dict:
         "seed": args.seed,
         "command": command_line("vessels"),
         "torch": torch.__version__,
-        "machine": f"{platform.machine()} {describe_device(device)}" + (f" x {dist.world} processes" if dist.enabled else ""),
+        "machine": describe(device, dist),
     }
 
     def working(pairs, desc):

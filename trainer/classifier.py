@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from trainer.common import add_run_options, command_line, out_of_time, loader_workers, optimizer_step, resume_state, run_main, save_training_state
+from trainer.common import add_run_options, command_line, end_of_epoch_stop, loader_workers, optimizer_step, resume_state, run_main, save_training_state
 
 PRESETS = {
     "paper": dict(arch="alexnet", optimizer="adam", lr=1e-3, batch_size=8, epochs=500, patience=50, weight_decay=0.0, label_smoothing=0.0, schedule="constant"),
@@ -208,10 +208,7 @@ def train(args) -> dict:
         plot_curves(log, out / "curves.png", "epoch", [("loss", ["train_loss", "val_loss"]), ("validation", ["val_auc", "val_accuracy"])])
         save_training_state(state_path, model, optimizer, scheduler, epoch, best_auc=best_auc, stale=stale)
         print(f"epoch {epoch + 1}: train loss {np.mean(losses):.4f}, val loss {val_loss:.4f}, val AUC {val['auc']:.4f}, acc {val['accuracy']:.3f}{' *' if improved else ''}", file=sys.stderr)
-        stop = bool(settings["patience"] and stale >= settings["patience"])
-        if stop:
-            print(f"early stop: no better validation AUC for {stale} epochs", file=sys.stderr)
-        if broadcast_flag(stop or out_of_time(args, started), dist):
+        if end_of_epoch_stop(args, started, settings["patience"], stale, dist, "validation AUC"):
             break
 
     if not dist.main:

@@ -46,6 +46,17 @@ def loader_workers(requested: int | None) -> int:
     return 0 if getattr(sys, "frozen", False) else 1
 
 
+def end_of_epoch_stop(args, started: float, patience: int, stale: int, dist, what: str) -> bool:
+    """Rank 0's decision to stop (early stopping after ``patience`` epochs without a better ``what``, or
+    the time budget), shared with every rank so they leave the loop together."""
+    from trainer.distributed import broadcast_flag
+
+    stop = bool(patience and stale >= patience)
+    if stop:
+        print(f"early stop: no better {what} for {stale} epochs", file=sys.stderr)
+    return broadcast_flag(stop or out_of_time(args, started), dist)
+
+
 def command_line(name: str) -> str:
     argv = sys.argv[2:] if sys.argv[1:2] == [name] else sys.argv[1:]
     return f"fundus-train {name} " + " ".join(argv)

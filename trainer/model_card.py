@@ -30,6 +30,7 @@ def main(argv=None) -> int:
 def write_card(args) -> Path:
     from safetensors import safe_open
 
+    from fundus_viewer.core.cup_disc import KIND as CUP_DISC_KIND
     from fundus_viewer.core.errors import CheckpointError
     from fundus_viewer.core.gan.checkpoint import KIND as GAN_KIND
     from fundus_viewer.core.models.checkpoint import KIND, read_checkpoint
@@ -43,6 +44,8 @@ def write_card(args) -> Path:
         raise CheckpointError(f"{path}: not a model checkpoint ({exc})") from None
     if kind == GAN_KIND:
         card = gan_card(path, read_checkpoint(path, GAN_KIND, with_tensors=False)[0], json.loads(Path(args.report).read_text()) if args.report else None)
+    elif kind == CUP_DISC_KIND:
+        card = cup_disc_card(path, read_checkpoint(path, CUP_DISC_KIND, with_tensors=False)[0])
     elif kind == VESSEL_KIND:
         card = vessel_card(path, read_checkpoint(path, VESSEL_KIND, with_tensors=False)[0])
     else:
@@ -69,7 +72,7 @@ def _training_lines(training: dict) -> list[str]:
     minutes = training.get("seconds", 0) / 60
     return [
         f"- Command: `{training.get('command', '?')}`",
-        f"- Data: `{training.get('data', '?')}`; seed {training.get('seed', '?')}; preset `{training.get('preset', '?')}`",
+        f"- Data: `{training.get('data', '?')}`; seed {training.get('seed', '?')}" + (f"; preset `{training['preset']}`" if "preset" in training else ""),
         f"- Trained for {training.get('epochs_run', '?')} epochs in {minutes:.0f} min on {training.get('machine', 'an unrecorded machine')} (torch {training.get('torch', '?')})",
         f"- Settings: `{json.dumps(training.get('settings', {}))}`",
     ]
@@ -126,6 +129,33 @@ def vessel_card(path: Path, spec: dict) -> str:
     lines += ["", "## Test metrics (inside the field of view, original pixel grid)", "",
               *_table(["test set", "images", "Dice", "sensitivity", "specificity", "AUC"],
                       [[name, str(r["images"]), *(f"{r[k]:.4f}" for k in ("dice", "sensitivity", "specificity", "auc"))] for name, r in metrics.get("test", {}).items()])]
+    return "\n".join(lines) + "\n"
+
+
+def cup_disc_card(path: Path, spec: dict) -> str:
+    training, metrics = spec.get("training", {}), spec.get("metrics", {})
+    visible = spec["diameters"] * spec["input_size"] / spec["resize"]
+    lines = [
+        f"# Model card: `{path.name}` (optic disc and cup segmenter)",
+        "",
+        f"- Architecture: U-Net, {spec['base']} base channels, depth {spec['depth']}, two outputs (disc, cup); input {spec['input_size']} px, "
+        f"a square of {visible:.2f} disc diameters around the located disc; {_size(path)}",
+        f"- Output: disc and cup probability; masks at {spec['threshold']:.2f}; vertical cup-to-disc ratio = cup rows / disc rows (cup inside the disc)",
+        *_training_lines(training),
+        "",
+        "## Split",
+        "",
+    ]
+    for split, names in training.get("split", {}).items():
+        lines.append(f"- {split} ({len(names)}): {', '.join(names)}")
+    rows = []
+    for name in ("validation", "test"):
+        r = metrics.get(name)
+        if r:
+            rows.append([name + (f" (epoch {r['epoch']})" if "epoch" in r else ""), f"{r['photos']} ({r['glaucoma']})", f"{r['disc_dice']:.3f}", f"{r['cup_dice']:.3f}",
+                         f"{r['vcdr_mae']:.3f}", f"{r['vcdr_pearson_r']:.2f}", f"{r['auc_vcdr']:.3f}", f"{r['auc_expert_vcdr']:.3f}"])
+    lines += ["", "## Metrics (on the photo's grid; expert masks: at least 2 of 4 experts)", "",
+              *_table(["set", "photos (glaucoma)", "Dice disc", "Dice cup", "vCDR mean abs. error", "vCDR Pearson r", "AUC of the vCDR", "AUC of the experts' vCDR"], rows)]
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from trainer.common import add_run_options, command_line, out_of_time, loader_workers, optimizer_step, resume_state, run_main, save_training_state
+from trainer.common import add_run_options, command_line, end_of_epoch_stop, loader_workers, optimizer_step, resume_state, run_main, save_training_state
 
 PRESETS = {
     "laptop": dict(base=16, depth=3, patch=96, batch_size=16, patches_per_epoch=1600, epochs=40, lr=2e-3, patience=8),
@@ -200,10 +200,7 @@ def train(args) -> dict:
         plot_curves(log, out / "curves.png", "epoch", [("loss", ["train_loss"]), ("validation", ["val_dice", "val_auc"])])
         save_training_state(state_path, model, optimizer, scheduler, epoch, best_dice=best_dice, stale=stale)
         print(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, val Dice {report['dice']:.4f}, AUC {report['auc']:.4f}{' *' if improved else ''}", file=sys.stderr)
-        stop = bool(settings["patience"] and stale >= settings["patience"])
-        if stop:
-            print(f"early stop: no better validation Dice for {stale} epochs", file=sys.stderr)
-        if broadcast_flag(stop or out_of_time(args, started), dist):
+        if end_of_epoch_stop(args, started, settings["patience"], stale, dist, "validation Dice"):
             break
 
     if not dist.main:

@@ -13,15 +13,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
 
-from fundus_viewer.core.errors import CheckpointError
 from fundus_viewer.core.fov import FieldOfView, analyse_field_of_view
 from fundus_viewer.core.images import as_fundus_image
-from fundus_viewer.core.models.checkpoint import load_weights, read_checkpoint, write_checkpoint
+from fundus_viewer.core.models.segmenter import StandardizedUNet, load_segmenter, save_segmenter
 from fundus_viewer.core.models.spec import SpecDict
-from fundus_viewer.core.models.unet import UNet
 from fundus_viewer.core.resources import models_dir
 
 KIND = "fundus-viewer/vessel-segmenter"
@@ -37,18 +34,10 @@ class VesselSpec(SpecDict):
     metrics: dict = field(default_factory=dict)
 
 
-class VesselSegmenter(nn.Module):
-    """RGB in [0, 1] -> vessel logits; per-image standardisation inside, so exposure matters less."""
+class VesselSegmenter(StandardizedUNet):
+    """RGB in [0, 1] -> vessel logits (B x 1 x H x W)."""
 
-    def __init__(self, spec: VesselSpec):
-        super().__init__()
-        self.spec = spec
-        self.network = UNet(3, 1, spec.base, spec.depth)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=(2, 3), keepdim=True)
-        std = x.std(dim=(2, 3), keepdim=True).clamp(min=1e-3)
-        return self.network((x - mean) / std)
+    out_channels = 1
 
 
 def default_vessel_model_path() -> Path:
@@ -56,18 +45,11 @@ def default_vessel_model_path() -> Path:
 
 
 def save_vessel_segmenter(model: VesselSegmenter, path, half: bool = False) -> Path:
-    return write_checkpoint(path, KIND, model.network, model.spec.to_dict(), half=half)
+    return save_segmenter(model, KIND, path, half=half)
 
 
 def load_vessel_segmenter(path=None, device="cpu") -> VesselSegmenter:
-    path = Path(path) if path is not None else default_vessel_model_path()
-    if not path.exists():
-        hint = " (no default vessel segmenter is bundled; pass --model CKPT)" if path == default_vessel_model_path() else ""
-        raise CheckpointError(f"{path}: no such model file{hint}")
-    spec_dict, tensors = read_checkpoint(path, KIND)
-    model = VesselSegmenter(VesselSpec.from_dict(spec_dict))
-    load_weights(model.network, tensors, path, "U-Net")
-    return model.eval().requires_grad_(False).to(device)
+    return load_segmenter(VesselSegmenter, VesselSpec, KIND, path, default_vessel_model_path(), device)
 
 
 def working_scale(fov: FieldOfView, fov_diameter: int) -> float:

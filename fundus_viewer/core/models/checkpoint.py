@@ -18,7 +18,7 @@ from fundus_viewer.core.resources import default_classifier_path
 
 KIND = "fundus-viewer/classifier"
 FORMAT_VERSION = 1
-KIND_TITLES = {KIND: "classifier", "fundus-viewer/vessel-segmenter": "vessel segmenter"}
+KIND_TITLES = {KIND: "classifier", "fundus-viewer/vessel-segmenter": "vessel segmenter", "fundus-viewer/cup-disc-segmenter": "cup/disc segmenter"}
 
 
 def write_checkpoint(path: str | Path, kind: str, network, spec: dict, half: bool = False) -> Path:

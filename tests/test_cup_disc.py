@@ -1,0 +1,171 @@
+"""The optic disc / cup segmenter: the vertical cup-to-disc ratio with hand-computed answers, outlines on
+the photo, its checkpoint, its trainer (on a toy set made here) and its report."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fundus_viewer.core.cup_disc import (
+    CupDiscSegmenter,
+    CupDiscSpec,
+    load_cup_disc_segmenter,
+    measure_cup_disc,
+    outlines,
+    save_cup_disc_segmenter,
+    vertical_cdr,
+    vertical_extent,
+)
+from fundus_viewer.core.errors import CheckpointError
+
+
+def maps(disc_rows, cup_rows, size=64, cup_cols=slice(20, 40)):
+    """1 x 2 x size x size logits: +10 on the given rows (disc over columns 10-49), -10 elsewhere."""
+    logits = torch.full((1, 2, size, size), -10.0)
+    logits[0, 0, disc_rows, 10:50] = 10.0
+    if cup_rows is not None:
+        logits[0, 1, cup_rows, cup_cols] = 10.0
+    return logits
+
+
+def test_vertical_extent_counts_first_to_last_row():
+    mask = torch.zeros(2, 8, 8, dtype=torch.bool)
+    mask[0, 2, 3] = mask[0, 5, 1] = True  # rows 2..5, a gap inside counts: 4
+    assert vertical_extent(mask).tolist() == [4.0, 0.0]
+
+
+def test_vertical_cdr_hand_computed():
+    # disc rows 10..49 (40 rows), cup rows 20..39 (20 rows): 0.5
+    assert vertical_cdr(maps(slice(10, 50), slice(20, 40))).item() == pytest.approx(0.5)
+    # cup rows 5..39, of which 5..9 lie above the disc and do not count: rows 10..39 = 30 / 40
+    assert vertical_cdr(maps(slice(10, 50), slice(5, 40))).item() == pytest.approx(0.75)
+    # a cup entirely outside the disc's columns is no cup
+    assert vertical_cdr(maps(slice(10, 50), slice(20, 40), cup_cols=slice(55, 60))).item() == 0.0
+    # no disc found: 0, not a division by zero
+    assert vertical_cdr(maps(slice(0, 0), slice(20, 40))).item() == 0.0
+
+
+def test_vertical_cdr_does_not_depend_on_resolution():
+    fine = maps(slice(20, 100), slice(40, 80), size=128)
+    coarse = maps(slice(10, 50), slice(20, 40), size=64)
+    assert vertical_cdr(fine).item() == pytest.approx(vertical_cdr(coarse).item())
+
+
+def test_outlines_are_closed_polygons_around_the_regions():
+    found = outlines(maps(slice(10, 50), slice(20, 40))[0])
+    disc, cup = found["disc"], found["cup"]
+    assert (disc.min(axis=0).tolist(), disc.max(axis=0).tolist()) == ([10.0, 10.0], [49.0, 49.0])  # (x, y)
+    assert (cup.min(axis=0).tolist(), cup.max(axis=0).tolist()) == ([20.0, 20.0], [39.0, 39.0])
+    assert np.array_equal(disc[0], disc[-1])
+    assert outlines(maps(slice(0, 0), None)[0]) == {}
+
+
+def forced_segmenter(cup: bool, size: int = 64) -> CupDiscSegmenter:
+    """A segmenter that finds the disc everywhere in its square, and the cup everywhere or nowhere."""
+    torch.manual_seed(0)
+    model = CupDiscSegmenter(CupDiscSpec(base=4, depth=2, input_size=size, resize=size))
+    with torch.no_grad():
+        model.network.head.weight.zero_()
+        model.network.head.bias.copy_(torch.tensor([50.0, 50.0 if cup else -50.0]))
+    return model.eval()
+
+
+def test_measurement_maps_the_outline_onto_the_photo():
+    # No dark surround: a disc crop, used whole; its square is the photo itself (100 px -> 64 px).
+    photo = np.full((100, 100, 3), 150, np.uint8)
+    measured = measure_cup_disc(forced_segmenter(cup=False), photo)
+    assert measured.vcdr == 0.0 and "cup" not in measured.outlines
+    disc = measured.outlines["disc"]
+    # map pixels 0 and 63 have their centres at photo x, y = (p + 0.5) * 100 / 64 - 0.5
+    assert disc.min() == pytest.approx(0.28125) and disc.max() == pytest.approx(98.71875)
+    assert measure_cup_disc(forced_segmenter(cup=True), photo).vcdr == 1.0
+
+
+def test_checkpoint_round_trip_and_wrong_files(tmp_path, tiny_checkpoint):
+    model = forced_segmenter(cup=True)
+    path = save_cup_disc_segmenter(model, tmp_path / "cd.safetensors")
+    loaded = load_cup_disc_segmenter(path)
+    assert loaded.spec == model.spec
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    with pytest.raises(CheckpointError, match="a classifier, not a cup/disc segmenter"):
+        load_cup_disc_segmenter(tiny_checkpoint)
+    with pytest.raises(CheckpointError, match="no such model file"):
+        load_cup_disc_segmenter(tmp_path / "missing.safetensors")
+
+
+@pytest.fixture
+def toy_masks(tmp_path):
+    """Disc-crop photos (no dark surround) with expert-style masks: a disc of radius 0.4 of the photo,
+    a cup of 0.3 (glaucoma) or 0.1 (normal), drawn as a pale spot in the photo too."""
+    size = 96
+    yy, xx = np.mgrid[0:size, 0:size]
+    rng = np.random.default_rng(0)
+    rows = []
+    for label, cup_radius in (("glaucoma", 0.3), ("normal", 0.1)):
+        for i in range(6):
+            stem = f"{label}_{i}"
+            rgb = np.zeros((size, size, 3), np.float32) + [170, 90, 50] + rng.normal(0, 6, (size, size, 3))
+            for radius, colour in ((0.4, [230, 160, 110]), (cup_radius, [250, 235, 200])):
+                rgb[(xx - 48) ** 2 + (yy - 48) ** 2 < (radius * size) ** 2] = colour
+            Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(tmp_path / f"{stem}.png")
+            rows.append({"path": f"{stem}.png", "label": label, "dataset": "toy", "split": "none", "role": "photo", "pair_id": stem})
+            for role, radius in (("disc_mask", 0.4), ("cup_mask", cup_radius)):
+                mask = ((xx - 48) ** 2 + (yy - 48) ** 2 < (radius * size) ** 2).astype(np.uint8) * 255
+                Image.fromarray(mask).save(tmp_path / f"{stem}.{role}.png")
+                rows.append({"path": f"{stem}.{role}.png", "label": label, "dataset": "toy", "split": "none", "role": role, "pair_id": stem})
+    manifest = tmp_path / "manifest.csv"
+    with manifest.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def train_args(manifest, out, epochs):
+    return ["cup-disc", "--data", str(manifest), "--out", str(out), "--epochs", str(epochs), "--size", "32", "--resize", "36",
+            "--base", "4", "--depth", "2", "--batch-size", "4", "--lr", "1e-2", "--workers", "0", "--device", "cpu"]
+
+
+def read_log(out):
+    with (out / "log.csv").open() as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_trainer_learns_resumes_and_reports(toy_masks, tmp_path):
+    from trainer.cli import main as fundus_train
+
+    out = tmp_path / "run"
+    assert fundus_train(train_args(toy_masks, out, 6)) == 0
+    log = read_log(out)
+    assert [int(r["epoch"]) for r in log] == [1, 2, 3, 4, 5, 6]
+    assert float(log[-1]["train_loss"]) < float(log[0]["train_loss"])
+    model = load_cup_disc_segmenter(out / "cup-disc.safetensors")
+    assert model.spec.input_size == 32 and "test" in model.spec.metrics
+    # resume: two more epochs continue the log rather than restart it
+    assert fundus_train(train_args(toy_masks, out, 8) + ["--resume"]) == 0
+    assert [int(r["epoch"]) for r in read_log(out)] == list(range(1, 9))
+
+    report = tmp_path / "report.json"
+    assert fundus_train(["cup-disc-report", "--data", str(toy_masks), "--model", str(out / "cup-disc.safetensors"), "--all", "--json", str(report)]) == 0
+    figures = json.loads(report.read_text())
+    assert figures["photos"] == 12 and 0 <= figures["disc_dice"] <= 1 and 0 <= figures["cup_dice"] <= 1
+    # the experts' vCDR of these masks, by hand: cup rows / disc rows of two centred circles
+    expected = {1: (2 * 28 + 1) / (2 * 38 + 1), 0: (2 * 9 + 1) / (2 * 38 + 1)}
+    for row in figures["rows"]:
+        assert row["expert_vcdr"] == pytest.approx(expected[row["label"]])
+    assert figures["auc_expert_vcdr"] == 1.0
+
+
+def test_trainer_needs_photos_with_both_masks(tmp_path, capsys):
+    from trainer.cli import main as fundus_train
+
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "a.png")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label,role,pair_id\na.png,glaucoma,photo,a\na.png,normal,photo,b\n")
+    assert fundus_train(["cup-disc", "--data", str(manifest), "--out", str(tmp_path / "o")]) == 2
+    assert "no labelled photo has both a disc_mask and a cup_mask" in capsys.readouterr().err

@@ -29,6 +29,30 @@ def test_the_default_vessel_segmenter_is_bundled_with_its_card():
     assert "test" in load_vessel_segmenter().spec.metrics
 
 
+def test_the_default_cup_disc_segmenter_is_bundled_with_its_card():
+    from fundus_viewer.core.cup_disc import default_cup_disc_path, load_cup_disc_segmenter
+
+    path = default_cup_disc_path()
+    assert path.exists() and path.stat().st_size < 25_000_000
+    assert (models_dir() / "cup-disc.md").exists()
+    assert load_cup_disc_segmenter().spec.metrics["test"]["disc_dice"] > 0.85
+
+
+@pytest.mark.shared_data
+def test_the_cup_disc_segmenter_reproduces_its_test_figures(shared_data):
+    """Its held-out Drishti-GS1 photos, measured again here: the card's Dice and vCDR error."""
+    from fundus_viewer.core.cup_disc import load_cup_disc_segmenter
+    from trainer.cup_disc_report import evaluate, masked_samples, prepare
+
+    model = load_cup_disc_segmenter()
+    test_files = set(model.spec.training["split"]["test"])
+    samples = [s for s in masked_samples(shared_data / "MANIFEST.csv") if s.path.name in test_files]
+    assert len(samples) == model.spec.metrics["test"]["photos"]
+    figures = evaluate(model, prepare(samples, model.spec, 128))
+    for key in ("disc_dice", "cup_dice", "vcdr_mae", "auc_vcdr"):
+        assert figures[key] == pytest.approx(model.spec.metrics["test"][key], abs=0.01)
+
+
 @pytest.mark.shared_data
 def test_the_vessel_segmenter_reproduces_its_test_dice(shared_data):
     """Two of its held-out photos (see the model card's split), segmented again here."""

@@ -28,6 +28,27 @@ def test_classify_json(photos, tiny_checkpoint, capsys):
     assert [0 <= r["probability_glaucoma"] <= 1 for r in rows] == [True, True]
 
 
+def test_classify_adds_the_cup_to_disc_ratio(photos, tiny_checkpoint, tmp_path, capsys):
+    import torch
+
+    from fundus_viewer.core.cup_disc import CupDiscSegmenter, CupDiscSpec, save_cup_disc_segmenter
+
+    segmenter = CupDiscSegmenter(CupDiscSpec(base=4, depth=2, input_size=64, resize=64))
+    with torch.no_grad():  # disc and cup everywhere in its square: every vCDR is exactly 1
+        segmenter.network.head.weight.zero_()
+        segmenter.network.head.bias.fill_(50.0)
+    path = save_cup_disc_segmenter(segmenter, tmp_path / "cd.safetensors")
+    common = [str(photos / "eye1.png"), "--model", str(tiny_checkpoint), "--cup-disc-model", str(path)]
+    assert main(["classify", *common, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["vertical_cdr"] == 1.0
+    assert main(["classify", *common]) == 0
+    assert "vCDR 1.00" in capsys.readouterr().out
+    assert main(["classify", *common, "--no-cup-disc", "--json"]) == 0
+    assert "vertical_cdr" not in json.loads(capsys.readouterr().out)[0]
+    assert main(["classify", str(photos / "eye1.png"), "--model", str(tiny_checkpoint), "--cup-disc-model", str(tiny_checkpoint)]) == 2
+    assert "not a cup/disc segmenter" in capsys.readouterr().err
+
+
 def test_classify_bad_photo_is_reported_and_others_go_on(photos, tiny_checkpoint, capsys, tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"")
     code = main(["classify", str(tmp_path / "bad.jpg"), str(photos / "eye1.png"), "--model", str(tiny_checkpoint)])

@@ -249,3 +249,33 @@ def test_side_by_side_and_layer_choice(qtbot, window, folder):
         window.panel.layers.item(2).setCheckState(Qt.CheckState.Unchecked)  # relu3 off: a new pass
     assert window.analysis.layer_names == tuple(ticked[1:])
     assert "relu3" not in window.panel.counts.text() and "relu5" in window.panel.counts.text()
+
+
+def test_cup_and_disc_outlines_and_the_vcdr(qtbot, tmp_path, folder, tiny_checkpoint):
+    """A segmenter that finds the disc everywhere in its square and no cup: the disc outline is that
+    square's border on the photo, no cup outline, vCDR 0.00 in the status bar; Ctrl+D hides it."""
+    import torch
+
+    from fundus_viewer.core.cup_disc import CupDiscSegmenter, CupDiscSpec, save_cup_disc_segmenter
+    from fundus_viewer.gui.main_window import MainWindow
+
+    segmenter = CupDiscSegmenter(CupDiscSpec(base=4, depth=2, input_size=64, resize=64))
+    with torch.no_grad():
+        segmenter.network.head.weight.zero_()
+        segmenter.network.head.bias.copy_(torch.tensor([50.0, -50.0]))
+    window = MainWindow(str(tiny_checkpoint), "cpu", str(save_cup_disc_segmenter(segmenter, tmp_path / "cd.safetensors")))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "alexnet" in window.device_label.text(), timeout=30000)
+    photo = tmp_path / "crop.png"
+    noise = np.random.default_rng(0).normal(150, 15, (100, 100, 3))
+    Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(photo)  # no dark surround: used whole
+    open_and_wait(qtbot, window, photo)
+    qtbot.waitUntil(lambda: window.cup_disc is not None, timeout=10000)
+    assert "vertical cup-to-disc ratio 0.00" in window.statusBar().currentMessage()
+    xs, ys = window.view.outlines["disc"].getData()
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((0.28125, 98.71875, 0.28125, 98.71875))
+    assert len(window.view.outlines["cup"].getData()[0]) == 0
+    qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert not window.outline_action.isChecked() and len(window.view.outlines["disc"].getData()[0]) == 0
+    window.close()

@@ -13,6 +13,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fundus-viewer classify", description="Glaucoma probability per photo.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_options(parser)
+    parser.add_argument("--cup-disc-model", help="optic disc / cup segmenter for the vertical cup-to-disc ratio; default: the bundled one")
+    parser.add_argument("--no-cup-disc", action="store_true", help="skip the cup-to-disc ratio")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     return parser
 
@@ -20,14 +22,18 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args) -> int:
     import torch
 
+    from fundus_viewer.core.cup_disc import default_cup_disc_path, load_cup_disc_segmenter, measure_cup_disc
     from fundus_viewer.core.errors import FundusViewerError
 
     visualizer = open_visualizer(args)
     model = visualizer.model
+    segmenter = None
+    if not args.no_cup_disc and (args.cup_disc_model or default_cup_disc_path().exists()):
+        segmenter = load_cup_disc_segmenter(args.cup_disc_model, device=visualizer.device)
     rows, failed = [], 0
     for path in args.images:
         try:
-            _, _, x = visualizer.prepare(path)
+            photo, _, x = visualizer.prepare(path)
         except FundusViewerError as exc:
             failed += 1
             rows.append({"path": path, "error": str(exc)})
@@ -36,13 +42,17 @@ def run(args) -> int:
         with torch.no_grad():
             probability = float(torch.softmax(model(x).float(), dim=1)[0, model.glaucoma_index])
         label = model.spec.class_names[model.glaucoma_index] if probability >= 0.5 else _other_class(model)
-        rows.append({"path": path, "probability_glaucoma": round(probability, 6), "prediction": label})
+        row = {"path": path, "probability_glaucoma": round(probability, 6), "prediction": label}
+        if segmenter is not None:
+            row["vertical_cdr"] = round(measure_cup_disc(segmenter, photo).vcdr, 3)
+        rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
         for row in rows:
             if "error" not in row:
-                print(f"{row['probability_glaucoma']:.4f}  {row['prediction']:<9} {row['path']}")
+                vcdr = f"  vCDR {row['vertical_cdr']:.2f}" if "vertical_cdr" in row else ""
+                print(f"{row['probability_glaucoma']:.4f}  {row['prediction']:<9}{vcdr} {row['path']}")
     return 1 if failed else 0
 
 

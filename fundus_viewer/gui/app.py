@@ -14,6 +14,7 @@ def run_app(argv: list[str]) -> int:
     parser.add_argument("photo", nargs="?", help="a photo to open")
     parser.add_argument("--model", help="classifier checkpoint; default: the bundled one")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--cup-disc-model", help="optic disc / cup segmenter checkpoint; default: the bundled one")
     args = parser.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
@@ -24,7 +25,7 @@ def run_app(argv: list[str]) -> int:
     app.setOrganizationName("FundusViewer")
     app.setApplicationName("Fundus Viewer")
     _log_to_file()
-    window = MainWindow(args.model, args.device)
+    window = MainWindow(args.model, args.device, args.cup_disc_model)
     window.show()
     if args.photo:
         window.open_photo(Path(args.photo))

@@ -33,7 +33,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
     baseline_shown = Signal(str)  # method, once its map is on screen
     _threads: list = []  # every worker thread ever started, so tests can check none is left running
 
-    def __init__(self, model_path: str | None = None, device: str = "auto"):
+    def __init__(self, model_path: str | None = None, device: str = "auto", cup_disc_path: str | None = None):
         super().__init__()
         self.setWindowTitle(f"Fundus Viewer {__version__}")
         self.model_path = model_path
@@ -60,13 +60,14 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self._job = 0
         self._study_windows = []  # rating and analysis windows opened from the menu
         self.analysis = None
+        self.cup_disc = None  # the photo's disc / cup measurement, where a segmenter is loaded
         self.photo = None
         self.baselines: dict[str, np.ndarray] = {}  # method -> heat of the photo on screen
         self.evaluate_dialog = None
         self.annotations = AnnotationController(self, self.view)
         self.annotations.status_changed.connect(self._status_changed)
         self._build_menu()
-        self._start_worker(model_path, device)
+        self._start_worker(model_path, device, cup_disc_path)
         self.panel.changed.connect(self.redraw)
         self.panel.layers_changed.connect(self.change_layers)
         self.setAcceptDrops(True)
@@ -106,6 +107,10 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         view_menu.addAction(self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp", "The previous photo of the folder (Page Up)"))
         view_menu.addAction(self._action("&Fit photo", self.view.plot.autoRange, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"))
         view_menu.addAction(self._action("RL and RNFLD side &by side", self.panel.side_by_side.toggle, "Ctrl+B", "Both pathology maps at once, zoom and pan linked"))
+        self.outline_action = self._action("Cup and disc &outlines", self.show_outlines, "Ctrl+D", "The optic disc (white) and cup (cyan) as the cup/disc segmenter finds them")
+        self.outline_action.setCheckable(True)
+        self.outline_action.setChecked(True)
+        view_menu.addAction(self.outline_action)
         view_menu.addSeparator()
         for index, (label, _key) in enumerate(self.panel.map_choices()):
             view_menu.addAction(self._action(f"Show {label}", lambda i=index: self.panel.pathology.setCurrentIndex(i), f"Ctrl+{index + 1}"))
@@ -124,11 +129,11 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         help_menu.addAction(self._action("&Model card", self.show_model_card, tip="What the loaded classifier was trained on, its figures and weaknesses"))
         help_menu.addAction(self._action("&About Fundus Viewer", self.show_about))
 
-    def _start_worker(self, model_path, device) -> None:
+    def _start_worker(self, model_path, device, cup_disc_path) -> None:
         self.thread = QThread(self)
         self.thread.setObjectName("analysis-worker")
         MainWindow._threads.append(self.thread)
-        self.worker = AnalysisWorker(model_path, device)
+        self.worker = AnalysisWorker(model_path, device, cup_disc_path)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.load_model)
         self.request_analysis.connect(self.worker.analyze)
@@ -141,6 +146,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.worker.model_ready.connect(self._model_ready)
         self.worker.model_failed.connect(self._model_failed)
         self.worker.analyzed.connect(self._analyzed)
+        self.worker.cup_disc_measured.connect(self._cup_disc_measured)
         self.worker.baseline_ready.connect(self._baseline_ready)
         self.worker.failed.connect(self._failed)
         self.thread.start()
@@ -185,7 +191,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         except ImageLoadError as exc:
             QMessageBox.warning(self, "Cannot open photo", str(exc))
             return False
-        self.photo, self.analysis, self.baselines = photo, None, {}
+        self.photo, self.analysis, self.baselines, self.cup_disc = photo, None, {}, None
         self.view.show_photo(photo.rgb)
         self.view2.show_photo(photo.rgb)
         self.setWindowTitle(f"{photo.name} — Fundus Viewer")
@@ -276,6 +282,21 @@ class MainWindow(StudyMenuMixin, QMainWindow):
                 return
             self.panel.counts.setText(f"{self.panel.pathology.currentText()}: thresholds do not apply to a baseline.")
         self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
+
+    def _cup_disc_measured(self, job_id: int, measurement) -> None:
+        if job_id != self._job or self.analysis is None:
+            return
+        self.cup_disc = measurement
+        a = self.analysis
+        self.statusBar().showMessage(
+            f"{a.image.name}: P(glaucoma) = {a.probability:.3f}, vertical cup-to-disc ratio {measurement.vcdr:.2f}  ({a.seconds * 1000:.0f} ms)"
+        )
+        self.show_outlines()
+
+    def show_outlines(self) -> None:
+        outlines = self.cup_disc.outlines if self.cup_disc is not None and self.outline_action.isChecked() else None
+        for view in (self.view, self.view2):
+            view.show_outlines(outlines)
 
     def change_layers(self, layers: list[str]) -> None:
         """Other feature layers: the worker rebuilds its visualiser, then the photo is analysed again."""
@@ -426,7 +447,9 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             return  # a newer photo was opened meanwhile
         self.analysis = analysis
         self.photos.set_probability(analysis.image.name, analysis.probability)
+        self.cup_disc = None
         self.statusBar().showMessage(f"{analysis.image.name}: P(glaucoma) = {analysis.probability:.3f}  ({analysis.seconds * 1000:.0f} ms)")
+        self.show_outlines()
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)
 

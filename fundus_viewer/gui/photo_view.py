@@ -26,11 +26,26 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.colorbar.setImageItem(self.heat)
         self.addItem(self.colorbar)
         self.boxes = BoxLayer(self.viewbox)
+        # the classifier's disc and cup, where it segments them: white disc, cyan cup, above the heat
+        self.outlines = {name: pg.PlotCurveItem(pen=pg.mkPen(colour, width=2)) for name, colour in (("disc", "#ffffff"), ("cup", "#00e5ff"))}
+        for curve in self.outlines.values():
+            curve.setZValue(5)
+            self.plot.addItem(curve)
 
     def show_photo(self, rgb: np.ndarray) -> None:
         self.photo.setImage(rgb, levels=(0, 255))
         self.heat.clear()
+        self.show_outlines(None)
         self.plot.autoRange()
+
+    def show_outlines(self, outlines: dict | None) -> None:
+        """Closed (N, 2) x, y polygons by name ("disc", "cup"); None or a missing name hides it."""
+        for name, curve in self.outlines.items():
+            points = (outlines or {}).get(name)
+            if points is None:
+                curve.setData([], [])
+            else:
+                curve.setData(points[:, 0], points[:, 1])
 
     def show_heat(self, heat: np.ndarray | None, colormap: str, opacity: float) -> None:
         if heat is None:

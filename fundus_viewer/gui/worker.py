@@ -23,10 +23,13 @@ class AnalysisWorker(QObject):
     evaluation_progress = Signal(int, int, str)  # done, total, file name
     evaluation_done = Signal(object)  # Evaluation, or a message (str) when it could not run
     synthesized = Signal(int, object)  # job id, gan.compare.Comparison (or a message when it failed)
+    cup_disc_measured = Signal(int, object)  # job id, cup_disc.CupDiscMeasurement
 
-    def __init__(self, model_path: str | None = None, device: str = "auto"):
+    def __init__(self, model_path: str | None = None, device: str = "auto", cup_disc_path: str | None = None):
         super().__init__()
         self._model_path = model_path
+        self._cup_disc_path = cup_disc_path
+        self._cup_disc = None  # the disc / cup segmenter, where one is bundled or given
         self._device = device
         self._visualizer = None
         self._latest = 0
@@ -47,6 +50,7 @@ class AnalysisWorker(QObject):
             # pytorch-grad-cam's extensions holds the GIL long enough to freeze the window (260 ms).
             import fundus_viewer.core.evaluation  # noqa: F401
             import fundus_viewer.core.visualization.baselines  # noqa: F401
+            self._load_cup_disc(device)
             spec = model.spec
             self.layers_known.emit(model.conv_layer_names(), list(self._visualizer.layers))
             self.model_ready.emit(describe_device(device), f"{spec.arch} {spec.input_size} px")
@@ -65,9 +69,29 @@ class AnalysisWorker(QObject):
             self.failed.emit(job_id, "No classifier is loaded, so no heat maps can be computed.")
             return
         try:
-            self.analyzed.emit(job_id, self._visualizer.analyze(image))
+            analysis = self._visualizer.analyze(image)
+            self.analyzed.emit(job_id, analysis)
         except Exception as exc:
             self.failed.emit(job_id, _message(exc))
+            return
+        if self._cup_disc is not None:
+            from fundus_viewer.core.cup_disc import measure_cup_disc
+
+            try:
+                self.cup_disc_measured.emit(job_id, measure_cup_disc(self._cup_disc, analysis.image))
+            except Exception:  # a measurement is an extra: the maps stand without it
+                traceback.print_exc()
+
+    def _load_cup_disc(self, device) -> None:
+        """The bundled (or given) cup/disc segmenter; without one the window simply shows no outlines."""
+        from fundus_viewer.core.cup_disc import default_cup_disc_path, load_cup_disc_segmenter
+
+        if self._cup_disc_path is None and not default_cup_disc_path().exists():
+            return
+        try:
+            self._cup_disc = load_cup_disc_segmenter(self._cup_disc_path, device=device)
+        except Exception as exc:
+            self.failed.emit(self._latest, f"The cup/disc segmenter was not loaded: {_message(exc)}")
 
 
     @Slot(object)

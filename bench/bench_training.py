@@ -1,4 +1,4 @@
-"""Benchmark: training throughput of the classifier and the vessel segmenter on this machine.
+"""Benchmark: training throughput of the classifier, the vessel and the cup/disc segmenters on this machine.
 
 Each figure is given with the same model's inference throughput, measured in the same process, as the
 baseline: a training step (forward, backward, optimiser) should cost about three inference passes.
@@ -17,8 +17,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fundus_viewer.core.cup_disc import CupDiscSegmenter, CupDiscSpec  # noqa: E402
 from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier  # noqa: E402
 from fundus_viewer.core.vessels import VesselSegmenter, VesselSpec  # noqa: E402
+from trainer.cup_disc import cup_disc_loss  # noqa: E402
 from trainer.vessels import vessel_loss  # noqa: E402
 
 
@@ -67,6 +69,11 @@ def main() -> int:
     per_photo = (720 * 720) / (96 * 96)
     print(f"vessel U-Net (base 16, depth 3, 96 px patches, batch 16): train {train:.1f} patches/s "
           f"(= {train / per_photo:.2f} photos of 720 x 720/s); inference {infer:.1f} patches/s; ratio {infer / train:.2f}")
+    cup_disc = CupDiscSegmenter(CupDiscSpec())
+    squares = torch.rand(8, 3, 128, 128)
+    masks = (torch.rand(8, 2, 128, 128) > 0.5).float()
+    train, infer = measure(cup_disc, squares, lambda out: cup_disc_loss(out, masks), args.steps)
+    print(f"cup/disc U-Net (base 16, depth 4, 128 px, batch 8): train {train:.1f} squares/s; inference {infer:.1f} squares/s; ratio {infer / train:.2f}")
     return 0
 
 

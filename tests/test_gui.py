@@ -94,3 +94,16 @@ def test_the_dangling_thread_check_sees_a_running_thread(qapp):
     finally:
         thread.quit()
         thread.wait()
+
+
+def test_self_test_opens_a_bundled_sample_with_every_bundled_model(tmp_path):
+    """What the packaged app runs after a build: maps on a sample, and the cup/disc measurement."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "fundus_viewer", "--self-test"], capture_output=True, text=True, timeout=180, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "self-test passed" in result.stdout
+    assert "vertical cup-to-disc ratio" in result.stdout and "disc" in result.stdout.split("outlines", 1)[1]

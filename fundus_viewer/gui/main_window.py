@@ -31,6 +31,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
     request_synthesis = Signal(int, object, int)
     analysis_shown = Signal(str)  # photo name, once its maps are on screen
     baseline_shown = Signal(str)  # method, once its map is on screen
+    cup_disc_shown = Signal(float)  # the vertical cup-to-disc ratio, once the outlines are on screen
     _threads: list = []  # every worker thread ever started, so tests can check none is left running
 
     def __init__(self, model_path: str | None = None, device: str = "auto", cup_disc_path: str | None = None):
@@ -292,6 +293,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             f"{a.image.name}: P(glaucoma) = {a.probability:.3f}, vertical cup-to-disc ratio {measurement.vcdr:.2f}  ({a.seconds * 1000:.0f} ms)"
         )
         self.show_outlines()
+        self.cup_disc_shown.emit(measurement.vcdr)
 
     def show_outlines(self) -> None:
         outlines = self.cup_disc.outlines if self.cup_disc is not None and self.outline_action.isChecked() else None

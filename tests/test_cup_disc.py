@@ -1,7 +1,6 @@
 """The optic disc / cup segmenter: the vertical cup-to-disc ratio with hand-computed answers, outlines on
 the photo, its checkpoint, its trainer (on a toy set made here) and its report."""
 
-import csv
 import json
 
 import numpy as np
@@ -20,6 +19,7 @@ from fundus_viewer.core.cup_disc import (
     vertical_extent,
 )
 from fundus_viewer.core.errors import CheckpointError
+from tests.test_trainer_classifier import read_log, write_manifest
 
 
 def maps(disc_rows, cup_rows, size=64, cup_cols=slice(20, 40)):
@@ -118,22 +118,12 @@ def toy_masks(tmp_path):
                 mask = ((xx - 48) ** 2 + (yy - 48) ** 2 < (radius * size) ** 2).astype(np.uint8) * 255
                 Image.fromarray(mask).save(tmp_path / f"{stem}.{role}.png")
                 rows.append({"path": f"{stem}.{role}.png", "label": label, "dataset": "toy", "split": "none", "role": role, "pair_id": stem})
-    manifest = tmp_path / "manifest.csv"
-    with manifest.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return manifest
+    return write_manifest(tmp_path / "manifest.csv", rows)
 
 
 def train_args(manifest, out, epochs):
     return ["cup-disc", "--data", str(manifest), "--out", str(out), "--epochs", str(epochs), "--size", "32", "--resize", "36",
             "--base", "4", "--depth", "2", "--batch-size", "4", "--lr", "1e-2", "--workers", "0", "--device", "cpu"]
-
-
-def read_log(out):
-    with (out / "log.csv").open() as stream:
-        return list(csv.DictReader(stream))
 
 
 def test_trainer_learns_resumes_and_reports(toy_masks, tmp_path):

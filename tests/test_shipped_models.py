@@ -42,13 +42,13 @@ def test_the_default_cup_disc_segmenter_is_bundled_with_its_card():
 def test_the_cup_disc_segmenter_reproduces_its_test_figures(shared_data):
     """Its held-out Drishti-GS1 photos, measured again here: the card's Dice and vCDR error."""
     from fundus_viewer.core.cup_disc import load_cup_disc_segmenter
-    from trainer.cup_disc_report import evaluate, masked_samples, prepare
+    from trainer.cup_disc_report import EXPERT_LEVEL, evaluate, masked_samples, prepare
 
     model = load_cup_disc_segmenter()
     test_files = set(model.spec.training["split"]["test"])
     samples = [s for s in masked_samples(shared_data / "MANIFEST.csv") if s.path.name in test_files]
     assert len(samples) == model.spec.metrics["test"]["photos"]
-    figures = evaluate(model, prepare(samples, model.spec, 128))
+    figures = evaluate(model, prepare(samples, model.spec, EXPERT_LEVEL))
     for key in ("disc_dice", "cup_dice", "vcdr_mae", "auc_vcdr"):
         assert figures[key] == pytest.approx(model.spec.metrics["test"][key], abs=0.01)
 

@@ -31,12 +31,16 @@ def make_set(folder, per_class=16, size=96, seed=0):
             name = f"{label}_{i:02d}.png"
             Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(folder / name)
             rows.append({"path": name, "label": label, "dataset": "toy", "split": "none", "role": "photo"})
-    manifest = folder / "manifest.csv"
-    with manifest.open("w", newline="") as stream:
+    return write_manifest(folder / "manifest.csv", rows)
+
+
+def write_manifest(path, rows):
+    """A CSV manifest with the first row's keys as columns."""
+    with path.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    return manifest
+    return path
 
 
 def common_args(manifest, out, epochs):
@@ -156,10 +160,7 @@ def test_cdr_head_trains_on_linked_masks(tmp_path):
         row["pair_id"] = stem
     for row in extra:
         row["pair_id"] = row["path"].split(".")[0]
-    with manifest.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows + extra)
+    write_manifest(manifest, rows + extra)
     out = tmp_path / "cdr"
     assert train_main(common_args(manifest, out, 2) + ["--cdr-head"]) == 0
     from fundus_viewer.core.models.checkpoint import load_classifier

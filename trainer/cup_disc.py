@@ -58,7 +58,7 @@ def train(args) -> dict:
 
     from fundus_viewer.core.cup_disc import CupDiscSegmenter, CupDiscSpec, load_cup_disc_segmenter, save_cup_disc_segmenter
     from trainer.classifier_data import AugmentedCrops, load_context, worker_init
-    from trainer.cup_disc_report import evaluate, format_summary, masked_samples, prepare
+    from trainer.cup_disc_report import EXPERT_LEVEL, evaluate, figures, format_summary, masked_samples, prepare
     from trainer.distributed import broadcast_flag, describe, finish, setup, share, wrap
     from trainer.runlog import RunLog, plot_curves
     from trainer.sources import DataError, split_samples
@@ -94,7 +94,7 @@ def train(args) -> dict:
     prepared = [load_context(s, spec) for s in tqdm(splits["train"], desc="preparing train photos", file=sys.stderr)]
     dataset = AugmentedCrops([c for c, _ in prepared], [s.label for s in splits["train"]], spec.input_size, spec.resize, args.seed,
                              masks=[m for _, m in prepared], mask_size=spec.input_size)
-    val_items = prepare(splits["val"], spec, 128)
+    val_items = prepare(splits["val"], spec, EXPERT_LEVEL)
     workers = loader_workers(args.workers)
 
     model = CupDiscSegmenter(spec).to(device)
@@ -136,7 +136,7 @@ def train(args) -> dict:
         improved = score > best_dice + 1e-6
         if improved:
             best_dice, stale = score, 0
-            spec.metrics = {"validation": {k: v for k, v in val.items() if k != "rows"} | {"epoch": epoch + 1}}
+            spec.metrics = {"validation": figures(val) | {"epoch": epoch + 1}}
             save_cup_disc_segmenter(model, best_path, half=args.half)
         else:
             stale += 1
@@ -152,8 +152,8 @@ def train(args) -> dict:
         finish(dist)
         return {}
     best = load_cup_disc_segmenter(best_path, device=device)
-    test = evaluate(best, prepare(splits["test"], spec, 128))
-    best.spec.metrics = {**best.spec.metrics, "test": {k: v for k, v in test.items() if k != "rows"}}
+    test = evaluate(best, prepare(splits["test"], spec, EXPERT_LEVEL))
+    best.spec.metrics = {**best.spec.metrics, "test": figures(test)}
     best.spec.training["seconds"] = round(time.time() - started, 1)
     best.spec.training["epochs_run"] = len(log.rows())
     save_cup_disc_segmenter(best, best_path, half=args.half)

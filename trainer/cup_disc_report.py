@@ -15,13 +15,15 @@ from pathlib import Path
 
 from trainer.common import run_main
 
+EXPERT_LEVEL = 128  # Drishti-GS1 soft maps: 2 of 4 experts, what the segmenter's 0.5 threshold was trained for
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fundus-train cup-disc-report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="manifest with photo, disc_mask and cup_mask rows sharing a pair_id")
     parser.add_argument("--model", help="cup/disc segmenter checkpoint; default: the bundled one")
     parser.add_argument("--all", action="store_true", help="every photo with masks, not only the segmenter's test split")
-    parser.add_argument("--level", type=int, default=128, help="expert mask level")
+    parser.add_argument("--level", type=int, default=EXPERT_LEVEL, help="expert mask level")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     return parser
 
@@ -40,18 +42,16 @@ def masked_samples(source):
 def prepare(samples, spec, level: int) -> list[tuple]:
     """Per photo, once: (sample, transform, model input 1 x 3 x S x S, expert disc, expert cup)."""
     import numpy as np
-    import torch
     from PIL import Image
 
+    from fundus_viewer.core.cup_disc import square_input
     from fundus_viewer.core.images import load_image
-    from fundus_viewer.core.transform import InputTransform
     from trainer.sources import DataError
 
     items = []
     for sample in samples:
         rgb = load_image(sample.path).rgb
-        transform = InputTransform.for_image(rgb, spec.input_size, spec.resize, "disc", spec.diameters)
-        x = torch.from_numpy(transform.to_input(rgb)).permute(2, 0, 1).float().div_(255.0)[None]
+        transform, x = square_input(spec, rgb)
         truth = []
         for path in (sample.disc_mask, sample.cup_mask):
             mask = np.asarray(Image.open(path).convert("L"))
@@ -106,6 +106,11 @@ def evaluate(model, items) -> dict:
         "auc_expert_vcdr": float(roc_auc_score(labels, expert)) if both else float("nan"),
         "rows": rows,
     }
+
+
+def figures(result: dict) -> dict:
+    """The summary of ``evaluate``, without its per-photo rows (what a checkpoint stores)."""
+    return {k: v for k, v in result.items() if k != "rows"}
 
 
 def format_summary(result: dict) -> str:

@@ -9,7 +9,6 @@ does not depend on the map's resolution. The square is found by ``fundus_viewer.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,29 +100,24 @@ def outlines(logits: torch.Tensor, threshold: float = 0.5) -> dict[str, np.ndarr
     return found
 
 
+def square_input(spec: CupDiscSpec, rgb: np.ndarray) -> tuple[InputTransform, torch.Tensor]:
+    """The disc-centred square the segmenter sees: (photo <-> square transform, 1 x 3 x S x S in [0, 1])."""
+    transform = InputTransform.for_image(rgb, spec.input_size, spec.resize, "disc", spec.diameters)
+    return transform, torch.from_numpy(transform.to_input(rgb)).permute(2, 0, 1).float().div_(255.0)[None]
+
+
 @dataclass
 class CupDiscMeasurement:
     vcdr: float
     outlines: dict  # "disc" / "cup": closed (N, 2) x, y polygons in the photo's pixels
-    probability: np.ndarray  # 2 x S x S disc and cup probabilities on the model's square
-    transform: InputTransform  # photo <-> the model's square
-    seconds: float
 
 
 def measure_cup_disc(model: CupDiscSegmenter, image) -> CupDiscMeasurement:
     """Segment disc and cup around the located disc of one photo; outlines in the photo's pixels."""
-    started = time.perf_counter()
-    photo = as_fundus_image(image)
-    spec = model.spec
-    transform = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, "disc", spec.diameters)
-    device = next(model.parameters()).device
-    x = torch.from_numpy(transform.to_input(photo.rgb)).permute(2, 0, 1).float().div_(255.0)[None].to(device)
+    transform, x = square_input(model.spec, as_fundus_image(image).rgb)
     with torch.no_grad():
-        logits = model(x)[0].float().cpu()
+        logits = model(x.to(next(model.parameters()).device))[0].float().cpu()
     return CupDiscMeasurement(
-        vcdr=float(vertical_cdr(logits[None], spec.threshold)[0]),
-        outlines={name: transform.original_points(points) for name, points in outlines(logits, spec.threshold).items()},
-        probability=torch.sigmoid(logits).numpy(),
-        transform=transform,
-        seconds=time.perf_counter() - started,
+        vcdr=float(vertical_cdr(logits[None], model.spec.threshold)[0]),
+        outlines={name: transform.original_points(points) for name, points in outlines(logits, model.spec.threshold).items()},
     )

@@ -288,12 +288,14 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         if job_id != self._job or self.analysis is None:
             return
         self.cup_disc = measurement
-        a = self.analysis
-        self.statusBar().showMessage(
-            f"{a.image.name}: P(glaucoma) = {a.probability:.3f}, vertical cup-to-disc ratio {measurement.vcdr:.2f}  ({a.seconds * 1000:.0f} ms)"
-        )
+        self._show_result()
         self.show_outlines()
         self.cup_disc_shown.emit(measurement.vcdr)
+
+    def _show_result(self) -> None:
+        a = self.analysis
+        vcdr = f", vertical cup-to-disc ratio {self.cup_disc.vcdr:.2f}" if self.cup_disc is not None else ""
+        self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f}{vcdr}  ({a.seconds * 1000:.0f} ms)")
 
     def show_outlines(self) -> None:
         outlines = self.cup_disc.outlines if self.cup_disc is not None and self.outline_action.isChecked() else None
@@ -449,9 +451,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             return  # a newer photo was opened meanwhile
         self.analysis = analysis
         self.photos.set_probability(analysis.image.name, analysis.probability)
-        self.cup_disc = None
-        self.statusBar().showMessage(f"{analysis.image.name}: P(glaucoma) = {analysis.probability:.3f}  ({analysis.seconds * 1000:.0f} ms)")
-        self.show_outlines()
+        self._show_result()  # open_photo has cleared the outlines; a re-analysis keeps them
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)
 

@@ -30,6 +30,7 @@ class AnalysisWorker(QObject):
         self._model_path = model_path
         self._cup_disc_path = cup_disc_path
         self._cup_disc = None  # the disc / cup segmenter, where one is bundled or given
+        self._measured = (None, None)  # (photo, its measurement): a re-analysis (other layers) reuses it
         self._device = device
         self._visualizer = None
         self._latest = 0
@@ -74,13 +75,16 @@ class AnalysisWorker(QObject):
         except Exception as exc:
             self.failed.emit(job_id, _message(exc))
             return
-        if self._cup_disc is not None:
-            from fundus_viewer.core.cup_disc import measure_cup_disc
+        if self._cup_disc is None:
+            return
+        from fundus_viewer.core.cup_disc import measure_cup_disc
 
-            try:
-                self.cup_disc_measured.emit(job_id, measure_cup_disc(self._cup_disc, analysis.image))
-            except Exception:  # a measurement is an extra: the maps stand without it
-                traceback.print_exc()
+        try:
+            if self._measured[0] is not image:  # the window sends the same photo object again
+                self._measured = (image, measure_cup_disc(self._cup_disc, analysis.image))
+            self.cup_disc_measured.emit(job_id, self._measured[1])
+        except Exception:  # a measurement is an extra: the maps stand without it
+            traceback.print_exc()
 
     def _load_cup_disc(self, device) -> None:
         """The bundled (or given) cup/disc segmenter; without one the window simply shows no outlines."""

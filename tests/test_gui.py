@@ -13,6 +13,9 @@ def window(qtbot, tiny_checkpoint):
 
     win = MainWindow(str(tiny_checkpoint), "cpu")
     qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
     qtbot.waitUntil(lambda: "alexnet" in win.device_label.text(), timeout=30000)
     yield win
     win.close()
@@ -28,8 +31,9 @@ def photo(tmp_path, make_fundus):
 def test_open_photo_shows_maps_and_sliders_recombine_without_the_network(qtbot, window, photo):
     with qtbot.waitSignal(window.analysis_shown, timeout=30000):
         assert window.open_photo(photo)
-    first = window.view.heat.image.copy()
-    assert first.shape == (420, 600)
+    first, region = window.view.shown_heat
+    first = first.copy()
+    assert region[2] - region[0] <= 600 and region[3] - region[1] <= 420  # the map's part of the photo
     passes = []
     handle = window.worker._visualizer.model.register_forward_hook(lambda *a: passes.append(1))
     try:
@@ -38,7 +42,7 @@ def test_open_photo_shows_maps_and_sliders_recombine_without_the_network(qtbot, 
     finally:
         handle.remove()
     assert passes == []
-    assert not np.array_equal(first, window.view.heat.image)
+    assert not np.array_equal(first, window.view.shown_heat[0])
     assert "active" in window.panel.counts.text()
     assert "CPU" in window.device_label.text()
 
@@ -49,8 +53,10 @@ def test_a_bad_photo_gives_a_dialog_and_the_app_goes_on(qtbot, window, photo, tm
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append((title, text)))
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    assert not window.open_photo(tmp_path / "broken.jpg")
-    assert shown and "broken.jpg" in shown[0][1]
+    assert window.open_photo(tmp_path / "broken.jpg")  # decoded in the worker: the answer comes later
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert shown[0][0] == "Cannot open photo" and "broken.jpg" in shown[0][1]
+    assert not window.open_photo(tmp_path / "absent.jpg") and "no such file" in shown[1][1]
     with qtbot.waitSignal(window.analysis_shown, timeout=30000):
         assert window.open_photo(photo)
 

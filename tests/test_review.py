@@ -174,10 +174,11 @@ def test_baseline_on_demand_and_exports(qtbot, window, folder, tmp_path):
     with qtbot.waitSignal(window.baseline_shown, timeout=60000):
         window.panel.pathology.setCurrentIndex(2)  # CAM
     assert window.panel.pathology.currentData() == "cam"
-    assert window.view.heat.image is not None and window.view.heat.image.shape == (420, 600)
+    assert window.view.shown_heat is not None and window.view.heat_map is window.baselines["cam"].map
     written = window.export_maps(str(tmp_path))
     assert sorted(p.name for p in written) == ["a-eye.cam.npy", "a-eye.pathology-rl.npy", "a-eye.pathology-rnfld.npy"]
     assert np.load(tmp_path / "a-eye.cam.npy").shape == (420, 600)
+    assert (tmp_path / "a-eye.maps.json").is_file() and not list(tmp_path.glob("*.partial"))
     assert window.export_view(str(tmp_path / "view.png")).stat().st_size > 1000
 
 
@@ -216,7 +217,9 @@ def test_evaluation_can_be_cancelled(qtbot, window, folder):
     for method, check in dialog.checks.items():
         check.setChecked(method == "pathology")
     # pressing Cancel as soon as the first photo starts (direct: runs in the worker, before it goes on)
-    window.worker.evaluation_progress.connect(lambda *a: setattr(window.worker, "cancel_evaluation", True), Qt.ConnectionType.DirectConnection)
+    from fundus_viewer.gui.worker import PROGRESS
+
+    window.worker.returned.connect(lambda r: r.kind == PROGRESS and window.worker.cancel(r.job), Qt.ConnectionType.DirectConnection)
     dialog.run_button.click()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
     assert dialog.result.cancelled and {s.file_name for s in dialog.result.scores} == {"a-eye.png"}
@@ -242,7 +245,9 @@ def test_side_by_side_and_layer_choice(qtbot, window, folder):
     window.panel.side_by_side.setChecked(True)
     assert window.view2.isVisibleTo(window)
     maps = window.analysis.heatmaps(*window.panel.thresholds(), window.panel.normalization.currentData())
-    assert np.array_equal(window.view.heat.image, maps.rl) and np.array_equal(window.view2.heat.image, maps.rnfld)
+    for view, name in ((window.view, "rl"), (window.view2, "rnfld")):
+        values, region = view.shown_heat
+        assert np.array_equal(values, maps.maps[name].render(region, values.shape[::-1]))
     ticked = window.panel.ticked_layers()
     assert [n.split(".")[-1] for n in ticked] == ["relu3", "relu4", "relu5"]
     with qtbot.waitSignal(window.analysis_shown, timeout=30000):

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import torch
 
-from fundus_viewer.core.images import as_fundus_image
 from fundus_viewer.core.models.segmenter import StandardizedUNet, load_segmenter, save_segmenter
 from fundus_viewer.core.models.spec import SpecDict
+from fundus_viewer.core.photo import prepare_photo
 from fundus_viewer.core.resources import models_dir
 from fundus_viewer.core.transform import InputTransform
 
@@ -104,10 +104,11 @@ def outlines(logits: torch.Tensor, threshold: float = 0.5) -> dict[str, np.ndarr
     return found
 
 
-def square_input(spec: CupDiscSpec, rgb: np.ndarray) -> tuple[InputTransform, torch.Tensor]:
-    """The disc-centred square the segmenter sees: (photo <-> square transform, 1 x 3 x S x S in [0, 1])."""
-    transform = InputTransform.for_image(rgb, spec.input_size, spec.resize, "disc", spec.diameters)
-    return transform, torch.from_numpy(transform.to_input(rgb)).permute(2, 0, 1).float().div_(255.0)[None]
+def square_input(spec: CupDiscSpec, image) -> tuple[InputTransform, torch.Tensor]:
+    """The disc-centred square the segmenter sees: (photo <-> square transform, 1 x 3 x S x S in [0, 1]).
+    ``image``: a ``PreparedPhoto`` (its disc, located for the classifier, is used again), path or array."""
+    transform, pixels = prepare_photo(image).model_pixels(spec.input_size, spec.resize, "disc", spec.diameters)
+    return transform, torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
 
 
 @dataclass
@@ -118,7 +119,7 @@ class CupDiscMeasurement:
 
 def measure_cup_disc(model: CupDiscSegmenter, image) -> CupDiscMeasurement:
     """Segment disc and cup around the located disc of one photo; outlines in the photo's pixels."""
-    transform, x = square_input(model.spec, as_fundus_image(image).rgb)
+    transform, x = square_input(model.spec, image)
     with torch.no_grad():
         logits = model(x.to(next(model.parameters()).device))[0].float().cpu()
     return CupDiscMeasurement(

@@ -12,7 +12,9 @@ from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.images import load_image
 from fundus_viewer.core.metrics import localization_accuracy, mean_std, uniform_accuracy
-from fundus_viewer.core.visualization.baselines import BASELINES, baseline_map
+from fundus_viewer.core.photo import prepare_photo
+from fundus_viewer.core.visualization.baselines import BASELINES
+from fundus_viewer.core.visualization.maps import build_maps
 from fundus_viewer.core.visualization.selection import Thresholds
 
 METHODS = ("pathology",) + BASELINES
@@ -111,29 +113,22 @@ def evaluate_localization(
 
 
 def _score_image(visualizer, images_dir: Path, entry: ImageBoxes, methods, thresholds, result: Evaluation):
-    photo = load_image(images_dir / entry.file_name)
+    photo = prepare_photo(load_image(images_dir / entry.file_name))
     if entry.width and entry.height and (photo.width, photo.height) != (entry.width, entry.height):
         raise FundusViewerError(
             f"{entry.file_name}: the boxes were drawn on a {entry.width} x {entry.height} image, "
             f"but the photo is {photo.width} x {photo.height}"
         )
-    maps: dict[str, dict[str, object]] = {}
-    if "pathology" in methods:
-        heat = visualizer.analyze(photo).heatmaps(
-            thresholds.theta_act, thresholds.cmi_low, thresholds.cmi_high, thresholds.normalization
-        )
-        maps["pathology"] = {"RL": heat.rl, "RNFLD": heat.rnfld}
-    baselines = [m for m in methods if m != "pathology"]
-    if baselines:
-        _, transform, x = visualizer.prepare(photo)
-        for method in baselines:
-            single = baseline_map(method, visualizer.model, x, transform).heat
-            maps[method] = {"RL": single, "RNFLD": single}  # one map, scored against both
+    maps = build_maps(visualizer, photo, methods, thresholds)
+    full: dict[str, object] = {}  # each map on the photo's grid once, however many box sets score it
     for pathology in CATEGORIES:
         gt = entry.boxes[pathology]
         if not gt:
             continue
         chance = uniform_accuracy((photo.height, photo.width), gt)
         for method in methods:
-            accuracy = localization_accuracy(maps[method][pathology], gt)
+            name = maps.scored_by(method, pathology)
+            if name not in full:
+                full[name] = maps.full(name)
+            accuracy = localization_accuracy(full[name], gt)
             result.scores.append(ImageScore(entry.file_name, method, pathology, accuracy, chance))

@@ -36,6 +36,12 @@ class FieldOfView:
             return np.ones((self.height, self.width), dtype=bool)
         return cv2.resize(self.small_mask.astype(np.uint8), (self.width, self.height), interpolation=cv2.INTER_NEAREST).astype(bool)
 
+    def mask_at(self, size: tuple[int, int]) -> np.ndarray:
+        """uint8 0/1 mask at (width, height) ``size``, resized from the working mask (all ones without one)."""
+        if self.small_mask is None:
+            return np.ones(size[::-1], dtype=np.uint8)
+        return cv2.resize(self.small_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+
     def box(self) -> tuple[int, int, int, int]:
         """Bounding box (x0, y0, x1, y1; end exclusive) in original pixels; the whole photo without a surround."""
         if self.fills_frame:

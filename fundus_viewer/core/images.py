@@ -23,10 +23,10 @@ from fundus_viewer.core.errors import (
     NotAnImageError,
     TruncatedImageError,
 )
+from fundus_viewer.core.formats import IMAGE_SUFFIXES, list_images  # noqa: F401 - where callers look for them
 
 # Fundus cameras top out near 25 MP; anything past 100 MP is refused before decoding.
 MAX_PIXELS = 100_000_000
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 _BLANK_RANGE = 2  # grey levels: a photo whose pixels all lie within this range carries no picture
 
 
@@ -50,12 +50,6 @@ class FundusImage:
         return Path(self.path).name if self.path else "<array>"
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """The photos of a folder (not recursive), sorted by name."""
-    folder = Path(folder)
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def load_image(path: str | Path) -> FundusImage:
     """Read JPEG, PNG, TIFF or BMP (8/16-bit, grey/RGB/RGBA, EXIF-rotated) as upright 8-bit RGB."""
     path = Path(path)
@@ -77,6 +71,8 @@ def as_fundus_image(image) -> FundusImage:
     """Accept a FundusImage, a path, or an RGB/grey array (uint8, uint16 or float in [0, 1])."""
     if isinstance(image, FundusImage):
         return image
+    if isinstance(getattr(image, "image", None), FundusImage):  # a core.photo.PreparedPhoto
+        return image.image
     if isinstance(image, (str, Path)):
         return load_image(image)
     array = np.asarray(image)
@@ -84,7 +80,8 @@ def as_fundus_image(image) -> FundusImage:
 
 
 def check_not_blank(rgb: np.ndarray, path) -> None:
-    low, high = int(rgb.min()), int(rgb.max())
+    # OpenCV's min/max lets go of the GIL: on a 12 MP photo numpy's would stall the window's thread
+    low, high = (int(v) for v in cv2.minMaxLoc(np.ascontiguousarray(rgb).reshape(rgb.shape[0], -1))[:2])
     if high - low <= _BLANK_RANGE:
         raise BlankImageError(path, f"the image is blank (every pixel has value {low}..{high})")
 
@@ -154,6 +151,9 @@ def _to_rgb8(array: np.ndarray, path) -> np.ndarray:
     """Scale to 8 bits, drop alpha over black (transparent = no data), and make three channels."""
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
         raise NotAnImageError(path, f"has an unsupported shape {array.shape}")
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3:
+        # the common case, as it is: the float path below would hold 4 float32 copies of a 12 MP photo
+        return np.ascontiguousarray(array)
     if array.dtype == np.uint8:
         scaled = array.astype(np.float32)
     elif array.dtype == np.uint16:

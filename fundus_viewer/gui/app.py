@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -24,8 +23,8 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("FundusViewer")
     app.setApplicationName("Fundus Viewer")
-    _log_to_file()
     window = MainWindow(args.model, args.device, args.cup_disc_model)
+    window.first_painted.connect(_install_error_reporting)  # before the worker starts, after the first frame
     window.show()
     if args.photo:
         window.open_photo(Path(args.photo))
@@ -108,13 +107,8 @@ def run_self_test(timeout_s: float = 180.0) -> int:
     return app.exec()
 
 
-def _log_to_file() -> None:
-    """A GUI script has no console: log to the user's log folder."""
-    from platformdirs import user_log_dir
+def _install_error_reporting() -> None:
+    from fundus_viewer.gui.crash import install_excepthook, log_to_file
 
-    folder = Path(user_log_dir("fundus-viewer", "FundusViewer"))
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(filename=folder / "fundus-viewer.log", level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    except OSError:
-        logging.basicConfig(level=logging.INFO)
+    log_to_file()
+    install_excepthook()

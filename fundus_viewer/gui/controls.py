@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
-from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
 
 
 class ThresholdPanel(QWidget):
@@ -15,6 +14,10 @@ class ThresholdPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        # superqt imports all its widgets at once (~100 ms): here, when the panel is built after the
+        # window's first frame, not when the window's modules load
+        from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
+
         outer = QVBoxLayout(self)
         layout = QFormLayout()
         outer.addLayout(layout)

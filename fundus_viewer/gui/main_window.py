@@ -3,15 +3,16 @@ demand), move the thresholds live, draw ground-truth boxes, evaluate the folder.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTextBrowser, QVBoxLayout
 
 from fundus_viewer import __version__
-from fundus_viewer.core.images import IMAGE_SUFFIXES
+from fundus_viewer.core.formats import IMAGE_SUFFIXES
+from fundus_viewer.gui import worker as replies
 from fundus_viewer.gui.annotation_controller import AnnotationController
 from fundus_viewer.gui.controls import ThresholdPanel
 from fundus_viewer.gui.photo_list import PhotoList
@@ -24,11 +25,15 @@ RECENT_LIMIT = 10
 
 
 class MainWindow(StudyMenuMixin, QMainWindow):
+    request_model = Signal()
+    request_open = Signal(int, str)
     request_analysis = Signal(int, object)
     request_baseline = Signal(int, object, str)
-    request_evaluation = Signal(str, object, object, object)
+    request_evaluation = Signal(int, str, object, object, object)
     request_layers = Signal(object)
     request_synthesis = Signal(int, object, int)
+    redrawn = Signal()  # the maps on screen match the panel (after every redraw)
+    first_painted = Signal()  # the window is on screen and complete; the worker starts now
     analysis_shown = Signal(str)  # photo name, once its maps are on screen
     baseline_shown = Signal(str)  # method, once its map is on screen
     cup_disc_shown = Signal(float)  # the vertical cup-to-disc ratio, once the outlines are on screen
@@ -39,38 +44,50 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.setWindowTitle(f"Fundus Viewer {__version__}")
         self.model_path = model_path
         self.view = PhotoView(self)
-        self.view2 = PhotoView(self)  # the RNFLD map when side by side (zoom and pan linked then)
-        self.view2.hide()
+        self.view2 = None  # the RNFLD map when side by side (zoom and pan linked then); made after the first frame
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.view)
-        self.splitter.addWidget(self.view2)
         self.setCentralWidget(self.splitter)
-        self.panel = ThresholdPanel(self)
+        self.panel = None  # the ThresholdPanel, made after the first frame
         self.photos = PhotoList(self)
         self.photos.photo_chosen.connect(self.open_photo)
+        self.docks = {}
         for title, name, widget, area in (
-            ("Pathology-aware maps", "thresholds", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Pathology-aware maps", "thresholds", QLabel("  starting…"), Qt.DockWidgetArea.RightDockWidgetArea),
             ("Photos", "photos", self.photos, Qt.DockWidgetArea.LeftDockWidgetArea),
         ):
-            dock = QDockWidget(title, self)
+            dock = self.docks[name] = QDockWidget(title, self)
             dock.setObjectName(name)
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
         self.device_label = QLabel("loading model…")
         self.statusBar().addPermanentWidget(self.device_label)
-        self._job = 0
+        self._job = 0  # the photo on screen (its opening, analysis, baselines, measurement)
+        self._jobs = 0  # every request's id comes from here, so ids only grow
+        self._evaluation_job = None
         self._study_windows = []  # rating and analysis windows opened from the menu
         self.analysis = None
         self.cup_disc = None  # the photo's disc / cup measurement, where a segmenter is loaded
         self.photo = None
-        self.baselines: dict[str, np.ndarray] = {}  # method -> heat of the photo on screen
+        self.baselines: dict = {}  # method -> core BaselineMap of the photo on screen
         self.evaluate_dialog = None
         self.annotations = AnnotationController(self, self.view)
         self.annotations.status_changed.connect(self._status_changed)
+        # Python's cyclic garbage collector runs in whichever thread allocates: a Qt object it frees in
+        # the worker thread deadlocks PySide (seen in the test suite, inside load_state_dict). Collect
+        # on the GUI thread only, on a timer (pyqtgraph's collector); closeEvent gives gc back.
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        self._garbage = GarbageCollector(interval=1.0)
         self._build_menu()
-        self._start_worker(model_path, device, cup_disc_path)
-        self.panel.changed.connect(self.redraw)
-        self.panel.layers_changed.connect(self.change_layers)
+        self._create_worker(model_path, device, cup_disc_path)
+        self._painted = False
+        self.view.viewport().installEventFilter(self)
+        # The rest of the window (controls, second view) and the worker (torch, the model) come once the
+        # first frame is painted: the window is on screen first, and loading torch holds the GIL for
+        # seconds. An unshown window (a script, a test) finishes at once.
+        QTimer.singleShot(0, self._finish_if_unshown)
+        QTimer.singleShot(2000, self._finish_start_up)  # shown but never painted (minimised): start anyway
         self.setAcceptDrops(True)
         self._restore_layout()
 
@@ -91,7 +108,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._fill_recent()
         samples = file_menu.addMenu("Open &sample photo")
-        from fundus_viewer.core.images import list_images
+        from fundus_viewer.core.formats import list_images
         from fundus_viewer.core.resources import samples_dir
 
         for path in list_images(samples_dir()) if samples_dir().is_dir() else []:
@@ -106,14 +123,14 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self._action("&Next photo", lambda: self.step_photo(1), "PgDown", "The next photo of the folder (Page Down)"))
         view_menu.addAction(self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp", "The previous photo of the folder (Page Up)"))
-        view_menu.addAction(self._action("&Fit photo", self.view.plot.autoRange, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"))
-        view_menu.addAction(self._action("RL and RNFLD side &by side", self.panel.side_by_side.toggle, "Ctrl+B", "Both pathology maps at once, zoom and pan linked"))
+        view_menu.addAction(self._action("&Fit photo", self.view.fit, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"))
+        view_menu.addAction(self._action("RL and RNFLD side &by side", lambda: self.panel.side_by_side.toggle(), "Ctrl+B", "Both pathology maps at once, zoom and pan linked"))
         self.outline_action = self._action("Cup and disc &outlines", self.show_outlines, "Ctrl+D", "The optic disc (white) and cup (cyan) as the cup/disc segmenter finds them")
         self.outline_action.setCheckable(True)
         self.outline_action.setChecked(True)
         view_menu.addAction(self.outline_action)
         view_menu.addSeparator()
-        for index, (label, _key) in enumerate(self.panel.map_choices()):
+        for index, (label, _key) in enumerate(ThresholdPanel.map_choices()):
             view_menu.addAction(self._action(f"Show {label}", lambda i=index: self.panel.pathology.setCurrentIndex(i), f"Ctrl+{index + 1}"))
 
         annotate_menu = self.menuBar().addMenu("&Annotate")
@@ -130,27 +147,72 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         help_menu.addAction(self._action("&Model card", self.show_model_card, tip="What the loaded classifier was trained on, its figures and weaknesses"))
         help_menu.addAction(self._action("&About Fundus Viewer", self.show_about))
 
-    def _start_worker(self, model_path, device, cup_disc_path) -> None:
+    def _create_worker(self, model_path, device, cup_disc_path) -> None:
         self.thread = QThread(self)
         self.thread.setObjectName("analysis-worker")
         MainWindow._threads.append(self.thread)
         self.worker = AnalysisWorker(model_path, device, cup_disc_path)
         self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.load_model)
-        self.request_analysis.connect(self.worker.analyze)
-        self.request_baseline.connect(self.worker.baseline)
-        self.request_evaluation.connect(self.worker.evaluate)
-        self.request_layers.connect(self.worker.set_layers)
-        self.request_synthesis.connect(self.worker.synthesize)
-        self.worker.synthesized.connect(self._synthesized)
-        self.worker.layers_known.connect(self.panel.show_layers)
-        self.worker.model_ready.connect(self._model_ready)
-        self.worker.model_failed.connect(self._model_failed)
-        self.worker.analyzed.connect(self._analyzed)
-        self.worker.cup_disc_measured.connect(self._cup_disc_measured)
-        self.worker.baseline_ready.connect(self._baseline_ready)
-        self.worker.failed.connect(self._failed)
+        for signal, slot in (
+            (self.request_model, self.worker.load_model),
+            (self.request_open, self.worker.open_photo),
+            (self.request_analysis, self.worker.analyze),
+            (self.request_baseline, self.worker.baseline),
+            (self.request_evaluation, self.worker.evaluate),
+            (self.request_layers, self.worker.set_layers),
+            (self.request_synthesis, self.worker.synthesize),
+        ):
+            signal.connect(slot)
+        self._handlers = {
+            replies.MODEL: self._model_replied,
+            replies.PHOTO: self._photo_opened,
+            replies.ANALYSIS: self._analyzed,
+            replies.CUP_DISC: self._cup_disc_measured,
+            replies.LAYERS: self._layers_failed,
+            replies.BASELINE: self._baseline_ready,
+            replies.PROGRESS: self._evaluation_replied,
+            replies.EVALUATION: self._evaluation_replied,
+            replies.SYNTHESIS: self._synthesized,
+        }
+        self.worker.returned.connect(self._replied)
+        self.worker.errored.connect(self._replied)
+
+    def _finish_if_unshown(self) -> None:
+        if not self.isVisible():
+            self._finish_start_up()
+
+    def eventFilter(self, watched, event) -> bool:
+        if not self._painted and event.type() == QEvent.Type.Paint:
+            self._painted = True
+            QTimer.singleShot(0, self._finish_start_up)  # after this frame reaches the screen
+        return super().eventFilter(watched, event)
+
+    def _finish_start_up(self) -> None:
+        """The controls, the second view and the worker: after the first frame, once."""
+        if self.panel is not None:
+            return
+        from superqt.utils import qthrottled
+
+        self.view2 = PhotoView(self)
+        self.view2.hide()
+        self.splitter.addWidget(self.view2)
+        self.panel = ThresholdPanel(self)
+        self.docks["thresholds"].setWidget(self.panel)
+        # a drag's value changes redraw at once, then at most every 16 ms, and always its last value
+        self.schedule_redraw = qthrottled(self.redraw, timeout=16, leading=True)
+        self.panel.changed.connect(self.schedule_redraw)
+        self.panel.layers_changed.connect(self.change_layers)
+        self.first_painted.emit()
         self.thread.start()
+        # queued after any photo asked for meanwhile: it is decoded and shown while the model loads
+        self.request_model.emit()
+
+    def _next_job(self) -> int:
+        self._jobs += 1
+        return self._jobs
+
+    def _replied(self, reply) -> None:
+        self._handlers[reply.kind](reply)
 
     def _restore_layout(self) -> None:
         settings = QSettings()
@@ -173,7 +235,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             self.open_folder(folder)
 
     def open_folder(self, folder: str | Path) -> bool:
-        from fundus_viewer.core.images import list_images
+        from fundus_viewer.core.formats import list_images
 
         photos = list_images(folder)
         if not photos:
@@ -182,30 +244,40 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         return self.open_photo(photos[0])
 
     def open_photo(self, path: str | Path) -> bool:
-        from fundus_viewer.core.errors import ImageLoadError
-        from fundus_viewer.core.images import load_image
-
-        if Path(path).is_dir():
+        """Ask the worker to decode and prepare the photo (a 12 MP JPEG takes a few hundred ms there);
+        it is shown, then analysed, when the worker replies. False if there is nothing to open."""
+        path = Path(path)
+        if path.is_dir():
             return self.open_folder(path)
-        try:
-            photo = load_image(path)
-        except ImageLoadError as exc:
-            QMessageBox.warning(self, "Cannot open photo", str(exc))
+        if not path.is_file():
+            QMessageBox.warning(self, "Cannot open photo", f"{path}: no such file")
             return False
-        self.photo, self.analysis, self.baselines, self.cup_disc = photo, None, {}, None
-        self.view.show_photo(photo.rgb)
-        self.view2.show_photo(photo.rgb)
-        self.setWindowTitle(f"{photo.name} — Fundus Viewer")
-        self.annotations.open_for(Path(path))
-        if self.photos.folder != Path(path).parent or self.photos.count() == 0:
-            self.photos.show_folder(Path(path).parent, self.annotations.status)
-        self.photos.select_name(photo.name)
-        self._remember(Path(path))
-        self._job += 1
+        self._job = self._next_job()
         self.worker.note_request(self._job)
+        self.request_open.emit(self._job, str(path))
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        return True
+
+    def _photo_opened(self, reply) -> None:
+        if reply.job != self._job:
+            return  # a newer photo was asked for meanwhile
+        if not reply.ok:
+            self.statusBar().showMessage("Could not open the photo", 6000)
+            QMessageBox.warning(self, "Cannot open photo", reply.error)
+            return
+        photo = reply.value
+        path = Path(photo.path)
+        self.photo, self.analysis, self.baselines, self.cup_disc = photo, None, {}, None
+        self.view.show_photo(photo.display)
+        self.view2.show_photo(photo.display)
+        self.setWindowTitle(f"{photo.name} — Fundus Viewer")
+        self.annotations.open_for(path)
+        if self.photos.folder != path.parent or self.photos.count() == 0:
+            self.photos.show_folder(path.parent, self.annotations.status)
+        self.photos.select_name(photo.name)
+        self._remember(path)
         self.request_analysis.emit(self._job, photo)
         self.statusBar().showMessage(f"Analysing {photo.name}…")
-        return True
 
     def step_photo(self, step: int) -> None:
         if self.photo is not None and (path := self.photos.neighbour(self.photo.name, step)):
@@ -258,36 +330,42 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             link = self.view.plot if side_by_side else None
             self.view2.plot.setXLink(link)
             self.view2.plot.setYLink(link)
-            self.view.plot.autoRange()
+            self.view.fit()
         if side_by_side:
             choice = "rl"
         titles = dict((key, label) for label, key in self.panel.map_choices())
-        self.view.plot.setTitle(titles[choice])
-        self.view2.plot.setTitle(titles["rnfld"] if side_by_side else None)
+        self.view.set_title(titles[choice])
+        self.view2.set_title(titles["rnfld"] if side_by_side else None)
         if choice in ("rl", "rnfld"):
-            maps = self._heatmaps()  # once per redraw: the slider's hot path
+            maps = self._heatmaps()  # once per redraw: the slider's hot path, on the feature grid
             if side_by_side:
-                self.view2.show_heat(maps.rnfld, self.panel.colormap.currentText(), self.panel.opacity.value())
-            heat = maps[choice]
+                self.view2.show_heat(maps.maps["rnfld"], self.panel.colormap.currentText(), self.panel.opacity.value())
+            heat = maps.maps[choice]
             lines = [f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}" for name, c in maps.counts.items()]
-            if not heat.any():
+            if heat.peak <= 0:
                 # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
                 lines.append(f"\nNo positive {choice.upper()} evidence at these thresholds.")
             self.panel.counts.setText("\n".join(lines))
         else:
-            heat = self.baselines.get(choice)
-            if heat is None:
+            baseline = self.baselines.get(choice)
+            if baseline is None:
                 self.panel.counts.setText(f"Computing {self.panel.pathology.currentText()}…")
                 self.view.show_heat(None, "inferno", 0)
                 self.request_baseline.emit(self._job, self.photo, choice)
+                self.redrawn.emit()
                 return
+            heat = baseline.map
             self.panel.counts.setText(f"{self.panel.pathology.currentText()}: thresholds do not apply to a baseline.")
         self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
+        self.redrawn.emit()
 
-    def _cup_disc_measured(self, job_id: int, measurement) -> None:
-        if job_id != self._job or self.analysis is None:
+    def _cup_disc_measured(self, reply) -> None:
+        if not reply.ok:  # a measurement is an extra: say so in passing, the maps stand
+            self.statusBar().showMessage(f"No cup-to-disc ratio: {reply.error.splitlines()[0]}", 8000)
             return
-        self.cup_disc = measurement
+        if reply.job != self._job or self.analysis is None:
+            return
+        measurement = self.cup_disc = reply.value
         self._show_result()
         self.show_outlines()
         self.cup_disc_shown.emit(measurement.vcdr)
@@ -306,21 +384,28 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         """Other feature layers: the worker rebuilds its visualiser, then the photo is analysed again."""
         self.request_layers.emit(layers)
         if self.photo is not None:
-            self._job += 1
+            self._job = self._next_job()
             self.worker.note_request(self._job)
             self.request_analysis.emit(self._job, self.photo)
             self.statusBar().showMessage(f"Analysing {self.photo.name} with {', '.join(name.split('.')[-1] for name in layers)}…")
 
     def _heatmaps(self):
-        """The cached analysis recombined at the panel's thresholds."""
+        """The cached analysis recombined at the panel's thresholds (kept while they stay the same)."""
         t = self.panel.thresholds_object()
-        return self.analysis.heatmaps(t.theta_act, t.cmi_low, t.cmi_high, t.normalization)
+        key = (id(self.analysis), t)
+        if getattr(self, "_recombined", (None, None))[0] != key:
+            self._recombined = (key, self.analysis.heatmaps(t.theta_act, t.cmi_low, t.cmi_high, t.normalization))
+        return self._recombined[1]
 
-    def current_maps(self) -> dict[str, np.ndarray]:
+    def current_maps(self):
+        """The photo's maps at the panel's thresholds (core ``PhotoMaps``: the pathology pair and the
+        baselines computed so far), exactly as ``fundus-viewer heatmap`` would make them; None before
+        the analysis."""
         if self.analysis is None:
-            return {}
-        maps = self._heatmaps()
-        return {"pathology-rl": maps.rl, "pathology-rnfld": maps.rnfld, **self.baselines}
+            return None
+        from fundus_viewer.core.visualization.maps import build_maps
+
+        return build_maps(self.worker._visualizer, self.photo, ("pathology", *self.baselines), self.panel.thresholds_object(), self.analysis, self.baselines)
 
     def export_view(self, path: str | None = None) -> Path | None:
         if self.photo is None:
@@ -335,23 +420,21 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         return Path(path)
 
     def export_maps(self, folder: str | None = None) -> list[Path]:
-        from fundus_viewer.core.overlay import overlay, write_png
+        """Every map on the photo's own grid (.npy + PNG) and the sidecar that says how they were made."""
+        from fundus_viewer.core.visualization.maps import write_maps
 
         maps = self.current_maps()
-        if not maps:
+        if maps is None:
             return []
         folder = folder or QFileDialog.getExistingDirectory(self, "Folder for the maps")
         if not folder:
             return []
-        stem, written = Path(self.photo.name).stem, []
         try:
-            for name, heat in maps.items():
-                np.save(Path(folder) / f"{stem}.{name}.npy", heat.astype(np.float32))
-                write_png(Path(folder) / f"{stem}.{name}.png", overlay(self.photo.rgb, heat, self.panel.colormap.currentText()))
-                written.append(Path(folder) / f"{stem}.{name}.npy")
+            written = write_maps(maps, folder, self.panel.colormap.currentText())
         except OSError as exc:
-            QMessageBox.warning(self, "Export maps", f"Could not write to {folder}: {exc.strerror or exc}")
-        self.statusBar().showMessage(f"Saved {len(written)} maps in {folder}", 6000)
+            QMessageBox.warning(self, "Export maps", f"Could not write to {folder}: {exc.strerror or exc}. Nothing half-written was left.")
+            return []
+        self.statusBar().showMessage(f"Saved {len(written)} maps and their sidecar in {folder}", 6000)
         return written
 
     # --- evaluation ---------------------------------------------------------------------------
@@ -364,16 +447,38 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             return None
         boxes = store.image_boxes()
         folder = str(Path(self.photo.path).parent)
+        if self.evaluate_dialog is not None:
+            self.evaluate_dialog.close()
         dialog = EvaluateDialog(folder, len(boxes), self)
-        dialog.run_requested.connect(lambda methods: self.request_evaluation.emit(folder, boxes, methods, self.panel.thresholds_object()))
-        dialog.cancel_requested.connect(lambda: setattr(self.worker, "cancel_evaluation", True))
+        dialog.run_requested.connect(lambda methods: self._run_evaluation(folder, boxes, methods))
+        dialog.cancel_requested.connect(self._cancel_evaluation)
         dialog.open_photo.connect(lambda name: self.open_photo(Path(folder) / name))
-        self.worker.evaluation_progress.connect(dialog.on_progress)
-        self.worker.evaluation_done.connect(dialog.on_done)
-        dialog.finished.connect(lambda _r: setattr(self.worker, "cancel_evaluation", True))
+        dialog.finished.connect(lambda _result, d=dialog: self._evaluation_closed(d))
         self.evaluate_dialog = dialog
         dialog.show()
         return dialog
+
+    def _run_evaluation(self, folder: str, boxes, methods) -> None:
+        self._evaluation_job = self._next_job()
+        self.request_evaluation.emit(self._evaluation_job, folder, boxes, methods, self.panel.thresholds_object())
+
+    def _cancel_evaluation(self) -> None:
+        if self._evaluation_job is not None:
+            self.worker.cancel(self._evaluation_job)
+
+    def _evaluation_closed(self, dialog) -> None:
+        """A closed dialog hears no more: its job is cancelled and its replies go nowhere."""
+        self._cancel_evaluation()
+        if self.evaluate_dialog is dialog:
+            self.evaluate_dialog, self._evaluation_job = None, None
+
+    def _evaluation_replied(self, reply) -> None:
+        if reply.job != self._evaluation_job or self.evaluate_dialog is None:
+            return
+        if reply.kind == replies.PROGRESS:
+            self.evaluate_dialog.on_progress(*reply.value)
+        else:
+            self.evaluate_dialog.on_done(reply.value if reply.ok else reply.error)
 
     # --- Patho-GAN ----------------------------------------------------------------------------
     def open_synthesize(self):
@@ -391,17 +496,16 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         if self.photo is None:
             QMessageBox.information(self, "Synthesize", "Open a fundus photo first: its vessels are the generators' input.")
             return
-        # its own counter: a synthesis must not make the photo's analysis look stale
-        self._synthesis_job = getattr(self, "_synthesis_job", 0) + 1
+        self._synthesis_job = self._next_job()  # not a photo job: the photo's analysis stays current
         self.synthesize_window.busy()
         self.request_synthesis.emit(self._synthesis_job, self.photo, seed)
 
-    def _synthesized(self, job_id: int, comparison) -> None:
-        if job_id == getattr(self, "_synthesis_job", None) and getattr(self, "synthesize_window", None) is not None:
-            if isinstance(comparison, str):
-                self.synthesize_window.failed(comparison)
+    def _synthesized(self, reply) -> None:
+        if reply.job == getattr(self, "_synthesis_job", None) and getattr(self, "synthesize_window", None) is not None:
+            if reply.ok:
+                self.synthesize_window.show_comparison(reply.value)
             else:
-                self.synthesize_window.show_comparison(comparison)
+                self.synthesize_window.failed(reply.error)
 
     def open_gan_training(self):
         from fundus_viewer.gui.gan_train_panel import GanTrainPanel
@@ -439,34 +543,42 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         )
 
     # --- worker replies -----------------------------------------------------------------------
-    def _model_ready(self, device: str, summary: str) -> None:
+    def _model_replied(self, reply) -> None:
+        if not reply.ok:
+            self.device_label.setText("no model")
+            QMessageBox.warning(self, "Classifier not loaded", reply.error)
+            return
+        device, summary, layers, in_use = reply.value
+        self.panel.show_layers(layers, in_use)
         self.device_label.setText(f"{summary} · {device}")
 
-    def _model_failed(self, message: str) -> None:
-        self.device_label.setText("no model")
-        QMessageBox.warning(self, "Classifier not loaded", message)
+    def _layers_failed(self, reply) -> None:
+        QMessageBox.warning(self, "Layers not changed", reply.error)
 
-    def _analyzed(self, job_id: int, analysis) -> None:
-        if job_id != self._job:
+    def _analyzed(self, reply) -> None:
+        if reply.job != self._job:
             return  # a newer photo was opened meanwhile
-        self.analysis = analysis
+        if not reply.ok:
+            self.statusBar().showMessage("Analysis failed")
+            QMessageBox.warning(self, "Analysis failed", reply.error)
+            return
+        analysis = self.analysis = reply.value
         self.photos.set_probability(analysis.image.name, analysis.probability)
         self._show_result()  # open_photo has cleared the outlines; a re-analysis keeps them
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)
 
-    def _baseline_ready(self, job_id: int, method: str, heat) -> None:
-        if job_id != self._job:
+    def _baseline_ready(self, reply) -> None:
+        if reply.job != self._job:
             return
-        self.baselines[method] = heat
+        if not reply.ok:
+            QMessageBox.warning(self, "Baseline failed", reply.error)
+            return
+        method, baseline = reply.value
+        self.baselines[method] = baseline
         if self.panel.pathology.currentData() == method:
             self.redraw()
         self.baseline_shown.emit(method)
-
-    def _failed(self, job_id: int, message: str) -> None:
-        if job_id == self._job:
-            self.statusBar().showMessage("Analysis failed")
-            QMessageBox.warning(self, "Analysis failed", message)
 
     def _status_changed(self, name: str | None) -> None:
         if name is None:
@@ -479,11 +591,14 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         settings = QSettings()
         settings.setValue("main/geometry", self.saveGeometry())
         settings.setValue("main/state", self.saveState())
-        self.worker.cancel_evaluation = True
+        self._cancel_evaluation()
         for window in (getattr(self, "gan_panel", None), getattr(self, "synthesize_window", None)):
             if window is not None:
                 window.close()
         self.thread.quit()
         self.thread.wait()
         self.annotations.close()
+        self._garbage.timer.stop()
+        gc.collect()  # here, on the GUI thread, with the worker stopped
+        gc.enable()
         super().closeEvent(event)

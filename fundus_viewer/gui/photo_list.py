@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
-from fundus_viewer.core.images import list_images
+from fundus_viewer.core.formats import list_images
 
 MARKS = {"not annotated": "○", "annotated": "◐", "reviewed": "●"}
 

@@ -1,11 +1,21 @@
-"""The photo with a heat-map overlay and its colour bar (pyqtgraph, row-major images)."""
+"""The photo with a heat-map overlay and its colour bar (pyqtgraph, row-major images).
+
+Drawing is bound by the screen, not by the photo: the photo is drawn from the level of its pyramid that
+has about one pixel per screen pixel, cropped to what is visible, and the heat map is resampled from
+its small grid for the visible region at screen resolution. Zooming or panning re-renders both (once
+per burst of range changes); a 12 MP photo costs what a 1 MP one does.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QTimer
 
 from fundus_viewer.gui.box_layer import BoxLayer, DrawingViewBox
+
+_MARGIN = 0.25  # a tile reaches this fraction of the view beyond each edge, so a small pan needs no new tile
+_MAX_HEAT_PIXELS = 4_000_000  # a rendered map never exceeds this (a 4K screen's worth)
 
 
 class PhotoView(pg.GraphicsLayoutWidget):
@@ -18,12 +28,12 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.plot.invertY(True)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
+        self.viewbox.disableAutoRange()  # tiles change their bounds as the view moves: never chase them
         self.photo = pg.ImageItem()
         self.heat = pg.ImageItem()
         self.plot.addItem(self.photo)
         self.plot.addItem(self.heat)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), interactive=False, label="heat")
-        self.colorbar.setImageItem(self.heat)
         self.addItem(self.colorbar)
         self.boxes = BoxLayer(self.viewbox)
         # the classifier's disc and cup, where it segments them: white disc, cyan cup, above the heat
@@ -31,12 +41,40 @@ class PhotoView(pg.GraphicsLayoutWidget):
         for curve in self.outlines.values():
             curve.setZValue(5)
             self.plot.addItem(curve)
+        self.pyramid = None  # core.pyramid.ImagePyramid of the photo on screen
+        self.heat_map = None  # core GridMap on screen, or None
+        self._lut = None
+        self._colormap = None
+        self._photo_tile = None  # (level, region) of the photo pixels on screen
+        self.shown_heat = None  # (values in [0, 1], region) as last drawn: what the screen shows
+        self._refresh_timer = QTimer(self, singleShot=True, interval=0, timeout=self.refresh)
+        self.viewbox.sigRangeChanged.connect(self._range_changed)
+        self.viewbox.sigResized.connect(self._range_changed)
 
-    def show_photo(self, rgb: np.ndarray) -> None:
-        self.photo.setImage(rgb, levels=(0, 255))
+    def _range_changed(self, *_args) -> None:
+        self._refresh_timer.start()  # once per burst of wheel or drag events
+
+    # --- what is shown ------------------------------------------------------------------------
+    def show_photo(self, pyramid) -> None:
+        """A photo's ``ImagePyramid`` (built in the worker); the view fits it."""
+        self.pyramid = pyramid
+        self._photo_tile = None
+        self.heat_map = None
         self.heat.clear()
+        self.shown_heat = None
         self.show_outlines(None)
-        self.plot.autoRange()
+        self.fit()
+
+    def set_title(self, title: str | None) -> None:
+        if title != getattr(self, "_title", ""):  # a new title re-lays the plot out: only when it changes
+            self.plot.setTitle(title)
+            self._title = title
+
+    def fit(self) -> None:
+        """Undo zoom and pan: the whole photo."""
+        if self.pyramid is not None:
+            self.viewbox.setRange(QRectF(0, 0, self.pyramid.width, self.pyramid.height), padding=0.02)
+            self.refresh()
 
     def show_outlines(self, outlines: dict | None) -> None:
         """Closed (N, 2) x, y polygons by name ("disc", "cup"); None or a missing name hides it."""
@@ -47,15 +85,79 @@ class PhotoView(pg.GraphicsLayoutWidget):
             else:
                 curve.setData(points[:, 0], points[:, 1])
 
-    def show_heat(self, heat: np.ndarray | None, colormap: str, opacity: float) -> None:
-        if heat is None:
+    def show_heat(self, heat_map, colormap: str, opacity: float) -> None:
+        """A core ``GridMap`` (or None for no overlay), drawn for the visible region at screen resolution."""
+        self.heat_map = heat_map
+        if heat_map is None:
             self.heat.clear()
+            self.shown_heat = None
             return
-        cmap = pg.colormap.get(colormap)
-        self.colorbar.setColorMap(cmap)
-        # Alpha rises with heat, so cold regions show the photo instead of the map's darkest colour;
-        # below 0.1 of the peak nothing is drawn, so the edge of the analysed square does not show as a veil.
-        lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True)
-        lut[:, 3] = (255 * np.clip((np.linspace(0, 1, 256) - 0.1) / 0.5, 0, 1)).astype(lut.dtype)
-        self.heat.setImage(heat, levels=(0, 1), autoLevels=False, lut=lut)
+        if colormap != self._colormap:  # a new colour bar repaints its axis: only when it changes
+            cmap = pg.colormap.get(colormap)
+            self.colorbar.setColorMap(cmap)
+            # Alpha rises with heat, so cold regions show the photo instead of the map's darkest colour;
+            # below 0.1 of the peak nothing is drawn, so the edge of the analysed square does not show as a veil.
+            lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True)
+            lut[:, 3] = (255 * np.clip((np.linspace(0, 1, 256) - 0.1) / 0.5, 0, 1)).astype(lut.dtype)
+            self._lut, self._colormap = lut.astype(np.uint8), colormap
         self.heat.setOpacity(opacity)
+        self._draw_heat()
+
+    # --- drawing what the screen shows --------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-draw the photo tile (only if the view left it or needs another level) and the heat map."""
+        self._draw_photo()
+        self._draw_heat()
+
+    def visible(self) -> tuple[tuple[float, float, float, float], float]:
+        """(x0, y0, x1, y1) of the photo coordinates in view, and photo pixels per device pixel."""
+        rect = self.viewbox.viewRect()
+        pixel = self.viewbox.viewPixelSize()[0] if self.viewbox.width() > 0 else 1.0
+        ratio = self.devicePixelRatioF() or 1.0
+        return (rect.left(), rect.top(), rect.right(), rect.bottom()), max(pixel / ratio, 1e-6)
+
+    def _with_margin(self, region, bounds) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = region
+        mx, my = (x1 - x0) * _MARGIN, (y1 - y0) * _MARGIN
+        bx0, by0, bx1, by1 = bounds
+        return max(bx0, x0 - mx), max(by0, y0 - my), min(bx1, x1 + mx), min(by1, y1 + my)
+
+    def _draw_photo(self) -> None:
+        if self.pyramid is None:
+            return
+        region, pixel = self.visible()
+        level = self.pyramid.level_for(pixel)
+        if self._photo_tile is not None and self._photo_tile[0] == level and _covers(self._photo_tile[1], region, (0, 0, self.pyramid.width, self.pyramid.height)):
+            return  # what is on screen still covers the view at the right detail
+        tile, covered = self.pyramid.crop(level, self._with_margin(region, (0, 0, self.pyramid.width, self.pyramid.height)))
+        self.photo.setImage(tile, autoLevels=False)  # uint8 RGB, no levels: Qt takes the bytes as they are
+        self.photo.setRect(QRectF(covered[0], covered[1], covered[2] - covered[0], covered[3] - covered[1]))
+        self._photo_tile = (level, covered)
+
+    def _draw_heat(self) -> None:
+        if self.heat_map is None:
+            return
+        region, pixel = self.visible()
+        x0, y0, x1, y1 = self._with_margin(region, self.heat_map.extent)
+        if x1 <= x0 or y1 <= y0:
+            self.heat.clear()
+            self.shown_heat = None
+            return
+        width, height = max(1, round((x1 - x0) / pixel)), max(1, round((y1 - y0) / pixel))
+        if width * height > _MAX_HEAT_PIXELS:
+            shrink = (width * height / _MAX_HEAT_PIXELS) ** 0.5
+            width, height = max(1, int(width / shrink)), max(1, int(height / shrink))
+        values = self.heat_map.render((x0, y0, x1, y1), (width, height))
+        # an 8-bit index into the colour table: Qt draws it as an indexed image, no RGBA copy here.
+        # (OpenCV is imported here, not at the top: the worker has loaded it long before; start-up has not.)
+        import cv2
+
+        self.heat.setImage(cv2.convertScaleAbs(values, alpha=255.0), autoLevels=False, lut=self._lut)
+        self.heat.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.shown_heat = (values, (x0, y0, x1, y1))
+
+
+def _covers(outer, inner, bounds) -> bool:
+    """Does ``outer`` hold ``inner`` (both x0, y0, x1, y1), where ``inner`` lies inside ``bounds``?"""
+    clipped = (max(inner[0], bounds[0]), max(inner[1], bounds[1]), min(inner[2], bounds[2]), min(inner[3], bounds[3]))
+    return outer[0] <= clipped[0] + 1e-6 and outer[1] <= clipped[1] + 1e-6 and outer[2] >= clipped[2] - 1e-6 and outer[3] >= clipped[3] - 1e-6

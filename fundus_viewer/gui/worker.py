@@ -1,29 +1,48 @@
 """The one long-lived worker that owns the classifier and the device.
 
-It lives in its own QThread; the GUI talks to it only through queued signals. Each request carries an
-increasing job id and the window ignores any result that is not the latest, so a photo opened while
-another is being analysed simply wins. torch is imported here, inside the worker thread, so the first
-window never waits for it.
+It lives in its own QThread; the GUI talks to it only through queued signals, and it answers with one
+reply format: a ``Reply`` (job id, kind, and either a value or an error) on ``returned`` or ``errored``.
+Each request carries an increasing job id; photo jobs that a newer photo has superseded are skipped,
+and the window ignores any reply that is not its latest. Photos are decoded here, not on the GUI
+thread, and torch is imported here, so the first window never waits for either.
 """
 
 from __future__ import annotations
 
-import traceback
+import logging
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+log = logging.getLogger(__name__)
+
+# reply kinds
+MODEL = "model"  # value: (device, model summary, every layer a user may pick, the layers in use)
+PHOTO = "photo"  # value: core.photo.PreparedPhoto, its display pyramid built; error: why it cannot be read
+ANALYSIS = "analysis"  # value: PathologyAnalysis
+CUP_DISC = "cup-disc"  # value: cup_disc.CupDiscMeasurement
+LAYERS = "layers"  # error only: the layers asked for cannot be visualised
+BASELINE = "baseline"  # value: (method, BaselineMap)
+PROGRESS = "evaluation-progress"  # value: (done, total, file name)
+EVALUATION = "evaluation"  # value: Evaluation
+SYNTHESIS = "synthesis"  # value: gan.compare.Comparison
+
+
+@dataclass(frozen=True)
+class Reply:
+    job: int
+    kind: str
+    value: object = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
 
 class AnalysisWorker(QObject):
-    model_ready = Signal(str, str)  # device description, model summary
-    model_failed = Signal(str)
-    layers_known = Signal(list, list)  # every layer a user may pick, the ones in use
-    analyzed = Signal(int, object)  # job id, PathologyAnalysis
-    failed = Signal(int, str)  # job id, message for the user
-    baseline_ready = Signal(int, str, object)  # job id, method, heat map (original grid)
-    evaluation_progress = Signal(int, int, str)  # done, total, file name
-    evaluation_done = Signal(object)  # Evaluation, or a message (str) when it could not run
-    synthesized = Signal(int, object)  # job id, gan.compare.Comparison (or a message when it failed)
-    cup_disc_measured = Signal(int, object)  # job id, cup_disc.CupDiscMeasurement
+    returned = Signal(object)  # Reply with a value
+    errored = Signal(object)  # Reply with an error message for the user
 
     def __init__(self, model_path: str | None = None, device: str = "auto", cup_disc_path: str | None = None):
         super().__init__()
@@ -34,9 +53,26 @@ class AnalysisWorker(QObject):
         self._device = device
         self._visualizer = None
         self._latest = 0
-        self.cancel_evaluation = False  # set from the GUI thread; read between photos
+        self._cancelled: set[int] = set()  # jobs cancelled from the GUI thread; read between photos
         self._gan = None  # (segmenter, {name: generator}), loaded on the first synthesis
 
+    def _reply(self, job: int, kind: str, value=None) -> None:
+        self.returned.emit(Reply(job, kind, value))
+
+    def _error(self, job: int, kind: str, exc_or_text) -> None:
+        text = exc_or_text if isinstance(exc_or_text, str) else _message(exc_or_text)
+        self.errored.emit(Reply(job, kind, error=text))
+
+    # --- called from the GUI thread (thread-safe: they only record) ---------------------------
+    def note_request(self, job_id: int) -> None:
+        """A photo request was queued: older photo jobs still waiting are skipped."""
+        self._latest = max(self._latest, job_id)
+
+    def cancel(self, job_id: int) -> None:
+        """Stop job ``job_id`` at its next check (an evaluation checks between photos)."""
+        self._cancelled.add(job_id)
+
+    # --- slots, run in the worker thread ------------------------------------------------------
     @Slot()
     def load_model(self) -> None:
         try:
@@ -50,41 +86,60 @@ class AnalysisWorker(QObject):
             # Imported here, at start-up, not on the first baseline request: loading captum's and
             # pytorch-grad-cam's extensions holds the GIL long enough to freeze the window (260 ms).
             import fundus_viewer.core.evaluation  # noqa: F401
-            import fundus_viewer.core.visualization.baselines  # noqa: F401
-            self._load_cup_disc(device)
+            import fundus_viewer.core.visualization.maps  # noqa: F401
             spec = model.spec
-            self.layers_known.emit(model.conv_layer_names(), list(self._visualizer.layers))
-            self.model_ready.emit(describe_device(device), f"{spec.arch} {spec.input_size} px")
+            self._reply(0, MODEL, (describe_device(device), f"{spec.arch} {spec.input_size} px", model.conv_layer_names(), list(self._visualizer.layers)))
         except Exception as exc:  # any failure becomes a message; the window stays usable
-            self.model_failed.emit(_message(exc))
+            log.exception("the classifier was not loaded")
+            self._error(0, MODEL, exc)
+            return
+        self._load_cup_disc(device)
 
-    def note_request(self, job_id: int) -> None:
-        """Called from the GUI thread when a request is queued, so stale jobs can be skipped."""
-        self._latest = max(self._latest, job_id)
+    @Slot(int, str)
+    def open_photo(self, job_id: int, path: str) -> None:
+        """Decode and prepare a photo (display pyramid included): the GUI thread only shows it."""
+        if job_id < self._latest:
+            return
+        from fundus_viewer.core.errors import FundusViewerError
+        from fundus_viewer.core.photo import prepare_photo
+
+        try:
+            photo = prepare_photo(path)
+            photo.display  # noqa: B018 - built here, off the GUI thread
+        except FundusViewerError as exc:
+            self._error(job_id, PHOTO, str(exc))
+            return
+        except Exception as exc:
+            log.exception("could not open %s", path)
+            self._error(job_id, PHOTO, exc)
+            return
+        self._reply(job_id, PHOTO, photo)
 
     @Slot(int, object)
-    def analyze(self, job_id: int, image) -> None:
+    def analyze(self, job_id: int, photo) -> None:
         if job_id < self._latest:
             return  # superseded while it waited in the queue
         if self._visualizer is None:
-            self.failed.emit(job_id, "No classifier is loaded, so no heat maps can be computed.")
+            self._error(job_id, ANALYSIS, "No classifier is loaded, so no heat maps can be computed.")
             return
         try:
-            analysis = self._visualizer.analyze(image)
-            self.analyzed.emit(job_id, analysis)
+            analysis = self._visualizer.analyze(photo)
         except Exception as exc:
-            self.failed.emit(job_id, _message(exc))
+            log.exception("analysis of %s failed", getattr(photo, "name", photo))
+            self._error(job_id, ANALYSIS, exc)
             return
+        self._reply(job_id, ANALYSIS, analysis)
         if self._cup_disc is None:
             return
         from fundus_viewer.core.cup_disc import measure_cup_disc
 
         try:
-            if self._measured[0] is not image:  # the window sends the same photo object again
-                self._measured = (image, measure_cup_disc(self._cup_disc, analysis.image))
-            self.cup_disc_measured.emit(job_id, self._measured[1])
-        except Exception:  # a measurement is an extra: the maps stand without it
-            traceback.print_exc()
+            if self._measured[0] is not analysis.image:  # the window sends the same photo object again
+                self._measured = (analysis.image, measure_cup_disc(self._cup_disc, analysis.image))
+            self._reply(job_id, CUP_DISC, self._measured[1])
+        except Exception as exc:  # a measurement is an extra: the maps stand without it
+            log.exception("cup/disc measurement of %s failed", analysis.image.name)
+            self._error(job_id, CUP_DISC, exc)
 
     def _load_cup_disc(self, device) -> None:
         """The bundled (or given) cup/disc segmenter; without one the window simply shows no outlines."""
@@ -95,8 +150,8 @@ class AnalysisWorker(QObject):
         try:
             self._cup_disc = load_cup_disc_segmenter(self._cup_disc_path, device=device)
         except Exception as exc:
-            self.failed.emit(self._latest, f"The cup/disc segmenter was not loaded: {_message(exc)}")
-
+            log.exception("the cup/disc segmenter was not loaded")
+            self._error(0, CUP_DISC, f"The cup/disc segmenter was not loaded: {_message(exc)}")
 
     @Slot(object)
     def set_layers(self, layers) -> None:
@@ -108,46 +163,46 @@ class AnalysisWorker(QObject):
         try:
             self._visualizer = PathologyVisualizer(self._visualizer.model, layers, device=self._visualizer.device)
         except Exception as exc:
-            self.failed.emit(self._latest, _message(exc))
+            self._error(self._latest, LAYERS, exc)
 
     @Slot(int, object, str)
-    def baseline(self, job_id: int, image, method: str) -> None:
+    def baseline(self, job_id: int, photo, method: str) -> None:
         """One baseline (CAM, GBP, SmoothGrad, Occlusion) on demand: they cost up to seconds each."""
         if job_id < self._latest or self._visualizer is None:
             return
         try:
             from fundus_viewer.core.visualization.baselines import compute_baselines
 
-            self.baseline_ready.emit(job_id, method, compute_baselines(self._visualizer, image, (method,))[method].heat)
+            self._reply(job_id, BASELINE, (method, compute_baselines(self._visualizer, photo, (method,))[method]))
         except Exception as exc:
-            self.failed.emit(job_id, _message(exc))
+            log.exception("%s failed", method)
+            self._error(job_id, BASELINE, exc)
 
-    @Slot(str, object, object, object)
-    def evaluate(self, folder: str, boxes, methods, thresholds) -> None:
+    @Slot(int, str, object, object, object)
+    def evaluate(self, job_id: int, folder: str, boxes, methods, thresholds) -> None:
         """The paper's Table 1 for the drawn boxes; progress per photo, cancellable between photos."""
-        self.cancel_evaluation = False
         if self._visualizer is None:
-            self.evaluation_done.emit("No classifier is loaded, so nothing can be evaluated.")
+            self._error(job_id, EVALUATION, "No classifier is loaded, so nothing can be evaluated.")
             return
         try:
             from fundus_viewer.core.evaluation import evaluate_localization
 
             result = evaluate_localization(
                 self._visualizer, folder, boxes, methods, thresholds,
-                progress=lambda done, total, name: self.evaluation_progress.emit(done, total, name),
-                should_stop=lambda: self.cancel_evaluation,
+                progress=lambda done, total, name: self._reply(job_id, PROGRESS, (done, total, name)),
+                should_stop=lambda: job_id in self._cancelled,
             )
         except Exception as exc:
-            self.evaluation_done.emit(_message(exc))
+            log.exception("evaluation failed")
+            self._error(job_id, EVALUATION, exc)
             return
-        self.evaluation_done.emit(result)
-
+        self._reply(job_id, EVALUATION, result)
 
     @Slot(int, object, int)
-    def synthesize(self, job_id: int, image, seed: int) -> None:
+    def synthesize(self, job_id: int, photo, seed: int) -> None:
         """Vessels of the photo, Patho-GAN's and the baseline's photos from them, and every map."""
         if self._visualizer is None:
-            self.synthesized.emit(job_id, "No classifier is loaded, so no maps can be drawn.")
+            self._error(job_id, SYNTHESIS, "No classifier is loaded, so no maps can be drawn.")
             return
         try:
             from fundus_viewer.core.gan.checkpoint import load_generator
@@ -159,14 +214,18 @@ class AnalysisWorker(QObject):
                 generators = {"Patho-GAN": load_generator(device=device, which="patho-gan"), "baseline": load_generator(device=device, which="baseline")}
                 self._gan = (load_vessel_segmenter(device=device), generators)
             segmenter, generators = self._gan
-            self.synthesized.emit(job_id, compare_photo(self._visualizer.model, segmenter, image.rgb, generators, seed, image.name))
+            self._reply(job_id, SYNTHESIS, compare_photo(self._visualizer.model, segmenter, photo.rgb, generators, seed, photo.name))
         except Exception as exc:
-            self.synthesized.emit(job_id, _message(exc))  # a message instead of a comparison
+            log.exception("synthesis failed")
+            self._error(job_id, SYNTHESIS, exc)
 
 
 def _message(exc: Exception) -> str:
+    """What the user reads: our own errors as they are, anything else with its type and where to look."""
     from fundus_viewer.core.errors import FundusViewerError
 
     if isinstance(exc, FundusViewerError):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=3)}"
+    from fundus_viewer.gui.crash import log_path
+
+    return f"{type(exc).__name__}: {exc}\n\nThe details are in the log: {log_path()}"

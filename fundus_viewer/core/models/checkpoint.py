@@ -103,4 +103,5 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     model = GlaucomaClassifier(spec)
     load_weights(model.network, tensors, path, spec.arch)
     model.eval().requires_grad_(False)
+    model.checkpoint_path = str(path)  # what an exported map's sidecar names as its source
     return model.to(device)

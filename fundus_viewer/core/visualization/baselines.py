@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 from fundus_viewer.core.transform import InputTransform
 from fundus_viewer.core.visualization.capture import resolve_layers
-from fundus_viewer.core.visualization.heat import positive_normalized
+from fundus_viewer.core.visualization.heat import GridMap
 
 BASELINES = ("cam", "gbp", "smoothgrad", "occlusion")
 METHOD_TITLES = {
@@ -38,8 +39,13 @@ METHOD_TITLES = {
 @dataclass
 class BaselineMap:
     method: str
-    heat: np.ndarray  # original grid, float32, [0, 1]
+    map: GridMap  # the method's grid over the model input, placed on the photo
     note: str = ""
+
+    @cached_property
+    def heat(self) -> np.ndarray:
+        """On the photo's own grid, float32, [0, 1] (made on first access)."""
+        return self.map.full()
 
 
 def cam_grid(model, x: torch.Tensor) -> tuple[np.ndarray, str]:
@@ -102,7 +108,7 @@ def baseline_map(method: str, model, x: torch.Tensor, transform: InputTransform)
         grid, note = _GRIDS[method](model, x), ""
     else:
         raise ValueError(f"unknown method {method!r}; choose from pathology, {', '.join(BASELINES)}")
-    return BaselineMap(method=method, heat=positive_normalized(transform.to_original(grid)), note=note)
+    return BaselineMap(method=method, map=GridMap(np.asarray(grid, dtype=np.float32), transform), note=note)
 
 
 def compute_baselines(visualizer, image, methods=BASELINES) -> dict[str, BaselineMap]:

@@ -4,23 +4,25 @@
 layer, every feature map, its weight w (Eq. 3), its L1 norm and its CMI (Eq. 2).
 ``PathologyAnalysis.heatmaps(theta_act, cmi_low, cmi_high)`` then selects maps (Eq. 1 and the CMI
 split) and recombines the cached tensors (Eq. 4) without touching the network: a slider drag costs
-two small matrix products and two resamplings onto the original photo.
+two small matrix products on the feature grid. The maps stay on that grid (``GridMap``): the photo's
+full-resolution map is made only when export or a metric asks for it, a view resamples what it shows.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
 
-from fundus_viewer.core.images import FundusImage, as_fundus_image
 from fundus_viewer.core.models.classifier import GlaucomaClassifier
+from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.transform import InputTransform
 from fundus_viewer.core.visualization.capture import capture, resolve_layers
 from fundus_viewer.core.visualization.combine import combine_maps, common_grid, map_weights
-from fundus_viewer.core.visualization.heat import positive_normalized
+from fundus_viewer.core.visualization.heat import GridMap
 from fundus_viewer.core.visualization.selection import (
     Thresholds,
     centroid_moment_of_inertia,
@@ -41,14 +43,29 @@ class LayerCounts:
 
 @dataclass
 class PathologyHeatmaps:
-    """Both maps on the original photo's grid (H x W, float32, [0, 1]) and what produced them."""
+    """Both maps (``maps["rl"]``, ``maps["rnfld"]``: signed V on the common feature grid, placed on the
+    photo) and what produced them. ``rl`` / ``rnfld``: on the photo's own grid (H x W, float32, [0, 1]),
+    made on first access."""
 
-    rl: np.ndarray
-    rnfld: np.ndarray
-    rl_signed: np.ndarray  # V before the positive part, on the common feature grid
-    rnfld_signed: np.ndarray
+    maps: dict[str, GridMap]
     counts: dict[str, LayerCounts]
     thresholds: Thresholds
+
+    @cached_property
+    def rl(self) -> np.ndarray:
+        return self.maps["rl"].full()
+
+    @cached_property
+    def rnfld(self) -> np.ndarray:
+        return self.maps["rnfld"].full()
+
+    @property
+    def rl_signed(self) -> np.ndarray:
+        return self.maps["rl"].grid
+
+    @property
+    def rnfld_signed(self) -> np.ndarray:
+        return self.maps["rnfld"].grid
 
     def __getitem__(self, pathology: str) -> np.ndarray:
         return {"rl": self.rl, "rnfld": self.rnfld}[pathology]
@@ -61,7 +78,7 @@ class PathologyHeatmaps:
 class PathologyAnalysis:
     """The cache of one photo's analysis. Detached CPU tensors: cheap to keep, cheap to recombine."""
 
-    image: FundusImage
+    image: PreparedPhoto
     transform: InputTransform
     logits: np.ndarray  # pre-softmax, one per class
     probability: float  # softmax probability of glaucoma
@@ -98,12 +115,7 @@ class PathologyAnalysis:
             for layer, (active, high, low) in zip(self.layer_names, masks)
         }
         return PathologyHeatmaps(
-            rl=positive_normalized(self.transform.to_original(signed["rl"])),
-            rnfld=positive_normalized(self.transform.to_original(signed["rnfld"])),
-            rl_signed=signed["rl"],
-            rnfld_signed=signed["rnfld"],
-            counts=counts,
-            thresholds=thresholds,
+            maps={name: GridMap(grid, self.transform) for name, grid in signed.items()}, counts=counts, thresholds=thresholds
         )
 
 
@@ -120,12 +132,12 @@ class PathologyVisualizer:
         self.layers = tuple(layers) if layers else model.default_layers
         resolve_layers(self.model, self.layers)  # fail now, with the list of valid names
 
-    def prepare(self, image) -> tuple[FundusImage, InputTransform, torch.Tensor]:
-        """Photo -> (photo, transform to the model input, 1 x 3 x S x S tensor in [0, 1])."""
-        photo = as_fundus_image(image)
-        spec = self.model.spec
-        transform = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, spec.crop, spec.disc_diameters)
-        pixels = transform.to_input(photo.rgb)
+    def prepare(self, image) -> tuple[PreparedPhoto, InputTransform, torch.Tensor]:
+        """Photo (a ``PreparedPhoto``, path, ``FundusImage`` or array) -> (the prepared photo, transform to
+        the model input, 1 x 3 x S x S tensor in [0, 1]). A prepared photo keeps its input: asked again
+        (a baseline after the maps), nothing is located, cropped or resized twice."""
+        photo = prepare_photo(image)
+        transform, pixels = photo.for_spec(self.model.spec)
         tensor = torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
         return photo, transform, tensor.to(self.device)
 

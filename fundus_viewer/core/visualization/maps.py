@@ -1,0 +1,185 @@
+"""The one place that makes a photo's maps (the pathology-aware pair and any baselines) and writes them.
+
+``build_maps`` serves ``fundus-viewer heatmap``, ``evaluate`` and the window's export alike: the window
+hands in the analysis and baselines it has already computed, the others let it compute them.
+``write_maps`` writes each map as ``STEM.NAME.npy`` (float32, the photo's height x width) and a PNG
+overlay, atomically (``.partial`` then rename), and a ``STEM.maps.json`` sidecar that records the
+photo, the model, the layers and the thresholds, so a map on disk can say how it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from fundus_viewer import __version__
+from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
+from fundus_viewer.core.visualization.baselines import BASELINES, BaselineMap, baseline_map
+from fundus_viewer.core.visualization.heat import GridMap
+from fundus_viewer.core.visualization.pathology import PathologyAnalysis
+from fundus_viewer.core.visualization.selection import Thresholds
+
+SIDECAR_FORMAT = 1
+PATHOLOGY_NAMES = {"rl": "pathology-rl", "rnfld": "pathology-rnfld"}
+
+
+@dataclass
+class PhotoMaps:
+    """One photo's maps by file name part ("pathology-rl", "pathology-rnfld", "cam", ...)."""
+
+    photo: PreparedPhoto
+    maps: dict[str, GridMap]
+    thresholds: Thresholds
+    analysis: PathologyAnalysis | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # method -> what it is (e.g. Grad-CAM for CAM)
+    model: dict = field(default_factory=dict)  # what the sidecar says of the classifier
+    counts: str = ""  # feature maps kept per layer, for the pathology-aware pair
+
+    def full(self, name: str) -> np.ndarray:
+        """One map on the photo's own grid: the map export writes and the metrics score."""
+        return self.maps[name].full()
+
+    @staticmethod
+    def scored_by(method: str, pathology: str) -> str:
+        """The map that scores ``pathology`` ("RL" / "RNFLD") for ``method``: the pathology-aware method's
+        own map of that pathology; a baseline's single map scores both."""
+        return PATHOLOGY_NAMES[pathology.lower()] if method == "pathology" else method
+
+
+def build_maps(
+    visualizer,
+    image,
+    methods: Iterable[str] = ("pathology",),
+    thresholds: Thresholds = Thresholds(),
+    analysis: PathologyAnalysis | None = None,
+    baselines: dict[str, BaselineMap] | None = None,
+) -> PhotoMaps:
+    """The maps of ``methods`` ("pathology" and any of the baselines) for one photo.
+
+    ``analysis`` and ``baselines``: ones computed already for this photo (the window's), reused as
+    they are; anything missing is computed, sharing the photo's one preparation.
+    """
+    methods = tuple(methods)
+    unknown = [m for m in methods if m != "pathology" and m not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from pathology, {', '.join(BASELINES)}")
+    photo = analysis.image if analysis is not None else prepare_photo(image)
+    maps: dict[str, GridMap] = {}
+    notes: dict[str, str] = {}
+    counts = ""
+    if "pathology" in methods:
+        analysis = analysis if analysis is not None else visualizer.analyze(photo)
+        heat = analysis.heatmaps(thresholds.theta_act, thresholds.cmi_low, thresholds.cmi_high, thresholds.normalization)
+        maps.update({PATHOLOGY_NAMES[key]: grid_map for key, grid_map in heat.maps.items()})
+        counts = heat.counts_text()
+    baselines = dict(baselines or {})
+    wanted = [m for m in methods if m != "pathology"]
+    if any(m not in baselines for m in wanted):
+        _, transform, x = visualizer.prepare(photo)
+        for method in wanted:
+            if method not in baselines:
+                baselines[method] = baseline_map(method, visualizer.model, x, transform)
+    for method in wanted:
+        maps[method] = baselines[method].map
+        if baselines[method].note:
+            notes[method] = baselines[method].note
+    return PhotoMaps(photo, maps, thresholds, analysis, notes, describe_model(visualizer), counts)
+
+
+def describe_model(visualizer) -> dict:
+    model = visualizer.model
+    spec = model.spec
+    path = getattr(model, "checkpoint_path", None)
+    return {
+        "checkpoint": path,
+        "sha256": _sha256(path) if path else None,
+        "arch": spec.arch,
+        "input_size": spec.input_size,
+        "crop": spec.crop,
+        "layers": list(visualizer.layers),
+    }
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def write_maps(result: PhotoMaps, folder: str | Path, colormap: str = "inferno", stem: str | None = None) -> list[Path]:
+    """Every map as .npy and PNG overlay, then the sidecar; returns the .npy paths. One map on the
+    photo's grid exists at a time (a 12 MP photo's map is 48 MB)."""
+    from fundus_viewer.core.overlay import overlay, write_png
+
+    folder = Path(folder)
+    stem = stem or Path(result.photo.name).stem
+    written = []
+    for name in result.maps:
+        heat = result.full(name)
+        _save_npy(folder / f"{stem}.{name}.npy", heat)
+        write_png(folder / f"{stem}.{name}.png", overlay(result.photo.rgb, heat, colormap))
+        written.append(folder / f"{stem}.{name}.npy")
+        del heat
+    write_sidecar(result, folder / f"{stem}.maps.json", colormap)
+    return written
+
+
+def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> Path:
+    photo = result.photo
+    record = {
+        "format": SIDECAR_FORMAT,
+        "written_by": f"fundus-viewer {__version__}",
+        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "photo": {"name": photo.name, "path": photo.path, "width": photo.width, "height": photo.height},
+        "model": result.model,
+        "probability_glaucoma": None if result.analysis is None else round(float(result.analysis.probability), 6),
+        "thresholds": asdict(result.thresholds),
+        "feature_maps": result.counts,
+        "maps": {
+            name: {"file": f"{path.name.removesuffix('.maps.json')}.{name}.npy", "extent": list(grid_map.extent), "grid": list(grid_map.grid.shape), "note": result.notes.get(name, "")}
+            for name, grid_map in result.maps.items()
+        },
+        "colormap": colormap,
+    }
+    _atomic_write(path, json.dumps(record, indent=1).encode("utf-8"))
+    return path
+
+
+def read_sidecar(path: str | Path) -> dict:
+    """A sidecar as written; ``thresholds`` comes back as a ``Thresholds``."""
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    if record.get("format") != SIDECAR_FORMAT:
+        raise ValueError(f"{path}: sidecar format {record.get('format')!r}, this Fundus Viewer reads {SIDECAR_FORMAT}")
+    record["thresholds"] = Thresholds(**record["thresholds"])
+    return record
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    _atomic_write(path, lambda stream: np.save(stream, np.asarray(array, dtype=np.float32)))
+
+
+def _atomic_write(path: Path, data) -> None:
+    """``data`` (bytes, or a function writing to a binary stream) to ``path``: a ``.partial`` beside it,
+    synced, then renamed over it; on failure (a full disk) the partial file goes and ``path`` is untouched."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("wb") as stream:
+            stream.write(data) if isinstance(data, bytes) else data(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

@@ -37,8 +37,9 @@ def test_open_photo_shows_maps_and_sliders_recombine_without_the_network(qtbot, 
     passes = []
     handle = window.worker._visualizer.model.register_forward_hook(lambda *a: passes.append(1))
     try:
-        window.panel.theta_act.setValue(0.6)
-        window.panel.cmi.setValue((0.3, 0.5))
+        with qtbot.waitSignal(window.redrawn, timeout=5000):  # both changes, one redraw
+            window.panel.theta_act.setValue(0.6)
+            window.panel.cmi.setValue((0.3, 0.5))
     finally:
         handle.remove()
     assert passes == []
@@ -113,3 +114,43 @@ def test_self_test_opens_a_bundled_sample_with_every_bundled_model(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "self-test passed" in result.stdout
     assert "vertical cup-to-disc ratio" in result.stdout and "disc" in result.stdout.split("outlines", 1)[1]
+
+
+def test_an_uncaught_error_is_logged_and_shown_not_lost(qtbot, tmp_path, monkeypatch):
+    """A gui-script has no console: the excepthook writes the traceback to the user's log file and
+    tells the user, in a dialog (queued to the GUI thread, so a worker's error reaches it too)."""
+    import logging
+    import sys
+    import threading
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from fundus_viewer.gui import crash
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(crash, "_installed", {})
+    path = crash.log_to_file()
+    crash.install_excepthook()
+    try:
+        assert path is not None and str(path).startswith(str(tmp_path))  # under the test's XDG_STATE_HOME
+        try:
+            raise RuntimeError("the disc vanished")
+        except RuntimeError:
+            sys.excepthook(*sys.exc_info())
+        worker = threading.Thread(target=lambda: 1 / 0)
+        worker.start()
+        worker.join()
+        qtbot.waitUntil(lambda: len(shown) == 2, timeout=5000)
+        assert "RuntimeError: the disc vanished" in shown[0][1] and str(path) in shown[0][1]
+        assert "ZeroDivisionError" in shown[1][1]
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        text = path.read_text(encoding="utf-8")
+        assert "the disc vanished" in text and "Traceback" in text and "ZeroDivisionError" in text
+    finally:
+        for handler in [h for h in logging.getLogger().handlers if getattr(h, "baseFilename", None) == str(path)]:
+            logging.getLogger().removeHandler(handler)
+            handler.close()

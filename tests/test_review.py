@@ -242,7 +242,8 @@ def test_drop_a_photo_and_recent_files(qtbot, window, folder):
 
 def test_side_by_side_and_layer_choice(qtbot, window, folder):
     open_and_wait(qtbot, window, folder / "a-eye.png")
-    window.panel.side_by_side.setChecked(True)
+    with qtbot.waitSignal(window.redrawn, timeout=5000):
+        window.panel.side_by_side.setChecked(True)
     assert window.view2.isVisibleTo(window)
     maps = window.analysis.heatmaps(*window.panel.thresholds(), window.panel.normalization.currentData())
     for view, name in ((window.view, "rl"), (window.view2, "rnfld")):
@@ -284,3 +285,44 @@ def test_cup_and_disc_outlines_and_the_vcdr(qtbot, tmp_path, folder, tiny_checkp
     qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     assert not window.outline_action.isChecked() and len(window.view.outlines["disc"].getData()[0]) == 0
     window.close()
+
+
+def test_a_camera_size_photo_is_drawn_at_the_screens_resolution(qtbot, window, tmp_path, make_fundus, monkeypatch):
+    """A 3000 x 2000 photo: fitted, the photo comes from a pyramid level and the map is rendered at no
+    more than the view's pixels; zoomed in, the photo tile is full resolution and the map is the
+    photo's full-resolution map resampled for the view; the disc is located once for all of it."""
+    import cv2
+    from PySide6.QtCore import QRectF
+
+    import fundus_viewer.core.disc as disc
+    import fundus_viewer.core.photo as photo_module
+
+    calls = []
+    real = disc.locate_optic_disc
+    counting = lambda *a, **k: calls.append(1) or real(*a, **k)  # noqa: E731
+    monkeypatch.setattr(disc, "locate_optic_disc", counting)
+    monkeypatch.setattr(photo_module, "locate_optic_disc", counting)
+    big = cv2.resize(make_fundus(spot=(330, 200), spot_radius=18), (3000, 2100), interpolation=cv2.INTER_CUBIC)
+    Image.fromarray(big).save(tmp_path / "camera.png")
+    open_and_wait(qtbot, window, tmp_path / "camera.png")
+    qtbot.waitUntil(lambda: window.cup_disc is not None, timeout=30000)  # the bundled segmenter's measurement
+    with qtbot.waitSignal(window.baseline_shown, timeout=60000):
+        window.panel.pathology.setCurrentIndex(2)  # CAM, on the same prepared photo
+    assert len(calls) == 1
+    view = window.view
+    screen_w, screen_h = view.viewbox.width(), view.viewbox.height()
+    assert view.photo.image.shape[1] < 3000 / 2 and view.photo.image.shape[1] >= screen_w * 0.9
+    values, region = view.shown_heat
+    assert values.shape[1] <= screen_w + 1 and values.shape[0] <= screen_h + 1
+
+    view.viewbox.setRange(QRectF(1200, 800, 400, 300), padding=0)
+    qtbot.waitUntil(lambda: view.shown_heat[1][2] - view.shown_heat[1][0] < 700, timeout=5000)
+    assert view.photo.image.shape[1] <= 3000 and view._photo_tile[0] == 0  # full detail
+    values, (x0, y0, x1, y1) = view.shown_heat
+    assert values.shape[1] > x1 - x0  # more screen pixels than photo pixels: rendered, not enlarged
+    full = window.baselines["cam"].map.full()
+    xs = x0 + (np.arange(values.shape[1]) + 0.5) * (x1 - x0) / values.shape[1] - 0.5
+    ys = y0 + (np.arange(values.shape[0]) + 0.5) * (y1 - y0) / values.shape[0] - 0.5
+    map_x, map_y = np.meshgrid(xs.astype(np.float32), ys.astype(np.float32))
+    resampled = cv2.remap(full, map_x, map_y, cv2.INTER_LINEAR)
+    assert np.abs(values - resampled).max() <= 0.02

@@ -191,16 +191,16 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         """The controls, the second view and the worker: after the first frame, once."""
         if self.panel is not None:
             return
-        from superqt.utils import qthrottled
-
         self.view2 = PhotoView(self)
         self.view2.hide()
         self.splitter.addWidget(self.view2)
         self.panel = ThresholdPanel(self)
         self.docks["thresholds"].setWidget(self.panel)
-        # a drag's value changes redraw at once, then at most every 16 ms, and always its last value
-        self.schedule_redraw = qthrottled(self.redraw, timeout=16, leading=True)
-        self.panel.changed.connect(self.schedule_redraw)
+        # Every change asks for one redraw when the event loop is next free: the changes of one drag
+        # event (a range slider moves two values) make one redraw, and a redraw is cheap enough that
+        # no longer delay is needed.
+        self._redraw_timer = QTimer(self, singleShot=True, interval=0, timeout=self.redraw)
+        self.panel.changed.connect(self._redraw_timer.start)
         self.panel.layers_changed.connect(self.change_layers)
         self.first_painted.emit()
         self.thread.start()
@@ -549,6 +549,9 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             QMessageBox.warning(self, "Classifier not loaded", reply.error)
             return
         device, summary, layers, in_use = reply.value
+        # torch and the model will live as long as the window: out of the collector's way, so that its
+        # full passes on the GUI thread take a millisecond, not 30 (the worst slider redraws were those)
+        gc.freeze()
         self.panel.show_layers(layers, in_use)
         self.device_label.setText(f"{summary} · {device}")
 
@@ -599,6 +602,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.thread.wait()
         self.annotations.close()
         self._garbage.timer.stop()
+        gc.unfreeze()
         gc.collect()  # here, on the GUI thread, with the worker stopped
         gc.enable()
         super().closeEvent(event)

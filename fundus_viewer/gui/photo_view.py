@@ -11,11 +11,27 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer
+from PySide6.QtGui import QImage
 
 from fundus_viewer.gui.box_layer import BoxLayer, DrawingViewBox
 
-_MARGIN = 0.25  # a tile reaches this fraction of the view beyond each edge, so a small pan needs no new tile
+_MARGIN = 0.15  # a tile reaches this fraction of the view beyond each edge, so a small pan needs no new tile
 _MAX_HEAT_PIXELS = 4_000_000  # a rendered map never exceeds this (a 4K screen's worth)
+
+
+class _PaintReadyImage(pg.ImageItem):
+    """An ImageItem whose QImage is converted once, when it is rendered, to the format Qt's raster engine
+    draws without converting: otherwise every repaint (each slider step repaints the photo under the
+    map) converts the whole RGB888 tile or indexed map again."""
+
+    def __init__(self, qimage_format):
+        super().__init__()
+        self._format = qimage_format
+
+    def render(self):
+        super().render()
+        if self.qimage is not None and self.qimage.format() != self._format:
+            self.qimage = self.qimage.convertToFormat(self._format)
 
 
 class PhotoView(pg.GraphicsLayoutWidget):
@@ -29,8 +45,8 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.viewbox.disableAutoRange()  # tiles change their bounds as the view moves: never chase them
-        self.photo = pg.ImageItem()
-        self.heat = pg.ImageItem()
+        self.photo = _PaintReadyImage(QImage.Format.Format_RGB32)
+        self.heat = _PaintReadyImage(QImage.Format.Format_ARGB32_Premultiplied)
         self.plot.addItem(self.photo)
         self.plot.addItem(self.heat)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), interactive=False, label="heat")
@@ -138,7 +154,9 @@ class PhotoView(pg.GraphicsLayoutWidget):
         if self.heat_map is None:
             return
         region, pixel = self.visible()
-        x0, y0, x1, y1 = self._with_margin(region, self.heat_map.extent)
+        # exactly what is visible (no margin: the map is re-rendered on every move anyway)
+        ex0, ey0, ex1, ey1 = self.heat_map.extent
+        x0, y0, x1, y1 = max(region[0], ex0), max(region[1], ey0), min(region[2], ex1), min(region[3], ey1)
         if x1 <= x0 or y1 <= y0:
             self.heat.clear()
             self.shown_heat = None

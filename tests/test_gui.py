@@ -36,10 +36,14 @@ def test_open_photo_shows_maps_and_sliders_recombine_without_the_network(qtbot, 
     assert region[2] - region[0] <= 600 and region[3] - region[1] <= 420  # the map's part of the photo
     passes = []
     handle = window.worker._visualizer.model.register_forward_hook(lambda *a: passes.append(1))
+    redraws = []
+    window.redrawn.connect(lambda: redraws.append(1))
     try:
-        with qtbot.waitSignal(window.redrawn, timeout=5000):  # both changes, one redraw
+        with qtbot.waitSignal(window.redrawn, timeout=5000):
             window.panel.theta_act.setValue(0.6)
             window.panel.cmi.setValue((0.3, 0.5))
+        qtbot.wait(50)
+        assert redraws == [1]  # both changes, one redraw
     finally:
         handle.remove()
     assert passes == []

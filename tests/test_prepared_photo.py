@@ -105,7 +105,7 @@ def test_the_drawn_map_is_the_full_map_resampled(tiny_alexnet, make_fundus):
     heat = PathologyVisualizer(tiny_alexnet).analyze(rgb).heatmaps(0.0, 0.3, 0.7)
     for grid_map in heat.maps.values():
         full = grid_map.full()
-        assert grid_map.peak == pytest.approx(float(full.max() and grid_map.peak), rel=1e-5)
+        assert grid_map.peak == pytest.approx(float(grid_map.transform.to_original(grid_map.grid).max()), rel=1e-5)
         native = grid_map.render((0, 0, 600, 420), (600, 420))
         assert np.abs(native - full).max() <= 0.01
         # a zoomed view: photo x 100..300, y 50..250 on 700 x 700 screen pixels; and a fitted one, 150 x 105
@@ -182,14 +182,21 @@ def test_a_failed_export_leaves_no_partial_file(tiny_alexnet, make_fundus, tmp_p
     from fundus_viewer.core.visualization.pathology import PathologyVisualizer
 
     maps = maps_module.build_maps(PathologyVisualizer(tiny_alexnet), make_fundus())
+    real_save, saves = np.save, []
 
-    def full_disk(stream, *args, **kwargs):
-        raise OSError(28, "No space left on device")
+    def full_on_the_second_map(stream, *args, **kwargs):
+        saves.append(1)
+        if len(saves) == 2:
+            stream.write(b"half a map")
+            raise OSError(28, "No space left on device")
+        return real_save(stream, *args, **kwargs)
 
-    monkeypatch.setattr(maps_module.np, "save", full_disk)
+    monkeypatch.setattr(maps_module.np, "save", full_on_the_second_map)
     with pytest.raises(OSError, match="No space"):
         maps_module.write_maps(maps, tmp_path, stem="eye")
-    assert list(tmp_path.iterdir()) == []
+    # the first map is whole, the second is not there at all, and no sidecar claims both
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eye.pathology-rl.npy", "eye.pathology-rl.png"]
+    assert np.array_equal(np.load(tmp_path / "eye.pathology-rl.npy"), maps.full("pathology-rl"))
 
 
 def test_the_pyramid_picks_the_level_with_a_pixel_per_screen_pixel():

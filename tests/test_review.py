@@ -326,3 +326,22 @@ def test_a_camera_size_photo_is_drawn_at_the_screens_resolution(qtbot, window, t
     map_x, map_y = np.meshgrid(xs.astype(np.float32), ys.astype(np.float32))
     resampled = cv2.remap(full, map_x, map_y, cv2.INTER_LINEAR)
     assert np.abs(values - resampled).max() <= 0.02
+
+
+def test_what_is_asked_while_a_photo_opens_goes_to_the_right_photo(qtbot, window, folder):
+    """CAM chosen, or the layers changed, while the next photo is still being decoded: the baseline on
+    screen is the new photo's, and the new photo does open."""
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    window.open_photo(folder / "b-eye.png")
+    with qtbot.waitSignal(window.baseline_shown, timeout=60000):
+        window.panel.pathology.setCurrentIndex(2)  # CAM, asked while b-eye is on its way
+    assert window.photo.name == "b-eye.png"
+    assert window.baselines["cam"].map.transform == window.analysis.transform  # b-eye's geometry
+    assert window.baselines["cam"].heat.shape == (300, 300)
+
+    window.panel.pathology.setCurrentIndex(0)
+    window.open_photo(folder / "a-eye.png")
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000) as shown:
+        window.panel.layers.item(2).setCheckState(Qt.CheckState.Unchecked)  # a re-analysis, asked mid-open
+    qtbot.waitUntil(lambda: window.photo.name == "a-eye.png" and window.analysis is not None and window.analysis.image.name == "a-eye.png", timeout=30000)
+    assert shown.args is not None

@@ -7,12 +7,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fundus_viewer.core.atomic import atomic_write
+
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "cividis": cv2.COLORMAP_CIVIDIS}
 
 
 def colorize(heat: np.ndarray, colormap: str = "inferno") -> np.ndarray:
     """[0, 1] map -> RGB uint8."""
-    levels = cv2.convertScaleAbs(np.asarray(heat, dtype=np.float32), alpha=255.0)  # rounds and saturates
+    # rounds and saturates; the max first, as convertScaleAbs would turn a negative value into its size
+    levels = cv2.convertScaleAbs(cv2.max(np.asarray(heat, dtype=np.float32), 0.0), alpha=255.0)
     return np.ascontiguousarray(cv2.applyColorMap(levels, COLORMAPS[colormap])[..., ::-1])
 
 
@@ -30,7 +33,4 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     ok, data = cv2.imencode(".png", np.ascontiguousarray(pixels))
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data.tobytes())
-    partial.replace(path)
-    return path
+    return atomic_write(path, data.tobytes())

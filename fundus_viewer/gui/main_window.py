@@ -62,7 +62,9 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             self.addDockWidget(area, dock)
         self.device_label = QLabel("loading model…")
         self.statusBar().addPermanentWidget(self.device_label)
-        self._job = 0  # the photo on screen (its opening, analysis, baselines, measurement)
+        self._job = 0  # the photo on screen (its analysis, baselines, measurement)
+        self._opening = None  # (job, path) of the photo asked for and not yet decoded
+        self._closed = False
         self._jobs = 0  # every request's id comes from here, so ids only grow
         self._evaluation_job = None
         self._study_windows = []  # rating and analysis windows opened from the menu
@@ -124,14 +126,14 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         view_menu.addAction(self._action("&Next photo", lambda: self.step_photo(1), "PgDown", "The next photo of the folder (Page Down)"))
         view_menu.addAction(self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp", "The previous photo of the folder (Page Up)"))
         view_menu.addAction(self._action("&Fit photo", self.view.fit, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"))
-        view_menu.addAction(self._action("RL and RNFLD side &by side", lambda: self.panel.side_by_side.toggle(), "Ctrl+B", "Both pathology maps at once, zoom and pan linked"))
+        view_menu.addAction(self._action("RL and RNFLD side &by side", lambda: self.panel and self.panel.side_by_side.toggle(), "Ctrl+B", "Both pathology maps at once, zoom and pan linked"))
         self.outline_action = self._action("Cup and disc &outlines", self.show_outlines, "Ctrl+D", "The optic disc (white) and cup (cyan) as the cup/disc segmenter finds them")
         self.outline_action.setCheckable(True)
         self.outline_action.setChecked(True)
         view_menu.addAction(self.outline_action)
         view_menu.addSeparator()
         for index, (label, _key) in enumerate(ThresholdPanel.map_choices()):
-            view_menu.addAction(self._action(f"Show {label}", lambda i=index: self.panel.pathology.setCurrentIndex(i), f"Ctrl+{index + 1}"))
+            view_menu.addAction(self._action(f"Show {label}", lambda i=index: self.panel and self.panel.pathology.setCurrentIndex(i), f"Ctrl+{index + 1}"))
 
         annotate_menu = self.menuBar().addMenu("&Annotate")
         for action in self.annotations.menu_actions():
@@ -189,7 +191,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
 
     def _finish_start_up(self) -> None:
         """The controls, the second view and the worker: after the first frame, once."""
-        if self.panel is not None:
+        if self.panel is not None or self._closed:
             return
         self.view2 = PhotoView(self)
         self.view2.hide()
@@ -252,18 +254,21 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         if not path.is_file():
             QMessageBox.warning(self, "Cannot open photo", f"{path}: no such file")
             return False
-        self._job = self._next_job()
-        self.worker.note_request(self._job)
-        self.request_open.emit(self._job, str(path))
+        self._opening = (self._next_job(), path)
+        self.worker.note_open(self._opening[0])
+        self.request_open.emit(self._opening[0], str(path))
         self.statusBar().showMessage(f"Opening {path.name}…")
         return True
 
     def _photo_opened(self, reply) -> None:
-        if reply.job != self._job:
+        if self._opening is None or reply.job != self._opening[0]:
             return  # a newer photo was asked for meanwhile
+        self._opening = None
         if not reply.ok:
             self.statusBar().showMessage("Could not open the photo", 6000)
             QMessageBox.warning(self, "Cannot open photo", reply.error)
+            if self.photo is not None and self.analysis is None:
+                self._analyze_again()  # its analysis was skipped for the photo that failed
             return
         photo = reply.value
         path = Path(photo.path)
@@ -276,11 +281,19 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             self.photos.show_folder(path.parent, self.annotations.status)
         self.photos.select_name(photo.name)
         self._remember(path)
-        self.request_analysis.emit(self._job, photo)
+        self._analyze_again()
         self.statusBar().showMessage(f"Analysing {photo.name}…")
 
+    def _analyze_again(self) -> None:
+        """A new photo job for the photo on screen: replies for anything older are ignored."""
+        self._job = self._next_job()
+        self.worker.note_request(self._job)
+        self.request_analysis.emit(self._job, self.photo)
+
     def step_photo(self, step: int) -> None:
-        if self.photo is not None and (path := self.photos.neighbour(self.photo.name, step)):
+        """From the photo asked for last (PgDown twice steps twice, even before the first is decoded)."""
+        current = self._opening[1].name if self._opening is not None else self.photo.name if self.photo is not None else None
+        if current is not None and (path := self.photos.neighbour(current, step)):
             self.open_photo(path)
 
     def photo_sizes(self) -> dict[str, tuple[int, int]]:
@@ -360,6 +373,8 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         self.redrawn.emit()
 
     def _cup_disc_measured(self, reply) -> None:
+        if reply.job not in (0, self._job):  # 0: the segmenter itself did not load
+            return
         if not reply.ok:  # a measurement is an extra: say so in passing, the maps stand
             self.statusBar().showMessage(f"No cup-to-disc ratio: {reply.error.splitlines()[0]}", 8000)
             return
@@ -384,18 +399,17 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         """Other feature layers: the worker rebuilds its visualiser, then the photo is analysed again."""
         self.request_layers.emit(layers)
         if self.photo is not None:
-            self._job = self._next_job()
-            self.worker.note_request(self._job)
-            self.request_analysis.emit(self._job, self.photo)
+            self._analyze_again()
             self.statusBar().showMessage(f"Analysing {self.photo.name} with {', '.join(name.split('.')[-1] for name in layers)}…")
 
     def _heatmaps(self):
         """The cached analysis recombined at the panel's thresholds (kept while they stay the same)."""
         t = self.panel.thresholds_object()
-        key = (id(self.analysis), t)
-        if getattr(self, "_recombined", (None, None))[0] != key:
-            self._recombined = (key, self.analysis.heatmaps(t.theta_act, t.cmi_low, t.cmi_high, t.normalization))
-        return self._recombined[1]
+        analysis, thresholds, maps = getattr(self, "_recombined", (None, None, None))
+        if analysis is not self.analysis or thresholds != t:
+            maps = self.analysis.heatmaps(t.theta_act, t.cmi_low, t.cmi_high, t.normalization)
+            self._recombined = (self.analysis, t, maps)
+        return maps
 
     def current_maps(self):
         """The photo's maps at the panel's thresholds (core ``PhotoMaps``: the pathology pair and the
@@ -432,7 +446,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
         try:
             written = write_maps(maps, folder, self.panel.colormap.currentText())
         except OSError as exc:
-            QMessageBox.warning(self, "Export maps", f"Could not write to {folder}: {exc.strerror or exc}. Nothing half-written was left.")
+            QMessageBox.warning(self, "Export maps", f"Could not write to {folder}: {exc.strerror or exc}. No file was left half-written; the maps written before this one are complete, without their sidecar.")
             return []
         self.statusBar().showMessage(f"Saved {len(written)} maps and their sidecar in {folder}", 6000)
         return written
@@ -544,6 +558,8 @@ class MainWindow(StudyMenuMixin, QMainWindow):
 
     # --- worker replies -----------------------------------------------------------------------
     def _model_replied(self, reply) -> None:
+        if self._closed:
+            return
         if not reply.ok:
             self.device_label.setText("no model")
             QMessageBox.warning(self, "Classifier not loaded", reply.error)
@@ -591,6 +607,7 @@ class MainWindow(StudyMenuMixin, QMainWindow):
 
     # --- shutdown -----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        self._closed = True
         settings = QSettings()
         settings.setValue("main/geometry", self.saveGeometry())
         settings.setValue("main/state", self.saveState())

@@ -52,7 +52,8 @@ class AnalysisWorker(QObject):
         self._measured = (None, None)  # (photo, its measurement): a re-analysis (other layers) reuses it
         self._device = device
         self._visualizer = None
-        self._latest = 0
+        self._latest = 0  # the newest photo job (analysis, baseline): older ones waiting are skipped
+        self._latest_open = 0  # the newest photo asked for: older openings waiting are skipped
         self._cancelled: set[int] = set()  # jobs cancelled from the GUI thread; read between photos
         self._gan = None  # (segmenter, {name: generator}), loaded on the first synthesis
 
@@ -65,8 +66,13 @@ class AnalysisWorker(QObject):
 
     # --- called from the GUI thread (thread-safe: they only record) ---------------------------
     def note_request(self, job_id: int) -> None:
-        """A photo request was queued: older photo jobs still waiting are skipped."""
+        """A photo job (analysis, baseline) was queued: older ones still waiting are skipped."""
         self._latest = max(self._latest, job_id)
+
+    def note_open(self, job_id: int) -> None:
+        """A photo was asked for: older openings, and the old photo's waiting jobs, are skipped."""
+        self._latest_open = max(self._latest_open, job_id)
+        self.note_request(job_id)
 
     def cancel(self, job_id: int) -> None:
         """Stop job ``job_id`` at its next check (an evaluation checks between photos)."""
@@ -98,7 +104,7 @@ class AnalysisWorker(QObject):
     @Slot(int, str)
     def open_photo(self, job_id: int, path: str) -> None:
         """Decode and prepare a photo (display pyramid included): the GUI thread only shows it."""
-        if job_id < self._latest:
+        if job_id < self._latest_open:
             return
         from fundus_viewer.core.errors import FundusViewerError
         from fundus_viewer.core.photo import prepare_photo

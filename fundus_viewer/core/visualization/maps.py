@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fundus_viewer import __version__
+from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.visualization.baselines import BASELINES, BaselineMap, baseline_map
 from fundus_viewer.core.visualization.heat import GridMap
@@ -90,36 +91,46 @@ def build_maps(
         maps[method] = baselines[method].map
         if baselines[method].note:
             notes[method] = baselines[method].note
-    return PhotoMaps(photo, maps, thresholds, analysis, notes, describe_model(visualizer), counts)
+    # the layers that made these maps: the analysis's, which a later change of layers does not touch
+    layers = analysis.layer_names if analysis is not None else visualizer.layers
+    return PhotoMaps(photo, maps, thresholds, analysis, notes, describe_model(visualizer.model, layers), counts)
 
 
-def describe_model(visualizer) -> dict:
-    model = visualizer.model
+def describe_model(model, layers) -> dict:
     spec = model.spec
-    path = getattr(model, "checkpoint_path", None)
     return {
-        "checkpoint": path,
-        "sha256": _sha256(path) if path else None,
+        "checkpoint": getattr(model, "checkpoint_path", None),
         "arch": spec.arch,
         "input_size": spec.input_size,
         "crop": spec.crop,
-        "layers": list(visualizer.layers),
+        "layers": list(layers),
     }
 
 
-def _sha256(path: str) -> str | None:
+_digests: dict[tuple, str] = {}
+
+
+def checkpoint_sha256(path: str | None) -> str | None:
+    """The file's SHA-256, computed once per path, size and modification time (a checkpoint can be large)."""
+    if not path:
+        return None
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        stat = os.stat(path)
+        key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _digests:
+            digest = hashlib.sha256()
+            with open(path, "rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+            _digests[key] = digest.hexdigest()
+        return _digests[key]
     except OSError:
         return None
 
 
 def write_maps(result: PhotoMaps, folder: str | Path, colormap: str = "inferno", stem: str | None = None) -> list[Path]:
-    """Every map as .npy and PNG overlay, then the sidecar; returns the .npy paths. One map on the
+    """Every map as .npy and PNG overlay, then the sidecar; returns the .npy paths. Each file is written
+    atomically; the sidecar comes last, so a folder with a sidecar holds all its maps. One map on the
     photo's grid exists at a time (a 12 MP photo's map is 48 MB)."""
     from fundus_viewer.core.overlay import overlay, write_png
 
@@ -143,7 +154,7 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
         "written_by": f"fundus-viewer {__version__}",
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "photo": {"name": photo.name, "path": photo.path, "width": photo.width, "height": photo.height},
-        "model": result.model,
+        "model": {**result.model, "sha256": checkpoint_sha256(result.model.get("checkpoint"))},
         "probability_glaucoma": None if result.analysis is None else round(float(result.analysis.probability), 6),
         "thresholds": asdict(result.thresholds),
         "feature_maps": result.counts,
@@ -153,7 +164,7 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
         },
         "colormap": colormap,
     }
-    _atomic_write(path, json.dumps(record, indent=1).encode("utf-8"))
+    atomic_write(path, json.dumps(record, indent=1).encode("utf-8"))
     return path
 
 
@@ -167,19 +178,4 @@ def read_sidecar(path: str | Path) -> dict:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    _atomic_write(path, lambda stream: np.save(stream, np.asarray(array, dtype=np.float32)))
-
-
-def _atomic_write(path: Path, data) -> None:
-    """``data`` (bytes, or a function writing to a binary stream) to ``path``: a ``.partial`` beside it,
-    synced, then renamed over it; on failure (a full disk) the partial file goes and ``path`` is untouched."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("wb") as stream:
-            stream.write(data) if isinstance(data, bytes) else data(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda stream: np.save(stream, np.asarray(array, dtype=np.float32)))

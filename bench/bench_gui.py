@@ -109,6 +109,8 @@ def main() -> None:
     window.analysis_shown.connect(shown.append)
     window.open_photo(photo)
     wait(app, lambda: shown)
+    # the drag measures the steady state: after the cup/disc outlines follow the maps ((b) covers that time)
+    wait(app, lambda: window.cup_disc is not None or window.worker._cup_disc is None)
     print(f"model: {window.device_label.text()}; photo {Path(photo).name}, {window.photo.width} x {window.photo.height} "
           f"({window.photo.width * window.photo.height / 1e6:.1f} MP); view {window.view.width()} x {window.view.height()} px")
 

@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "heatmap": ("fundus_viewer.cli.heatmap", "RL / RNFLD heat maps and baselines as .npy and PNG overlays"),
     "evaluate": ("fundus_viewer.cli.evaluate", "the paper's Table 1 (localisation accuracy) for COCO boxes"),
     "segment-vessels": ("fundus_viewer.cli.segment_vessels", "vessel probability and mask per photo"),
+    "import-model": ("fundus_viewer.cli.import_model", "your own torchvision / timm classifier as a Fundus Viewer model"),
     "synthesize": ("fundus_viewer.cli.synthesize", "synthetic fundus photos from vessel maps (Patho-GAN)"),
     "gan-report": ("fundus_viewer.cli.gan_report", "Patho-GAN vs baseline: heat-map L1, FID / KID, P(glaucoma)"),
     "study": ("fundus_viewer.cli.study", "blinded rating studies: create, rate, analyze, status, lock"),

@@ -1,4 +1,6 @@
-"""Classifier networks: the paper's AlexNet-style net and a torchvision ResNet-18.
+"""Classifier networks: the paper's AlexNet-style net, a torchvision ResNet-18, and any classification
+network of torchvision's registry (``torchvision:NAME``) or of timm (``timm:NAME``, where installed),
+built empty: no weights are ever downloaded.
 
 Every ReLU is a separate, non-inplace module: Guided Backprop (captum) rewrites ReLU gradients
 through module hooks, and the visualiser's hooks must see each activation as it was.
@@ -113,9 +115,40 @@ class GlaucomaResNet18(nn.Module):
         return self.net(x)
 
 
+def is_external(arch: str) -> bool:
+    """A network of another library (``torchvision:NAME``, ``timm:NAME``), whose layers are traced."""
+    return arch.startswith(("torchvision:", "timm:"))
+
+
 def build_network(arch: str, num_classes: int = 2, **options) -> nn.Module:
     if arch == "alexnet":
         return GlaucomaAlexNet(num_classes=num_classes, **options)
     if arch == "resnet18":
         return GlaucomaResNet18(num_classes=num_classes, **options)
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if is_external(arch):
+        return build_external(arch, num_classes, **options)
+    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}, torchvision:NAME or timm:NAME")
+
+
+def build_external(arch: str, num_classes: int = 2, **options) -> nn.Module:
+    """torchvision's or timm's network ``arch`` with random weights, every in-place activation made
+    out-of-place (hooks must see each activation as it was, and Guided Backprop rewrites ReLU gradients)."""
+    library, _, name = arch.partition(":")
+    if library == "torchvision":
+        from torchvision.models import get_model, list_models
+
+        if name not in list_models():
+            raise ValueError(f"torchvision has no model {name!r}; see torchvision.models.list_models()")
+        network = get_model(name, weights=None, num_classes=num_classes, **options)
+    else:
+        try:
+            import timm
+        except ImportError:
+            raise ValueError(f"{arch}: timm is not installed (pip install \".[timm]\")") from None
+        if name not in timm.list_models():
+            raise ValueError(f"timm has no model {name!r}; see timm.list_models()")
+        network = timm.create_model(name, pretrained=False, num_classes=num_classes, **options)
+    for module in network.modules():
+        if getattr(module, "inplace", False) is True:
+            module.inplace = False
+    return network

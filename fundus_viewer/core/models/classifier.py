@@ -8,7 +8,9 @@ import torch
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from fundus_viewer.core.models.architectures import CAM_LAYER, DEFAULT_LAYERS, build_network
+from functools import cached_property
+
+from fundus_viewer.core.models.architectures import CAM_LAYER, DEFAULT_LAYERS, build_network, is_external
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -34,6 +36,9 @@ class ClassifierSpec:
     # Black out everything outside the input's inscribed circle, in training and use alike: every photo
     # then has the same border whatever its rotation, so the border cannot carry a shortcut.
     circle: bool = False
+    # the layers to visualise by default, where the user chose them (an imported network); else each
+    # architecture's own (ours) or the traced stages (torchvision's, timm's)
+    layers: tuple[str, ...] = ()
     arch_options: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # data, split, command, time ...
     metrics: dict = field(default_factory=dict)
@@ -45,7 +50,7 @@ class ClassifierSpec:
     def from_dict(cls, data: dict) -> "ClassifierSpec":
         known = {f for f in cls.__dataclass_fields__}
         clean = {k: v for k, v in data.items() if k in known}
-        for key in ("mean", "std", "class_names"):
+        for key in ("mean", "std", "class_names", "layers"):
             if key in clean:
                 clean[key] = tuple(clean[key])
         return cls(**clean)
@@ -92,16 +97,38 @@ class GlaucomaClassifier(nn.Module):
     def glaucoma_index(self) -> int:
         return self.spec.glaucoma_index
 
+    @cached_property
+    def traced(self):
+        """The network's stages found by one forward pass (``core.models.tracing``)."""
+        from fundus_viewer.core.models.tracing import trace_layers
+
+        return trace_layers(self.network, self.spec.input_size, prefix="network.")
+
     @property
     def default_layers(self) -> tuple[str, ...]:
+        if self.spec.layers:
+            return tuple(self.spec.layers)
+        if is_external(self.spec.arch):
+            return self.traced.default
         return tuple("network." + name for name in DEFAULT_LAYERS[self.spec.arch])
 
     @property
     def cam_layer(self) -> str:
+        if is_external(self.spec.arch):
+            return self.traced.cam
         return "network." + CAM_LAYER[self.spec.arch]
+
+    @cached_property
+    def cam_is_true_cam(self) -> bool:
+        """Grad-CAM is Zhou et al.'s CAM only where the head is GAP + linear: measured on the network."""
+        from fundus_viewer.core.models.tracing import head_is_gap_linear
+
+        return head_is_gap_linear(self, self.cam_layer, self.spec.input_size, self.glaucoma_index)
 
     def conv_layer_names(self) -> list[str]:
         """Layers a user may pick for the visualiser: every ReLU / residual stage with spatial maps."""
         if self.spec.arch == "alexnet":
             return [f"network.features.relu{i}" for i in range(1, 6)]
-        return [f"network.net.layer{i}" for i in range(1, 5)]
+        if self.spec.arch == "resnet18":
+            return [f"network.net.layer{i}" for i in range(1, 5)]
+        return list(dict.fromkeys(self.traced.stages + tuple(self.spec.layers)))

@@ -52,7 +52,7 @@ def cam_grid(model, x: torch.Tensor) -> tuple[np.ndarray, str]:
     [layer] = resolve_layers(model, [model.cam_layer])
     with torch.enable_grad(), GradCAM(model=model, target_layers=[layer]) as explainer:
         grid = explainer(input_tensor=x.clone().requires_grad_(True), targets=[ClassifierOutputTarget(model.glaucoma_index)])[0]
-    note = "true CAM (GAP + linear head)" if model.spec.arch == "resnet18" else "Grad-CAM (head is not GAP + linear)"
+    note = "true CAM (GAP + linear head)" if model.cam_is_true_cam else "Grad-CAM (head is not GAP + linear)"
     return grid, note
 
 

@@ -9,13 +9,13 @@ unwrapped, and DataParallel's ``module.`` prefixes are stripped.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from fundus_viewer.core.digest import file_sha256
 from fundus_viewer.core.errors import CheckpointError
 from fundus_viewer.core.models.checkpoint import load_weights, save_classifier
 from fundus_viewer.core.models.classifier import IMAGENET_MEAN, IMAGENET_STD, ClassifierSpec, GlaucomaClassifier
@@ -112,21 +112,13 @@ def import_classifier(
         unknown = [name for name in layers if name not in known]
         if unknown:
             raise CheckpointError(f"--layers: no layer {', '.join(unknown)}; the network's stages are {', '.join(model.traced.stages)}")
-    digest = _sha256(weights)
+    digest = file_sha256(weights)
     spec.training = {"imported_from": str(weights), "source_sha256": digest, "notes": notes}
     path = save_classifier(model, out)
     card = path.with_suffix(".md")
     card.write_text(_card(model, Path(weights), digest, notes), encoding="utf-8")
     model.checkpoint_path = str(path)
     return ImportedModel(model, path, card, digest)
-
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _card(model: GlaucomaClassifier, weights: Path, digest: str, notes: str) -> str:

@@ -9,9 +9,7 @@ photo, the model, the layers and the thresholds, so a map on disk can say how it
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +19,7 @@ import numpy as np
 
 from fundus_viewer import __version__
 from fundus_viewer.core.atomic import atomic_write
+from fundus_viewer.core.digest import file_sha256
 from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.visualization.baselines import BASELINES, BaselineMap, baseline_map
 from fundus_viewer.core.visualization.heat import GridMap
@@ -107,23 +106,11 @@ def describe_model(model, layers) -> dict:
     }
 
 
-_digests: dict[tuple, str] = {}
-
-
 def checkpoint_sha256(path: str | None) -> str | None:
-    """The file's SHA-256, computed once per path, size and modification time (a checkpoint can be large)."""
     if not path:
         return None
     try:
-        stat = os.stat(path)
-        key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-        if key not in _digests:
-            digest = hashlib.sha256()
-            with open(path, "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 20), b""):
-                    digest.update(block)
-            _digests[key] = digest.hexdigest()
-        return _digests[key]
+        return file_sha256(path)
     except OSError:
         return None
 

@@ -15,6 +15,7 @@ from fundus_viewer.core.formats import IMAGE_SUFFIXES
 from fundus_viewer.gui import worker as replies
 from fundus_viewer.gui.annotation_controller import AnnotationController
 from fundus_viewer.gui.controls import ThresholdPanel
+from fundus_viewer.gui.evaluate_actions import EvaluateMixin
 from fundus_viewer.gui.photo_list import PhotoList
 from fundus_viewer.gui.photo_view import PhotoView
 from fundus_viewer.gui.study_actions import StudyMenuMixin
@@ -24,7 +25,7 @@ PHOTO_FILTER = "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp);;All files
 RECENT_LIMIT = 10
 
 
-class MainWindow(StudyMenuMixin, QMainWindow):
+class MainWindow(EvaluateMixin, StudyMenuMixin, QMainWindow):
     request_model = Signal()
     request_open = Signal(int, str)
     request_analysis = Signal(int, object)
@@ -450,49 +451,6 @@ class MainWindow(StudyMenuMixin, QMainWindow):
             return []
         self.statusBar().showMessage(f"Saved {len(written)} maps and their sidecar in {folder}", 6000)
         return written
-
-    # --- evaluation ---------------------------------------------------------------------------
-    def evaluate_folder(self):
-        from fundus_viewer.gui.evaluate_dialog import EvaluateDialog
-
-        store = self.annotations.store
-        if store is None or self.photo is None:
-            QMessageBox.information(self, "Evaluate", "Draw RL or RNFLD boxes on this folder's photos first (Annotate menu, R or N).")
-            return None
-        boxes = store.image_boxes()
-        folder = str(Path(self.photo.path).parent)
-        if self.evaluate_dialog is not None:
-            self.evaluate_dialog.close()
-        dialog = EvaluateDialog(folder, len(boxes), self)
-        dialog.run_requested.connect(lambda methods: self._run_evaluation(folder, boxes, methods))
-        dialog.cancel_requested.connect(self._cancel_evaluation)
-        dialog.open_photo.connect(lambda name: self.open_photo(Path(folder) / name))
-        dialog.finished.connect(lambda _result, d=dialog: self._evaluation_closed(d))
-        self.evaluate_dialog = dialog
-        dialog.show()
-        return dialog
-
-    def _run_evaluation(self, folder: str, boxes, methods) -> None:
-        self._evaluation_job = self._next_job()
-        self.request_evaluation.emit(self._evaluation_job, folder, boxes, methods, self.panel.thresholds_object())
-
-    def _cancel_evaluation(self) -> None:
-        if self._evaluation_job is not None:
-            self.worker.cancel(self._evaluation_job)
-
-    def _evaluation_closed(self, dialog) -> None:
-        """A closed dialog hears no more: its job is cancelled and its replies go nowhere."""
-        self._cancel_evaluation()
-        if self.evaluate_dialog is dialog:
-            self.evaluate_dialog, self._evaluation_job = None, None
-
-    def _evaluation_replied(self, reply) -> None:
-        if reply.job != self._evaluation_job or self.evaluate_dialog is None:
-            return
-        if reply.kind == replies.PROGRESS:
-            self.evaluate_dialog.on_progress(*reply.value)
-        else:
-            self.evaluate_dialog.on_done(reply.value if reply.ok else reply.error)
 
     # --- Patho-GAN ----------------------------------------------------------------------------
     def open_synthesize(self):

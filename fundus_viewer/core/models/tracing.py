@@ -79,12 +79,11 @@ def trace_layers(network: nn.Module, input_size: int, prefix: str = "") -> Trace
         chain = chain[:-1]  # a norm that only closes the chain is not a stage of its own
     stages = [name for name, following in zip(chain, chain[1:] + [None]) if following is None or sizes[following] != sizes[name]]
     stages = [s for s in stages if sizes[s][0] * sizes[s][1] > 1] or stages[-1:]  # a 1 x 1 map has no place
-    spatial_stages = stages
     named = lambda names: tuple(prefix + n for n in names)  # noqa: E731
     return TracedLayers(
         stages=named(stages),
-        default=named(spatial_stages[-3:]),
-        cam=prefix + spatial_stages[-1],
+        default=named(stages[-3:]),
+        cam=prefix + stages[-1],
         grids={prefix + s: sizes[s] for s in stages},
     )
 

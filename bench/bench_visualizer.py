@@ -9,7 +9,12 @@ Prints (a) first analysis (forward + backward + all statistics + both maps on th
 Speed does not depend on the weights, so the full-size networks are built with seeded random weights
 unless --model names a checkpoint.
 
-    python bench/bench_visualizer.py [--arch alexnet|resnet18|both] [--repeats 20] [--model CKPT]
+    python bench/bench_visualizer.py [--arch alexnet|resnet18|both] [--repeats 20]
+    python bench/bench_visualizer.py --model CKPT|torchvision:NAME|timm:NAME ... [--input-size 224]
+    python bench/bench_visualizer.py --model families      # one row per family users bring (issue #12)
+
+A ``torchvision:NAME`` / ``timm:NAME`` model is built empty at --input-size and visualised at its traced
+layers (the last three stages), as ``fundus-viewer import-model`` would leave it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,18 @@ from fundus_viewer.core.visualization.baselines import cam_grid  # noqa: E402
 from fundus_viewer.core.visualization.pathology import PathologyVisualizer  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
+FAMILIES = ("torchvision:resnet50", "torchvision:densenet121", "torchvision:efficientnet_b0", "torchvision:vgg16_bn",
+            "torchvision:convnext_tiny", "timm:efficientnet_b0")  # timm's where installed
+
+
+def build(name: str, input_size: int):
+    """A checkpoint, or a torchvision / timm network with seeded random weights."""
+    from fundus_viewer.core.models.architectures import is_external
+
+    if is_external(name):
+        torch.manual_seed(0)
+        return GlaucomaClassifier(ClassifierSpec(arch=name, input_size=input_size)).eval().requires_grad_(False)
+    return load_classifier(name)
 
 
 def photos(count: int) -> list:
@@ -111,31 +128,46 @@ def main() -> int:
     parser.add_argument("--arch", choices=("alexnet", "resnet18", "both"), default="both")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--photos", type=int, default=20)
-    parser.add_argument("--model", help="benchmark this checkpoint instead of random full-size nets")
+    parser.add_argument("--model", nargs="+", help="checkpoints or torchvision:NAME / timm:NAME networks instead of ours; 'families' for the usual ones")
+    parser.add_argument("--input-size", type=int, default=224, help="input side of torchvision / timm networks")
     args = parser.parse_args()
     torch.manual_seed(0)
     batch = photos(args.photos)
     if args.model:
-        models = {Path(args.model).name: load_classifier(args.model)}
+        names = [n for m in args.model for n in (FAMILIES if m == "families" else (m,))]
+        models = {}
+        from fundus_viewer.core.errors import CheckpointError
+        from fundus_viewer.core.models.architectures import is_external
+
+        for name in names:
+            label = name.split(":", 1)[1] + (" (timm)" if name.startswith("timm:") else "") if is_external(name) else Path(name).name
+            try:
+                models[label] = build(name, args.input_size)
+            except (ValueError, CheckpointError) as exc:  # timm not installed, a bad checkpoint
+                print(f"skipped {name}: {exc}")
+        if not models:
+            return 2
     else:
         archs = ("alexnet", "resnet18") if args.arch == "both" else (args.arch,)
         sizes = {"alexnet": 227, "resnet18": 224}
         models = {a: GlaucomaClassifier(ClassifierSpec(arch=a, input_size=sizes[a])).eval().requires_grad_(False) for a in archs}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device CPU")
     header = (
-        f"{'model':<10}{'GradCAM ms':>18}{'analysis ms':>12}{'(a) ratio':>14}"
+        f"{'model':<22}{'GradCAM ms':>18}{'analysis ms':>12}{'(a) ratio':>14}"
         f"{'rethr. ms':>10}{'(b) speed-up':>16}{'(c) photos/s':>13}"
     )
     print(header)
-    print(f"{'':<10}{'frozen/trainable':>18}{'':>12}{'frz/trn':>14}{'':>10}{'frz/trn':>16}")
+    print(f"{'':<22}{'frozen/trainable':>18}{'':>12}{'frz/trn':>14}{'':>10}{'frz/trn':>16}")
     for name, model in models.items():
         r = bench(model, args.repeats, batch)
         print(
-            f"{name:<10}{r['gradcam_ms']:>9.1f}/{r['gradcam_trainable_ms']:<8.1f}{r['first_ms']:>12.1f}"
+            f"{name:<22}{r['gradcam_ms']:>9.1f}/{r['gradcam_trainable_ms']:<8.1f}{r['first_ms']:>12.1f}"
             f"{r['first_ratio']:>8.2f}/{r['first_ratio_trainable']:<5.2f}{r['rethreshold_ms']:>10.2f}"
             f"{r['speedup']:>10.0f}x/{str(round(r['speedup_trainable'])) + 'x':<5}{r['photos_per_s']:>12.1f}"
         )
     print("(a) goal <= 0.5; (b) goal >= 100x; photo", r["photo"])
+    for name, model in models.items():
+        print(f"{name}: {model.spec.input_size} px, layers {', '.join(n.removeprefix('network.') for n in model.default_layers)}; CAM at {model.cam_layer.removeprefix('network.')}")
     return 0
 
 

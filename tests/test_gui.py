@@ -90,6 +90,25 @@ def test_missing_model_is_reported(qtbot, tmp_path, monkeypatch):
     win.close()
 
 
+def test_a_model_opened_after_a_failed_start_analyses_the_photo_on_screen(qtbot, tmp_path, monkeypatch, tiny_checkpoint, photo):
+    from PySide6.QtWidgets import QMessageBox
+
+    from fundus_viewer.gui.main_window import MainWindow
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append((title, text)))
+    win = MainWindow(str(tmp_path / "absent.safetensors"), "cpu")
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.device_label.text() == "no model", timeout=30000)
+    win.open_photo(photo)
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=30000)
+    assert shown[1][0] == "Analysis failed" and "No classifier is loaded" in shown[1][1]
+    with qtbot.waitSignal(win.analysis_shown, timeout=30000):
+        win.open_model(tiny_checkpoint)
+    assert "tiny.safetensors" in win.device_label.text() and win.analysis.image.name == "eye.png"
+    win.close()
+
+
 def test_the_dangling_thread_check_sees_a_running_thread(qapp):
     """The no_dangling_threads fixture must be able to fail: a started worker thread is listed."""
     import shiboken6
@@ -158,3 +177,46 @@ def test_an_uncaught_error_is_logged_and_shown_not_lost(qtbot, tmp_path, monkeyp
         for handler in [h for h in logging.getLogger().handlers if getattr(h, "baseFilename", None) == str(path)]:
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def test_file_open_model_loads_an_imported_network_in_the_worker(qtbot, window, photo, tmp_path, monkeypatch):
+    """File > Open model: the imported network's stage names under Layers, its name in the status bar and
+    the photo analysed again with it; a file that is no model leaves the loaded one in place."""
+    import torch
+    import torchvision
+    from PySide6.QtWidgets import QMessageBox
+
+    from fundus_viewer.core.models.importing import import_classifier
+
+    torch.manual_seed(0)
+    torch.save(torchvision.models.get_model("densenet121", weights=None, num_classes=2).state_dict(), tmp_path / "dn.pth")
+    imported = import_classifier(tmp_path / "dn.pth", "torchvision:densenet121", tmp_path / "ours-densenet.safetensors", input_size=128)
+    Image.fromarray(np.asarray(Image.open(photo))[:, ::-1]).save(tmp_path / "other.png")
+    for path in (tmp_path / "other.png", photo):
+        with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+            window.open_photo(path)
+    with qtbot.waitSignal(window.baseline_shown, timeout=30000):
+        window.panel.pathology.setCurrentIndex(window.panel.pathology.findData("cam"))
+    old_probability = window.analysis.probability
+    assert set(window.photos.probabilities) == {"other.png", "eye.png"} and "cam" in window.baselines
+    with qtbot.waitSignal(window.analysis_shown, timeout=60000):
+        window.open_model(imported.path)
+        assert not window.panel.layers.isEnabled()  # no layer choice may reach the worker after the new model
+    assert window.panel.layers.isEnabled()
+    assert window.worker._visualizer.model.spec.arch == "torchvision:densenet121"
+    assert window.model_loaded.visualizer is window.worker._visualizer  # what an export names as the source
+    assert set(window.photos.probabilities) == {"eye.png"}  # the old model's P of other.png is gone
+    qtbot.waitUntil(lambda: "cam" in window.baselines, timeout=30000)  # the CAM on screen is made again
+    assert window.baselines["cam"].note != "" and window.current_maps().model["checkpoint"] == str(imported.path)
+    assert "ours-densenet.safetensors" in window.device_label.text() and "densenet121" in window.device_label.text()
+    layers = [window.panel.layers.item(i).text() for i in range(window.panel.layers.count())]
+    assert "features.denseblock4" in layers and window.panel.ticked_layers() == list(imported.model.default_layers)
+    assert window.analysis.probability != old_probability and window.model_path == str(imported.path)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append((title, text)))
+    (tmp_path / "junk.safetensors").write_bytes(b"not a model")
+    window.open_model(tmp_path / "junk.safetensors")
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert "junk.safetensors" in shown[0][1] and "ours-densenet.safetensors stays loaded" in shown[0][1]
+    assert "ours-densenet.safetensors" in window.device_label.text()
+    assert window.worker._visualizer.model.spec.arch == "torchvision:densenet121"

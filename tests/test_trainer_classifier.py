@@ -177,3 +177,20 @@ def test_a_time_budget_ends_the_run_after_one_epoch_with_test_metrics(toy, tmp_p
     assert train_main(common_args(toy, out, 30) + ["--max-minutes", "0"]) == 0
     assert [int(r["epoch"]) for r in read_log(out)] == [1]
     assert "test" in load_classifier(out / "classifier.safetensors").spec.metrics
+
+
+def test_a_torchvision_network_trains_from_scratch_and_keeps_its_traced_layers(toy, tmp_path, capsys):
+    from fundus_viewer.core.models.checkpoint import load_classifier
+
+    out = tmp_path / "tv"
+    args = ["--data", str(toy), "--out", str(out), "--arch", "torchvision:mobilenet_v3_small", "--input-size", "64",
+            "--epochs", "2", "--batch-size", "8", "--crop", "none", "--workers", "0", "--device", "cpu", "--patience", "0"]
+    assert train_main(args) == 0
+    model = load_classifier(out / "classifier.safetensors")
+    assert model.spec.arch == "torchvision:mobilenet_v3_small"
+    assert (model.spec.input_size, model.spec.resize) == (64, 73)  # the preset's 256 / 224 margin kept
+    assert model.default_layers == tuple(f"network.features.{i}" for i in (3, 8, 12))
+    assert "test" in model.spec.metrics
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error, before any photo is read
+        train_main(["--data", str(toy), "--out", str(tmp_path / "x"), "--arch", "torchvision:nonet"])
+    assert stop.value.code == 2 and "torchvision has no classification model 'nonet'" in capsys.readouterr().err

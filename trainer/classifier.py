@@ -28,6 +28,17 @@ PRESETS = {
     "laptop": dict(arch="alexnet", optimizer="adamw", lr=1e-3, batch_size=16, epochs=40, patience=10, weight_decay=1e-4, label_smoothing=0.1, schedule="cosine"),
 }
 SIZES = {"alexnet": (227, 280), "resnet18": (224, 256)}
+EXTERNAL_SIZE = (224, 256)  # torchvision's and timm's ImageNet recipe: resize 256, crop 224
+
+
+def _arch(text: str) -> str:
+    from fundus_viewer.core.models.architectures import check_architecture
+
+    try:
+        check_architecture(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, help="CSV manifest (path, label[, split, dataset, role]) or a folder with glaucoma/ and normal/")
     parser.add_argument("--out", required=True, help="run folder: checkpoints, log.csv, curves.png, metrics.json")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="laptop")
-    parser.add_argument("--arch", choices=("alexnet", "resnet18"))
+    parser.add_argument("--arch", type=_arch, metavar="ARCH",
+                        help="alexnet (the paper's), resnet18, or any classification network of torchvision "
+                        "(torchvision:NAME, e.g. torchvision:densenet121) or of timm where installed (timm:NAME). "
+                        "Trained from scratch: no pretrained weights are downloaded here (bring trained weights "
+                        "with fundus-viewer import-model)")
+    parser.add_argument("--input-size", type=int, help="network input side (default 227 for alexnet, 224 otherwise)")
+    parser.add_argument("--resize", type=int, help="photo square resized to this before the random crop (default 280 / 256)")
     parser.add_argument("--width", type=float, default=1.0, help="AlexNet channel width multiplier")
     parser.add_argument("--cdr-head", action="store_true", help="AlexNet: add the disc/cup head, trained on the expert masks the manifest links (role disc_mask, cup_mask)")
     parser.add_argument("--seg-weight", type=float, default=1.0, help="weight of the disc/cup segmentation loss")
@@ -63,7 +80,15 @@ def _settings(args) -> dict:
     for key in ("arch", "epochs", "batch_size", "lr", "patience"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    settings["input_size"], settings["resize"] = SIZES[settings["arch"]]
+    settings["input_size"], settings["resize"] = SIZES.get(settings["arch"], EXTERNAL_SIZE)
+    if args.input_size is not None:
+        # keep the preset's margin for the random crop (280 / 227) unless --resize says otherwise
+        settings["resize"] = int(round(args.input_size * settings["resize"] / settings["input_size"]))
+        settings["input_size"] = args.input_size
+    if args.resize is not None:
+        settings["resize"] = args.resize
+    if settings["resize"] < settings["input_size"]:
+        raise_data_error(f"--resize {settings['resize']} is smaller than the input size {settings['input_size']}")
     return settings
 
 
@@ -127,6 +152,11 @@ def train(args) -> dict:
             "machine": describe(device, dist),
         },
     )
+
+    try:  # built and traced before any photo is read: a network with nothing to visualise is refused now
+        GlaucomaClassifier(spec).cam_is_true_cam
+    except (ValueError, RuntimeError, AssertionError) as exc:
+        raise_data_error(f"--arch {spec.arch} at {spec.input_size} px cannot be visualised: {exc}")
 
     prepared = [load_context(s, spec, args.mirror_context) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
     contexts = [context for context, _ in prepared]

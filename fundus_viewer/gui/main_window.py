@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTextBrowser, QVBoxLayout
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from fundus_viewer import __version__
 from fundus_viewer.core.formats import IMAGE_SUFFIXES
@@ -16,6 +16,7 @@ from fundus_viewer.gui import worker as replies
 from fundus_viewer.gui.annotation_controller import AnnotationController
 from fundus_viewer.gui.controls import ThresholdPanel
 from fundus_viewer.gui.evaluate_actions import EvaluateMixin
+from fundus_viewer.gui.model_actions import ModelMixin
 from fundus_viewer.gui.photo_list import PhotoList
 from fundus_viewer.gui.photo_view import PhotoView
 from fundus_viewer.gui.study_actions import StudyMenuMixin
@@ -25,8 +26,8 @@ PHOTO_FILTER = "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp);;All files
 RECENT_LIMIT = 10
 
 
-class MainWindow(EvaluateMixin, StudyMenuMixin, QMainWindow):
-    request_model = Signal()
+class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
+    request_model = Signal(str)  # a classifier checkpoint; "" for the one given at start-up
     request_open = Signal(int, str)
     request_analysis = Signal(int, object)
     request_baseline = Signal(int, object, str)
@@ -117,6 +118,7 @@ class MainWindow(EvaluateMixin, StudyMenuMixin, QMainWindow):
         for path in list_images(samples_dir()) if samples_dir().is_dir() else []:
             action = self._action(path.name, lambda p=path: self.open_photo(p), tip="Bundled CC BY sample (see resources/samples/ATTRIBUTION.md)")
             samples.addAction(action)
+        file_menu.addAction(self._action("Open &model…", self.choose_model, "Ctrl+M", "Load another classifier (yours, from fundus-viewer import-model); the photo is analysed again with it"))
         file_menu.addSeparator()
         file_menu.addAction(self._action("Export &view as PNG…", self.export_view, "Ctrl+E", "The photo with its overlay and boxes, as on screen"))
         file_menu.addAction(self._action("Export &maps (.npy + PNG)…", self.export_maps, "Ctrl+Shift+E", "RL, RNFLD and any baselines computed, on the photo's own grid"))
@@ -208,7 +210,7 @@ class MainWindow(EvaluateMixin, StudyMenuMixin, QMainWindow):
         self.first_painted.emit()
         self.thread.start()
         # queued after any photo asked for meanwhile: it is decoded and shown while the model loads
-        self.request_model.emit()
+        self.request_model.emit("")
 
     def _next_job(self) -> int:
         self._jobs += 1
@@ -420,7 +422,7 @@ class MainWindow(EvaluateMixin, StudyMenuMixin, QMainWindow):
             return None
         from fundus_viewer.core.visualization.maps import build_maps
 
-        return build_maps(self.worker._visualizer, self.photo, ("pathology", *self.baselines), self.panel.thresholds_object(), self.analysis, self.baselines)
+        return build_maps(self.model_loaded.visualizer, self.photo, ("pathology", *self.baselines), self.panel.thresholds_object(), self.analysis, self.baselines)
 
     def export_view(self, path: str | None = None) -> Path | None:
         if self.photo is None:
@@ -490,21 +492,6 @@ class MainWindow(EvaluateMixin, StudyMenuMixin, QMainWindow):
         return self.gan_panel
 
     # --- help ---------------------------------------------------------------------------------
-    def show_model_card(self) -> None:
-        from fundus_viewer.core.resources import default_classifier_path
-
-        path = Path(self.model_path) if self.model_path else default_classifier_path()
-        card = path.with_suffix(".md")
-        text = card.read_text(encoding="utf-8") if card.is_file() else f"No model card beside {path}.\n\nLoaded: {self.device_label.text()}"
-        dialog = QDialog(self)
-        dialog.setWindowTitle(f"Model card — {path.name}")
-        browser = QTextBrowser()
-        browser.setMarkdown(text)
-        QVBoxLayout(dialog).addWidget(browser)
-        dialog.resize(900, 700)
-        dialog.show()
-        self._model_card = dialog
-
     def show_about(self) -> None:
         QMessageBox.about(
             self,
@@ -515,20 +502,6 @@ class MainWindow(EvaluateMixin, StudyMenuMixin, QMainWindow):
         )
 
     # --- worker replies -----------------------------------------------------------------------
-    def _model_replied(self, reply) -> None:
-        if self._closed:
-            return
-        if not reply.ok:
-            self.device_label.setText("no model")
-            QMessageBox.warning(self, "Classifier not loaded", reply.error)
-            return
-        device, summary, layers, in_use = reply.value
-        # torch and the model will live as long as the window: out of the collector's way, so that its
-        # full passes on the GUI thread take a millisecond, not 30 (the worst slider redraws were those)
-        gc.freeze()
-        self.panel.show_layers(layers, in_use)
-        self.device_label.setText(f"{summary} · {device}")
-
     def _layers_failed(self, reply) -> None:
         QMessageBox.warning(self, "Layers not changed", reply.error)
 

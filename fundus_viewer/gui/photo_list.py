@@ -46,12 +46,20 @@ class PhotoList(QListWidget):
         item.setToolTip(f"{name}: {status}" + (f"; P(glaucoma) {p:.3f}" if p is not None else "; not analysed yet"))
         if p is not None and p >= 0.5:
             item.setForeground(QColor("#c0392b"))
+        else:
+            item.setData(Qt.ItemDataRole.ForegroundRole, None)  # the palette's own colour again
 
     def _item(self, name: str) -> QListWidgetItem | None:
         for row in range(self.count()):
             if Path(self.item(row).data(Qt.ItemDataRole.UserRole)).name == name:
                 return self.item(row)
         return None
+
+    def clear_probabilities(self) -> None:
+        """Forget every P shown (another model is loaded)."""
+        self.probabilities.clear()
+        for row in range(self.count()):
+            self._label(self.item(row))
 
     def set_probability(self, name: str, p: float) -> None:
         self.probabilities[name] = p

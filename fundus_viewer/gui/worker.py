@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 log = logging.getLogger(__name__)
 
 # reply kinds
-MODEL = "model"  # value: (device, model summary, every layer a user may pick, the layers in use)
+MODEL = "model"  # value: LoadedModel; error: why it was not loaded (the previous model, if any, stays)
 PHOTO = "photo"  # value: core.photo.PreparedPhoto, its display pyramid built; error: why it cannot be read
 ANALYSIS = "analysis"  # value: PathologyAnalysis
 CUP_DISC = "cup-disc"  # value: cup_disc.CupDiscMeasurement
@@ -26,6 +26,17 @@ BASELINE = "baseline"  # value: (method, BaselineMap)
 PROGRESS = "evaluation-progress"  # value: (done, total, file name)
 EVALUATION = "evaluation"  # value: Evaluation
 SYNTHESIS = "synthesis"  # value: gan.compare.Comparison
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: str  # the checkpoint
+    name: str  # what the status bar calls it
+    summary: str  # architecture and input size
+    device: str
+    layers: list  # every layer a user may pick
+    in_use: list  # the layers visualised
+    visualizer: object = None  # what the window's exports name as the maps' source, from this reply on
 
 
 @dataclass(frozen=True)
@@ -79,27 +90,37 @@ class AnalysisWorker(QObject):
         self._cancelled.add(job_id)
 
     # --- slots, run in the worker thread ------------------------------------------------------
-    @Slot()
-    def load_model(self) -> None:
+    @Slot(str)
+    def load_model(self, path: str = "") -> None:
+        """The classifier at ``path`` ("": the one given at start-up, else the bundled one). A model that
+        fails to load leaves the one in use in place."""
+        first = self._visualizer is None
         try:
+            from pathlib import Path
+
             from fundus_viewer.core.device import describe_device, select_device
             from fundus_viewer.core.models.checkpoint import load_classifier
             from fundus_viewer.core.visualization.pathology import PathologyVisualizer
 
-            device = select_device(self._device)
-            model = load_classifier(self._model_path, device=device)
-            self._visualizer = PathologyVisualizer(model, device=device)
+            device = select_device(self._device) if first else self._visualizer.device
+            model = load_classifier(path or self._model_path, device=device)
+            visualizer = PathologyVisualizer(model, device=device)
             # Imported here, at start-up, not on the first baseline request: loading captum's and
             # pytorch-grad-cam's extensions holds the GIL long enough to freeze the window (260 ms).
             import fundus_viewer.core.evaluation  # noqa: F401
             import fundus_viewer.core.visualization.maps  # noqa: F401
             spec = model.spec
-            self._reply(0, MODEL, (describe_device(device), f"{spec.arch} {spec.input_size} px", model.conv_layer_names(), list(self._visualizer.layers)))
+            name = Path(model.checkpoint_path).name
+            loaded = LoadedModel(model.checkpoint_path, name, f"{spec.arch}, {spec.input_size} px", describe_device(device),
+                                 model.conv_layer_names(), list(visualizer.layers), visualizer)
         except Exception as exc:  # any failure becomes a message; the window stays usable
-            log.exception("the classifier was not loaded")
+            log.exception("the classifier %s was not loaded", path or self._model_path or "(bundled)")
             self._error(0, MODEL, exc)
             return
-        self._load_cup_disc(device)
+        self._visualizer, self._model_path = visualizer, model.checkpoint_path
+        self._reply(0, MODEL, loaded)
+        if first:
+            self._load_cup_disc(device)
 
     @Slot(int, str)
     def open_photo(self, job_id: int, path: str) -> None:

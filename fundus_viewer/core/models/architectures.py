@@ -125,28 +125,44 @@ def build_network(arch: str, num_classes: int = 2, **options) -> nn.Module:
         return GlaucomaAlexNet(num_classes=num_classes, **options)
     if arch == "resnet18":
         return GlaucomaResNet18(num_classes=num_classes, **options)
-    if is_external(arch):
-        return build_external(arch, num_classes, **options)
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}, torchvision:NAME or timm:NAME")
+    return build_external(arch, num_classes, **options)
+
+
+def check_architecture(arch: str) -> None:
+    """ValueError naming what is wrong with ``arch`` (unknown name, timm not installed); builds nothing."""
+    if arch in ARCHITECTURES:
+        return
+    if not is_external(arch):
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}, torchvision:NAME or timm:NAME")
+    library, _, name = arch.partition(":")
+    if library == "torchvision":
+        import torchvision.models
+        from torchvision.models import list_models
+
+        if name not in list_models(module=torchvision.models):  # classification only: not detection, video ...
+            other = " (it is not a classification network)" if name in list_models() else ""
+            raise ValueError(f"torchvision has no classification model {name!r}{other}; see torchvision.models.list_models(module=torchvision.models)")
+        return
+    try:
+        import timm
+    except ImportError:
+        raise ValueError(f"{arch}: timm is not installed (pip install \".[timm]\")") from None
+    if not timm.is_model(name):  # also a tagged name such as resnet50.a1_in1k
+        raise ValueError(f"timm has no model {name!r}; see timm.list_models()")
 
 
 def build_external(arch: str, num_classes: int = 2, **options) -> nn.Module:
     """torchvision's or timm's network ``arch`` with random weights, every in-place activation made
     out-of-place (hooks must see each activation as it was, and Guided Backprop rewrites ReLU gradients)."""
+    check_architecture(arch)
     library, _, name = arch.partition(":")
     if library == "torchvision":
-        from torchvision.models import get_model, list_models
+        from torchvision.models import get_model
 
-        if name not in list_models():
-            raise ValueError(f"torchvision has no model {name!r}; see torchvision.models.list_models()")
         network = get_model(name, weights=None, num_classes=num_classes, **options)
     else:
-        try:
-            import timm
-        except ImportError:
-            raise ValueError(f"{arch}: timm is not installed (pip install \".[timm]\")") from None
-        if name not in timm.list_models():
-            raise ValueError(f"timm has no model {name!r}; see timm.list_models()")
+        import timm
+
         network = timm.create_model(name, pretrained=False, num_classes=num_classes, **options)
     for module in network.modules():
         if getattr(module, "inplace", False) is True:

@@ -100,7 +100,11 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
         raise CheckpointError(f"{path}: no such model file{hint}")
     spec_dict, tensors = read_checkpoint(path, KIND)
     spec = ClassifierSpec.from_dict(spec_dict)
-    model = GlaucomaClassifier(spec)
+    try:
+        model = GlaucomaClassifier(spec)
+        model.cam_layer  # noqa: B018 - traced now (a torchvision / timm network): a failure is this file's
+    except (ValueError, RuntimeError, AssertionError) as exc:  # timm not installed, nothing to visualise ...
+        raise CheckpointError(f"{path}: {exc}") from None
     load_weights(model.network, tensors, path, spec.arch)
     model.eval().requires_grad_(False)
     model.checkpoint_path = str(path)  # what an exported map's sidecar names as its source

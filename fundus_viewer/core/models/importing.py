@@ -107,6 +107,10 @@ def import_classifier(
         raise CheckpointError(str(exc)) from None
     load_weights(model.network, state, weights, arch)
     model.eval().requires_grad_(False)
+    try:  # trace now: a network with nothing to visualise is refused before anything is written
+        model.cam_is_true_cam
+    except (ValueError, RuntimeError, AssertionError) as exc:
+        raise CheckpointError(f"{arch} at {input_size} px: {exc}") from None
     if layers:
         known = dict(model.named_modules())
         unknown = [name for name in layers if name not in known]

@@ -1,0 +1,80 @@
+"""File > Open model… and Help > Model card, mixed into the main window: which classifier is loaded,
+loading another in the worker, and what the status bar and the card say about it."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QTextBrowser, QVBoxLayout
+
+MODEL_FILTER = "Fundus Viewer classifiers (*.safetensors);;All files (*)"
+
+
+class ModelMixin:
+    model_loaded = None  # worker.LoadedModel of the classifier in use; None until one has loaded
+
+    def choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open classifier", "", MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str | Path) -> None:
+        """Load another classifier in the worker; the photo on screen is analysed again with it. The
+        model in use stays until the new one has loaded (and stays if it cannot be)."""
+        self.device_label.setText(f"loading {Path(path).name}…")
+        if self.panel is not None:  # a layer choice now would reach the worker after the new model
+            self.panel.layers.setEnabled(False)
+        self.request_model.emit(str(path))
+
+    def _model_replied(self, reply) -> None:
+        if self._closed:
+            return
+        self.panel.layers.setEnabled(True)
+        if not reply.ok:
+            if self.model_loaded is None:
+                self.device_label.setText("no model")
+                QMessageBox.warning(self, "Classifier not loaded", reply.error)
+            else:
+                self._show_model_label()
+                QMessageBox.warning(self, "Classifier not loaded", f"{reply.error}\n\n{self.model_loaded.name} stays loaded.")
+            return
+        switched = self.model_loaded is not None
+        loaded = self.model_loaded = reply.value
+        self.model_path = loaded.path
+        # torch and the model will live as long as the window: out of the collector's way, so that its
+        # full passes on the GUI thread take a millisecond, not 30 (the worst slider redraws were those)
+        gc.freeze()
+        self.panel.show_layers(loaded.layers, loaded.in_use)
+        self._show_model_label()
+        if switched:
+            self.statusBar().showMessage(f"Loaded {loaded.name}: {loaded.summary}", 6000)
+            self.photos.clear_probabilities()  # they were the old model's
+        if self.photo is None or self._opening is not None:
+            return  # a photo on its way is analysed with this model when it arrives
+        if switched or self.analysis is None:  # old maps, or none (no model could analyse it before)
+            self.analysis, self.baselines = None, {}
+            for view in (self.view, self.view2):
+                view.show_heat(None, "inferno", 0)
+            self.panel.counts.setText(f"Analysing {self.photo.name} with {loaded.name}…")
+            self._analyze_again()
+
+    def _show_model_label(self) -> None:
+        loaded = self.model_loaded
+        self.device_label.setText(f"{loaded.name} · {loaded.summary} · {loaded.device}")
+        self.device_label.setToolTip(f"{loaded.path}\nHelp ▸ Model card says what it was trained on")
+
+    def show_model_card(self) -> None:
+        from fundus_viewer.core.resources import default_classifier_path
+
+        path = Path(self.model_path) if self.model_path else default_classifier_path()
+        card = path.with_suffix(".md")
+        text = card.read_text(encoding="utf-8") if card.is_file() else f"No model card beside {path}.\n\nLoaded: {self.device_label.text()}"
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"Model card — {path.name}")
+        browser = QTextBrowser()
+        browser.setMarkdown(text)
+        QVBoxLayout(dialog).addWidget(browser)
+        dialog.resize(900, 700)
+        dialog.show()
+        self._model_card = dialog

@@ -220,3 +220,24 @@ def test_file_open_model_loads_an_imported_network_in_the_worker(qtbot, window, 
     assert "junk.safetensors" in shown[0][1] and "ours-densenet.safetensors stays loaded" in shown[0][1]
     assert "ours-densenet.safetensors" in window.device_label.text()
     assert window.worker._visualizer.model.spec.arch == "torchvision:densenet121"
+
+
+def test_the_status_bar_and_the_list_make_the_models_own_call(qtbot, tmp_path, tiny_alexnet, photo):
+    """A calibrated threshold above P: the window says normal and does not mark the photo, where P >= 0.5
+    would have called it glaucoma (and the reverse below P)."""
+    from fundus_viewer.core.calibration import Calibration
+    from fundus_viewer.core.models.checkpoint import load_classifier, save_classifier
+    from fundus_viewer.gui.main_window import MainWindow
+
+    model = load_classifier(save_classifier(tiny_alexnet, tmp_path / "plain.safetensors"))
+    for threshold, call in ((0.999, "normal"), (0.001, "glaucoma")):
+        model.spec.calibration = Calibration(1.0, threshold, "specificity 0.85", "a test").to_dict()
+        path = save_classifier(model, tmp_path / f"calibrated-{call}.safetensors")
+        win = MainWindow(str(path), "cpu")
+        qtbot.addWidget(win)
+        with qtbot.waitSignal(win.analysis_shown, timeout=30000):
+            qtbot.waitUntil(lambda: win.model_loaded is not None, timeout=30000)
+            win.open_photo(photo)
+        assert f"→ {call} (call at P >= {threshold:.2f}" in win.statusBar().currentMessage()
+        assert win.photos.called["eye.png"] is (call == "glaucoma")
+        win.close()

@@ -89,6 +89,36 @@ def test_the_checkpoint_round_trips_with_its_metadata(trained):
     assert torch.allclose(model(x), load_classifier(trained / "classifier.safetensors")(x))
 
 
+def test_the_run_ends_calibrated_and_calibrate_refits_the_same_call(trained, tmp_path):
+    """Temperature and threshold from the validation split, the test split measured at that call; the
+    calibrate command rebuilds the same split from the checkpoint and gets the same; the card says it."""
+    from fundus_viewer.core.models.checkpoint import load_classifier
+    from trainer.calibrate import main as calibrate_main
+    from trainer.model_card import main as card_main
+
+    model = load_classifier(trained / "classifier.safetensors")
+    calibration = model.calibration
+    assert calibration.calibrated and calibration.temperature > 0 and 0 < calibration.threshold <= 1
+    assert calibration.validation["n"] == 4 and calibration.validation["specificity"] >= 0.85
+    test = model.spec.metrics["test"]["all"]
+    assert test["threshold"] == calibration.threshold and "ece_uncalibrated" in test and test["reliability"]
+    assert model.ood_bank.shape[0] == len(model.spec.training["split_files"]["train"]) and model.spec.ood["threshold"] >= 0
+    others = tmp_path / "others"
+    others.mkdir()
+    for k in range(3):
+        Image.fromarray(np.random.default_rng(k).integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(others / f"noise{k}.png")
+    out = tmp_path / "again.safetensors"
+    assert calibrate_main(["--model", str(trained / "classifier.safetensors"), "--out", str(out), "--ood-photos", str(others), "--device", "cpu"]) == 0
+    ood = load_classifier(out).spec.metrics["ood"]
+    assert ood["other_photos"] == 3 and ood["test_photos"] == 4 and 0 <= ood["auc"] <= 1
+    again = load_classifier(out).calibration
+    assert again.temperature == pytest.approx(calibration.temperature, rel=1e-4) and again.threshold == pytest.approx(calibration.threshold, rel=1e-4)
+    assert card_main(["--model", str(out), "--out", str(tmp_path / "card.md")]) == 0
+    card = (tmp_path / "card.md").read_text()
+    assert "## Calibration and the call" in card and f"P(glaucoma) >= {calibration.threshold:.3f}" in card
+    assert (tmp_path / "again-reliability.png").exists() is False and (tmp_path / "card-reliability.png").exists()
+
+
 def test_a_killed_run_resumes_from_its_last_checkpoint(toy, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "trainer", "classifier", *common_args(toy, out, 40)]
@@ -142,6 +172,21 @@ def test_splits_are_stratified_reproducible_and_keep_official_ones(toy):
     official = [s for s in samples]
     official[0].split = "test"
     assert [s.split for s in split_samples(official, seed=3) if s.path == official[0].path] == ["test"]
+
+
+def test_leave_one_source_out_tests_on_the_held_out_source_alone(toy):
+    from dataclasses import replace
+
+    samples = read_labelled_photos(toy)
+    # a second source, with an official test photo of its own
+    samples = [replace(s, dataset="other", split="test" if i == 0 else None) if i % 4 == 0 else s for i, s in enumerate(samples)]
+    held = split_samples(samples, seed=3, hold_out="other")
+    assert sorted(s.path for s in held if s.split == "test") == sorted(s.path for s in samples if s.dataset == "other")
+    assert {s.dataset for s in held if s.split in ("train", "val")} == {"toy"}
+    assert {s.split for s in held if s.dataset == "toy"} == {"train", "val"}  # its test photos train or validate
+    assert len(held) == len(samples)
+    with pytest.raises(DataError, match="--hold-out nope: no photos of that data set"):
+        split_samples(samples, hold_out="nope")
 
 
 def test_cdr_head_trains_on_linked_masks(tmp_path):

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--circle", action="store_true", help="black out the input outside its inscribed circle (same border for every photo)")
     parser.add_argument("--balance", choices=("sqrt", "datasets", "none"), default="sqrt",
                         help="draw each photo with weight 1/sqrt(its data set's size), 1/size (data sets equal), or uniformly")
+    parser.add_argument("--specificity", type=float, default=0.85, help="the call's operating point, chosen on validation after training (0.85)")
+    parser.add_argument("--hold-out", metavar="DATASET", help="leave-one-source-out: every photo of this data set is the test split, "
+                        "the others train and validate (the way recipes are compared here: see the model card)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
@@ -98,8 +101,6 @@ def train(args) -> dict:
     from torch.utils.data import DataLoader, WeightedRandomSampler
     from tqdm import tqdm
 
-    from fundus_viewer.core.disc import locate_optic_disc
-    from fundus_viewer.core.images import load_image
     from fundus_viewer.core.models.checkpoint import save_classifier
     from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
     from trainer.classifier_data import AugmentedCrops, load_context, load_eval_input, to_tensor, worker_init
@@ -111,12 +112,14 @@ def train(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = _settings(args)
+    if not 0 < args.specificity <= 1:
+        raise_data_error(f"--specificity {args.specificity}: a fraction in (0, 1]")
     torch.manual_seed(args.seed)  # every rank builds the same initial network
     dist, device = setup(args.device)
     if dist.main:
         print(f"device: {describe(device, dist)}", file=sys.stderr)
 
-    samples = split_samples(read_labelled_photos(args.data), seed=args.seed)
+    samples = split_samples(read_labelled_photos(args.data), seed=args.seed, hold_out=args.hold_out)
     by_split = {name: [s for s in samples if s.split == name] for name in ("train", "val", "test")}
     for name, members in by_split.items():
         if not members:
@@ -145,6 +148,7 @@ def train(args) -> dict:
             # which photo went where, so a sample's probability is never mistaken for a test result
             "split_files": {name: sorted(s.path.name for s in members) for name, members in by_split.items()},
             "preset": args.preset,
+            "hold_out": args.hold_out,
             "settings": {**settings, "balance": args.balance, "mirror_context": args.mirror_context},
             "seed": args.seed,
             "command": command_line("classifier"),
@@ -247,10 +251,14 @@ def train(args) -> dict:
     # The deliverable: the best checkpoint, with its test metrics written into it.
     from fundus_viewer.core.models.checkpoint import load_classifier
 
+    from trainer.calibrate import calibrated_test, eval_batches, fit_calibration, fit_ood
+
     best = load_classifier(best_path, device=device)
-    test_probs, _ = predict(best, evals["test"], device, labels["test"])
-    located = [locate_optic_disc(load_image(s.path).rgb).located for s in by_split["test"]]
-    report = test_report(by_split["test"], test_probs, located)
+    calibration = fit_calibration(best, evals["val"], labels["val"], device, args.specificity, required=False,
+                                  groups=[s.dataset for s in by_split["val"]])
+    print(f"calibrated: temperature {calibration.temperature:.3f}; {calibration.says()}", file=sys.stderr)
+    report = calibrated_test(best, by_split["test"], evals["test"], device)
+    fit_ood(best, eval_batches(by_split["train"], spec), evals["val"], device)
     best.spec.metrics = {**best.spec.metrics, "test": report}
     best.spec.training["seconds"] = round(time.time() - started, 1)
     best.spec.training["epochs_run"] = len(log.rows())
@@ -288,21 +296,28 @@ def raise_data_error(message: str):
     raise DataError(message)
 
 
-def predict(model, inputs, device, labels=None, batch_size: int = 64):
+def predict_logits(model, inputs, device, batch_size: int = 64):
+    """N x classes float64 logits of N inputs, in eval mode, no gradients."""
     import numpy as np
     import torch
 
     model.eval()
-    probabilities, loss_sum = [], 0.0
+    out = []
     with torch.no_grad():
         for start in range(0, len(inputs), batch_size):
-            logits = model(inputs[start : start + batch_size].to(device)).float()
-            probabilities.append(torch.softmax(logits, 1)[:, model.glaucoma_index].cpu())
-            if labels is not None:
-                target = torch.as_tensor(labels[start : start + batch_size], device=device)
-                loss_sum += float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
-    probs = torch.cat(probabilities).numpy() if probabilities else np.zeros(0)
-    return probs, (loss_sum / max(1, len(inputs)))
+            out.append(model(inputs[start : start + batch_size].to(device)).float().cpu())
+    return torch.cat(out).double().numpy() if out else np.zeros((0, len(model.spec.class_names)))
+
+
+def predict(model, inputs, device, labels=None, batch_size: int = 64):
+    """(calibrated P(glaucoma), mean cross-entropy of the raw logits against ``labels``)."""
+    import torch
+
+    logits = torch.from_numpy(predict_logits(model, inputs, device, batch_size))
+    probs = model.glaucoma_probability(logits).numpy()
+    if labels is None or not len(logits):
+        return probs, 0.0
+    return probs, float(torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(labels)))
 
 
 def binary_summary(labels, probs) -> dict:
@@ -311,7 +326,7 @@ def binary_summary(labels, probs) -> dict:
     return binary_report(labels, probs)
 
 
-def test_report(samples, probs, located) -> dict:
+def test_report(samples, probs, located, threshold: float = 0.5) -> dict:
     import numpy as np
 
     from fundus_viewer.core.classification_metrics import binary_report
@@ -320,7 +335,7 @@ def test_report(samples, probs, located) -> dict:
     groups = {"all": np.ones(len(samples), bool), "full photos (disc located)": np.array(located, bool), "disc crops": ~np.array(located, bool)}
     for dataset in sorted({s.dataset for s in samples}):
         groups[dataset] = np.array([s.dataset == dataset for s in samples])
-    return {name: binary_report(labels[mask], probs[mask]) for name, mask in groups.items() if mask.any()}
+    return {name: binary_report(labels[mask], probs[mask], threshold) for name, mask in groups.items() if mask.any()}
 
 
 def format_report(report: dict) -> str:

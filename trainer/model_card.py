@@ -50,7 +50,7 @@ def write_card(args) -> Path:
         card = vessel_card(path, read_checkpoint(path, VESSEL_KIND, with_tensors=False)[0])
     else:
         spec, _ = read_checkpoint(path, KIND, with_tensors=False)
-        card = classifier_card(path, spec, json.loads(Path(args.evidence).read_text()) if args.evidence else None)
+        card = classifier_card(path, spec, json.loads(Path(args.evidence).read_text()) if args.evidence else None, Path(args.out))
     if args.notes:
         card += "\n" + Path(args.notes).read_text()
     out = Path(args.out)
@@ -78,7 +78,8 @@ def _training_lines(training: dict) -> list[str]:
     ]
 
 
-def classifier_card(path: Path, spec: dict, evidence: dict | None) -> str:
+def classifier_card(path: Path, spec: dict, evidence: dict | None, card: Path | None = None) -> str:
+    """The card's Markdown; its reliability diagram is drawn beside ``card`` (default: beside the model)."""
     training, metrics = spec.get("training", {}), spec.get("metrics", {})
     lines = [
         f"# Model card: `{path.name}` (glaucoma classifier)",
@@ -93,15 +94,18 @@ def classifier_card(path: Path, spec: dict, evidence: dict | None) -> str:
         *_table(["split", "photos per data set / label"],
                 [[split, ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))] for split, counts in training.get("split_counts", {}).items()]),
         "",
-        "## Test metrics (best validation epoch; threshold 0.5 on P(glaucoma))",
+        f"## Test metrics (best validation epoch; {_call(spec)})",
         "",
-        *_table(["test set", "n (glaucoma)", "AUC (95% bootstrap CI)", "accuracy", "sensitivity", "specificity"],
+        *_table(["test set", "n (glaucoma)", "AUC (95% bootstrap CI)", "accuracy", "sensitivity", "specificity", "ECE"],
                 [[name, f"{r['n']} ({r['n_glaucoma']})", f"{r['auc']:.3f} ({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f})",
-                  f"{r['accuracy']:.3f}", f"{r['sensitivity']:.3f}", f"{r['specificity']:.3f}"] for name, r in metrics.get("test", {}).items()]),
+                  f"{r['accuracy']:.3f}", f"{r['sensitivity']:.3f}", f"{r['specificity']:.3f}", f"{r['ece']:.3f}" if "ece" in r else "-"]
+                 for name, r in metrics.get("test", {}).items()]),
+        *_calibration_lines(spec, card or path),
+        *_ood_lines(spec),
     ]
     validation = metrics.get("validation")
     if validation:
-        lines += ["", f"Validation (epoch {validation.get('epoch')}): AUC {validation['auc']:.3f}, accuracy {validation['accuracy']:.3f}, n {validation['n']}."]
+        lines += ["", f"Validation (epoch {validation.get('epoch')}, during training, uncalibrated call at 0.5): AUC {validation['auc']:.3f}, accuracy {validation['accuracy']:.3f}, n {validation['n']}."]
     if evidence:
         lines += ["", "## Does it look at the optic disc?", "",
                   f"On {evidence['photos']} photos with expert disc masks, the disc's bounding box covers {evidence['box_share_percent']:.2f}% of a photo.",
@@ -110,6 +114,68 @@ def classifier_card(path: Path, spec: dict, evidence: dict | None) -> str:
                           [[method, f"{r['heat_in_box_percent']:.1f}%", f"{r['ratio_to_box_share']:.2f}x", f"{r['median_per_photo_ratio']:.2f}x"]
                            for method, r in evidence["methods"].items()])]
     return "\n".join(lines) + "\n"
+
+
+def _call(spec: dict) -> str:
+    calibration = spec.get("calibration") or {}
+    if not calibration:
+        return "threshold 0.5 on P(glaucoma), uncalibrated"
+    return f"the model's call, P >= {calibration['threshold']:.3f} after temperature scaling"
+
+
+def _calibration_lines(spec: dict, path: Path) -> list[str]:
+    """The temperature, the call and what it did on validation; ECE before / after and the reliability
+    diagram of the test split (drawn beside the card)."""
+    calibration, test = spec.get("calibration") or {}, spec.get("metrics", {}).get("test", {}).get("all", {})
+    if not calibration:
+        return []
+    validation = calibration.get("validation") or {}
+    lines = ["", "## Calibration and the call", "",
+             f"- Temperature {calibration['temperature']:.3f}, fitted on {calibration['fitted_on']} (NLL, Guo et al. 2017); it changes no ranking, so no AUC.",
+             f"- The call: P(glaucoma) >= {calibration['threshold']:.3f}, the lowest threshold with {calibration['operating_point']} there "
+             f"(validation sensitivity {validation.get('sensitivity', float('nan')):.3f}, specificity {validation.get('specificity', float('nan')):.3f}). "
+             "`classify`, the window and this card use it."]
+    if "ece_uncalibrated" in test:
+        lines.append(f"- Expected calibration error on the test split (10 bins): {test['ece_uncalibrated']:.3f} before, {test['ece']:.3f} after "
+                     f"(validation: {validation.get('ece_before', float('nan')):.3f} before, {validation.get('ece_after', float('nan')):.3f} after).")
+    if test.get("reliability"):
+        figure = _reliability_figure(test["reliability"], path.with_name(f"{path.stem}-reliability.png"))
+        lines += ["", f"![Reliability diagram of the test split]({figure.name})"]
+    return lines
+
+
+def _ood_lines(spec: dict) -> list[str]:
+    rule, measured = spec.get("ood") or {}, spec.get("metrics", {}).get("ood")
+    if not rule:
+        return []
+    lines = ["", "## Photos unlike the training data", "",
+             f"- Score: cosine distance of the photo's pooled CAM-layer features to the {'' if rule['k'] == 1 else str(rule['k']) + 'th '}nearest training photo's "
+             f"(deep nearest neighbours); flagged above {rule['threshold']:.4f} ({rule['fitted_on']})."]
+    if measured:
+        lines.append(f"- Telling the {measured['test_photos']} test photos from {measured['other_photos']} photos of other kinds "
+                     f"({', '.join('/'.join(Path(o).parts[-2:]) for o in measured['others'])}): AUC {measured['auc']:.3f}; flagged "
+                     f"{100 * measured['flagged_test']:.0f}% of the test photos and {100 * measured['flagged_other']:.0f}% of the others.")
+    return lines
+
+
+def _reliability_figure(bins: list, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4, 4), dpi=100)
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    mean_p, observed, counts = zip(*bins)
+    axis.plot(mean_p, observed, marker="o", color="#c0392b", label="test split")
+    for x, y, n in bins:
+        axis.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean P(glaucoma) in the bin", ylabel="observed glaucoma fraction", title="Reliability (photos per bin)")
+    axis.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out)
+    plt.close(figure)
+    return out
 
 
 def vessel_card(path: Path, spec: dict) -> str:

@@ -92,11 +92,20 @@ def _from_folder(folder: Path) -> list[Sample]:
     return samples
 
 
-def split_samples(samples: list[Sample], seed: int = 0, val: float = 0.15, test: float = 0.15) -> list[Sample]:
+def split_samples(samples: list[Sample], seed: int = 0, val: float = 0.15, test: float = 0.15, hold_out: str | None = None) -> list[Sample]:
     """Fill in missing splits: stratified by data set and label, fixed seed.
 
     A data set's own split is kept: its "train" photos give up ``val`` of themselves to validation.
+    ``hold_out``: leave-one-source-out. Every photo of that data set is the test split (its own split
+    ignored), and the others are split into train and validation only, so no choice made on validation
+    has seen the held-out source.
     """
+    if hold_out is not None:
+        if not any(s.dataset == hold_out for s in samples):
+            raise DataError(f"--hold-out {hold_out}: no photos of that data set (there are {', '.join(sorted({s.dataset for s in samples}))})")
+        rest = [Sample(s.path, s.label, s.dataset, None if s.split == "test" else s.split, s.disc_mask, s.cup_mask) for s in samples if s.dataset != hold_out]
+        held = [Sample(s.path, s.label, s.dataset, "test", s.disc_mask, s.cup_mask) for s in samples if s.dataset == hold_out]
+        return split_samples(rest, seed, val, 0.0) + held
     rng = np.random.default_rng(seed)
     groups: dict[tuple, list[Sample]] = defaultdict(list)
     for sample in samples:

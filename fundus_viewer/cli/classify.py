@@ -24,6 +24,7 @@ def run(args) -> int:
 
     from fundus_viewer.core.cup_disc import default_cup_disc_path, load_cup_disc_segmenter, measure_cup_disc
     from fundus_viewer.core.errors import FundusViewerError
+    from fundus_viewer.core.ood import pooled_features
 
     visualizer = open_visualizer(args)
     model = visualizer.model
@@ -39,20 +40,25 @@ def run(args) -> int:
             rows.append({"path": path, "error": str(exc)})
             print(f"error: {exc}", file=sys.stderr)
             continue
-        with torch.no_grad():
-            probability = float(torch.softmax(model(x).float(), dim=1)[0, model.glaucoma_index])
-        label = model.spec.class_names[model.glaucoma_index] if probability >= 0.5 else _other_class(model)
-        row = {"path": path, "probability_glaucoma": round(probability, 6), "prediction": label}
+        with torch.no_grad(), pooled_features(model, model.ood_bank is not None) as pooled:
+            probability = float(model.glaucoma_probability(model(x))[0])
+        ood = model.ood_scores(pooled["features"].cpu() if pooled else None)
+        label = model.spec.class_names[model.glaucoma_index] if model.calls_glaucoma(probability) else _other_class(model)
+        row = {"path": path, "probability_glaucoma": round(probability, 6), "prediction": label, "threshold": round(model.calibration.threshold, 6)}
+        if ood:
+            row["ood_score"], row["ood_threshold"], row["ood_flag"] = round(ood[0].score, 6), round(ood[0].threshold, 6), ood[0].flagged
         if segmenter is not None:
             row["vertical_cdr"] = round(measure_cup_disc(segmenter, photo).vcdr, 3)
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
+        print(f"# {model.calibration.says()}", file=sys.stderr)
         for row in rows:
             if "error" not in row:
                 vcdr = f"  vCDR {row['vertical_cdr']:.2f}" if "vertical_cdr" in row else ""
-                print(f"{row['probability_glaucoma']:.4f}  {row['prediction']:<9}{vcdr} {row['path']}")
+                ood = ("  OOD: unlike the training photos" if row["ood_flag"] else "  OOD: ok") if "ood_flag" in row else ""
+                print(f"{row['probability_glaucoma']:.4f}  {row['prediction']:<9}{vcdr}{ood} {row['path']}")
     return 1 if failed else 0
 
 

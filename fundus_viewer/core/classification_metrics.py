@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from fundus_viewer.core.calibration import expected_calibration_error
+
 
 def auc_with_interval(labels, scores, resamples: int = 2000, seed: int = 0, level: float = 0.95):
     """ROC AUC and its percentile bootstrap interval (resampling cases; NaN when one class is absent)."""
@@ -39,4 +41,6 @@ def binary_report(labels, scores, threshold: float = 0.5) -> dict:
         "accuracy": float((predicted == labels).mean()) if len(labels) else float("nan"),
         "sensitivity": float(predicted[positives].mean()) if positives.any() else float("nan"),
         "specificity": float(1 - predicted[negatives].mean()) if negatives.any() else float("nan"),
+        "threshold": float(threshold),
+        "ece": expected_calibration_error(scores, labels) if len(labels) else float("nan"),
     }

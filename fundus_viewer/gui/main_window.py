@@ -389,9 +389,11 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self.cup_disc_shown.emit(measurement.vcdr)
 
     def _show_result(self) -> None:
-        a = self.analysis
-        vcdr = f", vertical cup-to-disc ratio {self.cup_disc.vcdr:.2f}" if self.cup_disc is not None else ""
-        self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f}{vcdr}  ({a.seconds * 1000:.0f} ms)")
+        a, calibration = self.analysis, self.model_loaded.calibration
+        call = "glaucoma" if a.probability >= calibration.threshold else "normal"
+        vcdr = f" · vertical cup-to-disc ratio {self.cup_disc.vcdr:.2f}" if self.cup_disc is not None else ""
+        ood = f" · ⚠ {a.ood.says()}" if a.ood is not None and a.ood.flagged else ""
+        self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f} → {call} ({calibration.says()}){vcdr}{ood}  ({a.seconds * 1000:.0f} ms)")
 
     def show_outlines(self) -> None:
         outlines = self.cup_disc.outlines if self.cup_disc is not None and self.outline_action.isChecked() else None
@@ -513,7 +515,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             QMessageBox.warning(self, "Analysis failed", reply.error)
             return
         analysis = self.analysis = reply.value
-        self.photos.set_probability(analysis.image.name, analysis.probability)
+        self.photos.set_probability(analysis.image.name, analysis.probability, analysis.probability >= self.model_loaded.calibration.threshold)
         self._show_result()  # open_photo has cleared the outlines; a re-analysis keeps them
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)

@@ -73,6 +73,7 @@ class ModelMixin:
         dialog = QDialog(self)
         dialog.setWindowTitle(f"Model card — {path.name}")
         browser = QTextBrowser()
+        browser.setSearchPaths([str(card.parent)])  # the card's figures (reliability diagram) beside it
         browser.setMarkdown(text)
         QVBoxLayout(dialog).addWidget(browser)
         dialog.resize(900, 700)

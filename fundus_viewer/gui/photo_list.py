@@ -21,6 +21,7 @@ class PhotoList(QListWidget):
         super().__init__(parent)
         self.folder: Path | None = None
         self.probabilities: dict[str, float] = {}
+        self.called: dict[str, bool] = {}  # name -> the model called it glaucoma
         self.statuses: dict[str, str] = {}
         self.setToolTip("○ not annotated · ◐ annotated · ● reviewed; P = glaucoma probability once analysed")
         self.itemActivated.connect(lambda item: self.photo_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
@@ -30,6 +31,7 @@ class PhotoList(QListWidget):
         if folder != self.folder:
             self.folder = folder
             self.probabilities.clear()
+            self.called.clear()
         self.clear()
         for path in list_images(folder):
             item = QListWidgetItem()
@@ -44,7 +46,7 @@ class PhotoList(QListWidget):
         p = self.probabilities.get(name)
         item.setText(f"{MARKS[status]} {name}" + (f"   P {p:.2f}" if p is not None else ""))
         item.setToolTip(f"{name}: {status}" + (f"; P(glaucoma) {p:.3f}" if p is not None else "; not analysed yet"))
-        if p is not None and p >= 0.5:
+        if p is not None and self.called.get(name, p >= 0.5):
             item.setForeground(QColor("#c0392b"))
         else:
             item.setData(Qt.ItemDataRole.ForegroundRole, None)  # the palette's own colour again
@@ -58,11 +60,14 @@ class PhotoList(QListWidget):
     def clear_probabilities(self) -> None:
         """Forget every P shown (another model is loaded)."""
         self.probabilities.clear()
+        self.called.clear()
         for row in range(self.count()):
             self._label(self.item(row))
 
-    def set_probability(self, name: str, p: float) -> None:
+    def set_probability(self, name: str, p: float, called: bool | None = None) -> None:
+        """``called``: the model's own call is glaucoma (its calibrated threshold; default P >= 0.5)."""
         self.probabilities[name] = p
+        self.called[name] = p >= 0.5 if called is None else called
         if (item := self._item(name)) is not None:
             self._label(item)
 

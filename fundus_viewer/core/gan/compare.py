@@ -35,7 +35,7 @@ def render(classifier, pair: GanPair, name: str, image: np.ndarray) -> Rendition
     x = classifier_batch(as_batch(image[None], device), [transform])
     maps = pathology_maps(classifier, x, create_graph=False)
     with torch.no_grad():
-        p = torch.softmax(classifier(x).float(), 1)[0, classifier.glaucoma_index].item()
+        p = classifier.glaucoma_probability(classifier(x))[0].item()
     heat = {k: maps[k][0].detach().clamp(min=0).cpu().numpy() for k in ("rl", "rnfld")}
     return Rendition(name, image, heat["rl"], heat["rnfld"], p)
 

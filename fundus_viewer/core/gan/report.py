@@ -45,7 +45,7 @@ def features_and_probability(classifier, images: np.ndarray, transforms) -> tupl
         with torch.no_grad():
             for start in range(0, len(images), 16):
                 logits = classifier(classifier_batch(as_batch(images[start : start + 16], device), transforms[start : start + 16]))
-                probabilities.append(torch.softmax(logits.float(), 1)[:, classifier.glaucoma_index].cpu())
+                probabilities.append(classifier.glaucoma_probability(logits).cpu())
     finally:
         handle.remove()
     return torch.cat(pooled).numpy().astype(np.float64), torch.cat(probabilities).numpy()

@@ -17,12 +17,16 @@ from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassif
 from fundus_viewer.core.resources import default_classifier_path
 
 KIND = "fundus-viewer/classifier"
-FORMAT_VERSION = 1
+# 2: a classifier's calibration, OOD rule and feature bank (tensors beside the weights), which an app of
+# format 1 would ignore; files without them are still written as 1
+FORMAT_VERSION = 2
 KIND_TITLES = {KIND: "classifier", "fundus-viewer/vessel-segmenter": "vessel segmenter", "fundus-viewer/cup-disc-segmenter": "cup/disc segmenter"}
 
 
-def write_checkpoint(path: str | Path, kind: str, network, spec: dict, half: bool = False) -> Path:
-    """Weights (float16 when ``half``) plus JSON metadata, written atomically."""
+def write_checkpoint(path: str | Path, kind: str, network, spec: dict, half: bool = False, extra: dict | None = None, version: int = 1) -> Path:
+    """Weights (float16 when ``half``) plus JSON metadata, written atomically; ``extra``: other tensors
+    (under a prefix no network uses, e.g. ``ood.features``). ``version``: the oldest format that reads
+    the file right (an older app refuses a newer one rather than ignore what it holds)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {}
@@ -31,7 +35,9 @@ def write_checkpoint(path: str | Path, kind: str, network, spec: dict, half: boo
         if half and value.is_floating_point():
             value = value.half()
         tensors[key] = value.contiguous()
-    metadata = {"kind": kind, "format_version": str(FORMAT_VERSION), "spec": json.dumps(spec)}
+    for key, value in (extra or {}).items():
+        tensors[key] = value.detach().cpu().contiguous()
+    metadata = {"kind": kind, "format_version": str(version), "spec": json.dumps(spec)}
     partial = path.with_name(path.name + ".partial")
     save_file(tensors, str(partial), metadata=metadata)
     partial.replace(path)
@@ -84,7 +90,21 @@ def save_classifier(model: GlaucomaClassifier, path: str | Path, half: bool = Fa
 
     ``half`` stores floating-point weights as float16 (half the size; loading casts them back).
     """
-    return write_checkpoint(path, KIND, model.network, model.spec.to_dict(), half=half)
+    from fundus_viewer.core.ood import BANK_KEY
+
+    bank = getattr(model, "ood_bank", None)
+    extra = {BANK_KEY: bank.half()} if bank is not None else None
+    version = 2 if extra or model.spec.calibration or model.spec.ood else 1
+    return write_checkpoint(path, KIND, model.network, model.spec.to_dict(), half=half, extra=extra, version=version)
+
+
+def stored_half(path: str | Path) -> bool:
+    """Whether a checkpoint keeps its floating-point weights as float16 (so a rewrite can keep its size)."""
+    from fundus_viewer.core.ood import BANK_KEY
+
+    with safe_open(str(path), framework="pt") as handle:
+        keys = [k for k in handle.keys() if k != BANK_KEY]  # the bank is always float16
+        return bool(keys) and any(handle.get_slice(k).get_dtype() == "F16" for k in keys[:8])
 
 
 def read_spec(path: str | Path) -> ClassifierSpec:
@@ -98,7 +118,10 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     if not path.exists():
         hint = " (no default classifier is bundled with this installation; pass --model CKPT)" if path == default_classifier_path() else ""
         raise CheckpointError(f"{path}: no such model file{hint}")
+    from fundus_viewer.core.ood import BANK_KEY
+
     spec_dict, tensors = read_checkpoint(path, KIND)
+    bank = tensors.pop(BANK_KEY, None)
     spec = ClassifierSpec.from_dict(spec_dict)
     try:
         model = GlaucomaClassifier(spec)
@@ -107,5 +130,6 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
         raise CheckpointError(f"{path}: {exc}") from None
     load_weights(model.network, tensors, path, spec.arch)
     model.eval().requires_grad_(False)
+    model.ood_bank = bank.float() if bank is not None and spec.ood else None
     model.checkpoint_path = str(path)  # what an exported map's sidecar names as its source
     return model.to(device)

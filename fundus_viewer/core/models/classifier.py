@@ -39,6 +39,10 @@ class ClassifierSpec:
     # the layers to visualise by default, where the user chose them (an imported network); else each
     # architecture's own (ours) or the traced stages (torchvision's, timm's)
     layers: tuple[str, ...] = ()
+    # temperature and decision threshold fitted on validation data (core.calibration); empty: P >= 0.5
+    calibration: dict = field(default_factory=dict)
+    # the out-of-distribution flag's rule (core.ood.OodRule); its feature bank is stored beside the weights
+    ood: dict = field(default_factory=dict)
     arch_options: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # data, split, command, time ...
     metrics: dict = field(default_factory=dict)
@@ -96,6 +100,32 @@ class GlaucomaClassifier(nn.Module):
     @property
     def glaucoma_index(self) -> int:
         return self.spec.glaucoma_index
+
+    @property
+    def calibration(self):
+        from fundus_viewer.core.calibration import Calibration
+
+        return Calibration.from_dict(self.spec.calibration)
+
+    def glaucoma_probability(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated P(glaucoma) of logits (... x classes): softmax(logits / T), the one place it is made."""
+        temperature = float(self.spec.calibration.get("temperature", 1.0)) if self.spec.calibration else 1.0
+        return torch.softmax(logits.float() / temperature, dim=-1)[..., self.glaucoma_index]
+
+    ood_bank = None  # N x D features of the training photos (core.ood), where the checkpoint has them
+
+    def ood_scores(self, features: torch.Tensor | None):
+        """Per photo, how unlike the training photos its CAM-layer features are; None without a bank."""
+        from fundus_viewer.core.ood import OodRule, score
+
+        rule = OodRule.from_dict(self.spec.ood)
+        if rule is None or self.ood_bank is None or features is None:
+            return None
+        return score(self.ood_bank, rule, features)
+
+    def calls_glaucoma(self, probability: float) -> bool:
+        """The model's own call: its calibrated threshold (0.5 where it has none)."""
+        return probability >= self.calibration.threshold
 
     @cached_property
     def traced(self):

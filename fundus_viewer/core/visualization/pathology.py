@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from fundus_viewer.core.models.classifier import GlaucomaClassifier
+from fundus_viewer.core.ood import pooled_features
 from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.transform import InputTransform
 from fundus_viewer.core.visualization.capture import capture, resolve_layers
@@ -81,13 +82,14 @@ class PathologyAnalysis:
     image: PreparedPhoto
     transform: InputTransform
     logits: np.ndarray  # pre-softmax, one per class
-    probability: float  # softmax probability of glaucoma
+    probability: float  # calibrated P(glaucoma) (model.glaucoma_probability)
     layer_names: tuple[str, ...]
     activations: list[torch.Tensor]  # per layer: 1 x K x h x w
     weights: list[torch.Tensor]  # per layer: 1 x K
     l1: list[torch.Tensor]  # per layer: 1 x K
     cmi: list[torch.Tensor]  # per layer: 1 x K
     seconds: float = 0.0
+    ood: object = None  # core.ood.OodScore, where the model carries a feature bank
     _grid: tuple[int, int] = field(default=(0, 0), repr=False)
 
     def masks(self, thresholds: Thresholds):
@@ -144,7 +146,9 @@ class PathologyVisualizer:
     def analyze(self, image) -> PathologyAnalysis:
         started = time.perf_counter()
         photo, transform, x = self.prepare(image)
-        result = capture(self.model, x, self.layers, self.model.glaucoma_index)
+        with pooled_features(self.model, self.model.ood_bank is not None) as pooled:  # the same pass gives the OOD score's
+            result = capture(self.model, x, self.layers, self.model.glaucoma_index)
+        ood = self.model.ood_scores(pooled["features"].cpu() if pooled else None)
         activations = [a.detach().float().cpu() for a in result.activations]
         weights = [map_weights(g.detach().float()).cpu() for g in result.gradients]
         logits = result.logits.detach().float().cpu()[0]
@@ -152,7 +156,8 @@ class PathologyVisualizer:
             image=photo,
             transform=transform,
             logits=logits.numpy(),
-            probability=float(torch.softmax(logits, 0)[self.model.glaucoma_index]),
+            probability=float(self.model.glaucoma_probability(logits)),
+            ood=ood[0] if ood else None,
             layer_names=self.layers,
             activations=activations,
             weights=weights,

@@ -238,6 +238,7 @@ def test_the_status_bar_and_the_list_make_the_models_own_call(qtbot, tmp_path, t
         with qtbot.waitSignal(win.analysis_shown, timeout=30000):
             qtbot.waitUntil(lambda: win.model_loaded is not None, timeout=30000)
             win.open_photo(photo)
-        assert f"→ {call} (call at P >= {threshold:.2f}" in win.statusBar().currentMessage()
+        assert f"→ {call}" in win.statusBar().currentMessage()
+        assert f"→ {call}</b>" in win.panel.result.text() and f"call at P &gt;= {threshold:.2f}" in win.panel.result.text()
         assert win.photos.called["eye.png"] is (call == "glaucoma")
         win.close()

@@ -19,6 +19,13 @@ class ThresholdPanel(QWidget):
         from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
 
         outer = QVBoxLayout(self)
+        # the photo's result: probability, the model's call and what it means, the cup-to-disc ratio,
+        # and a warning when the photo is unlike the training photos; always in view, never cut off
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.result.setTextFormat(Qt.TextFormat.RichText)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(self.result)
         layout = QFormLayout()
         outer.addLayout(layout)
         outer.addStretch(1)  # controls stay together at the top of a tall dock

@@ -4,6 +4,7 @@ demand), move the thresholds live, draw ground-truth boxes, evaluate the folder.
 from __future__ import annotations
 
 import gc
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal
@@ -276,6 +277,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         photo = reply.value
         path = Path(photo.path)
         self.photo, self.analysis, self.baselines, self.cup_disc = photo, None, {}, None
+        self.panel.result.setText("")  # the last photo's call is not this one's
         self.view.show_photo(photo.display)
         self.view2.show_photo(photo.display)
         self.setWindowTitle(f"{photo.name} — Fundus Viewer")
@@ -391,9 +393,19 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
     def _show_result(self) -> None:
         a, calibration = self.analysis, self.model_loaded.calibration
         call = "glaucoma" if a.probability >= calibration.threshold else "normal"
-        vcdr = f" · vertical cup-to-disc ratio {self.cup_disc.vcdr:.2f}" if self.cup_disc is not None else ""
-        ood = f" · ⚠ {a.ood.says()}" if a.ood is not None and a.ood.flagged else ""
-        self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f} → {call} ({calibration.says()}){vcdr}{ood}  ({a.seconds * 1000:.0f} ms)")
+        vcdr = f" · vCDR {self.cup_disc.vcdr:.2f}" if self.cup_disc is not None else ""
+        flagged = a.ood is not None and a.ood.flagged
+        self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f} → {call}{vcdr}"
+                                     f"{' · ⚠ unlike the training photos' if flagged else ''}  ({a.seconds * 1000:.0f} ms)")
+        lines = [f"<b>P(glaucoma) {a.probability:.3f} → {call}</b>", f"<small>{html.escape(calibration.says())}</small>"]
+        if self.cup_disc is not None:
+            lines.append(f"Vertical cup-to-disc ratio {self.cup_disc.vcdr:.2f}")
+        if flagged:
+            lines.append(f"<span style='color:#c0392b'><b>⚠ Unlike the training photos</b> (OOD {a.ood.score:.3f} &gt; {a.ood.threshold:.3f}): "
+                         "do not trust the probability or the maps.</span>")
+        elif a.ood is not None:
+            lines.append(f"<small>Like the training photos (OOD {a.ood.score:.3f} ≤ {a.ood.threshold:.3f})</small>")
+        self.panel.result.setText("<br>".join(lines))
 
     def show_outlines(self) -> None:
         outlines = self.cup_disc.outlines if self.cup_disc is not None and self.outline_action.isChecked() else None

@@ -57,6 +57,7 @@ class ModelMixin:
             for view in (self.view, self.view2):
                 view.show_heat(None, "inferno", 0)
             self.panel.counts.setText(f"Analysing {self.photo.name} with {loaded.name}…")
+            self.panel.result.setText("")
             self._analyze_again()
 
     def _show_model_label(self) -> None:

@@ -278,7 +278,7 @@ def test_cup_and_disc_outlines_and_the_vcdr(qtbot, tmp_path, folder, tiny_checkp
     Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(photo)  # no dark surround: used whole
     open_and_wait(qtbot, window, photo)
     qtbot.waitUntil(lambda: window.cup_disc is not None, timeout=10000)
-    assert "vertical cup-to-disc ratio 0.00" in window.statusBar().currentMessage()
+    assert "vCDR 0.00" in window.statusBar().currentMessage() and "Vertical cup-to-disc ratio 0.00" in window.panel.result.text()
     xs, ys = window.view.outlines["disc"].getData()
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((0.28125, 98.71875, 0.28125, 98.71875))
     assert len(window.view.outlines["cup"].getData()[0]) == 0

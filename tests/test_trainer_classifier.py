@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,33 @@ def test_a_torchvision_network_trains_from_scratch_and_keeps_its_traced_layers(t
     with pytest.raises(SystemExit) as stop:  # argparse's usage error, before any photo is read
         train_main(["--data", str(toy), "--out", str(tmp_path / "x"), "--arch", "torchvision:nonet"])
     assert stop.value.code == 2 and "torchvision has no classification model 'nonet'" in capsys.readouterr().err
+
+
+def test_a_held_out_source_is_the_test_split_and_the_report_reads_it(toy, tmp_path, capsys):
+    """--hold-out through a whole run: the held-out photos alone are tested, the checkpoint records it,
+    and loso-report and the card's section read the figures back."""
+    import json
+
+    from fundus_viewer.core.models.checkpoint import load_classifier
+    from trainer.loso_report import main as report_main
+    from trainer.model_card import main as card_main
+
+    rows = list(csv.DictReader(toy.open()))
+    for i, row in enumerate(rows):
+        row["path"] = str(toy.parent / row["path"])
+        row["dataset"] = "camera-b" if i % 4 == 0 else "camera-a"
+    manifest = write_manifest(tmp_path / "two-cameras.csv", rows)
+    out = tmp_path / "held"
+    assert train_main(common_args(manifest, out, 2) + ["--hold-out", "camera-b"]) == 0
+    model = load_classifier(out / "classifier.safetensors")
+    held = sorted(Path(r["path"]).name for r in rows if r["dataset"] == "camera-b")
+    assert model.spec.training["hold_out"] == "camera-b" and model.spec.training["split_files"]["test"] == held
+    assert not set(held) & set(model.spec.training["split_files"]["train"] + model.spec.training["split_files"]["val"])
+    assert set(model.spec.metrics["test"]) == {"all", "disc crops", "camera-b"}
+    capsys.readouterr()
+    assert report_main(["--models", str(out / "classifier.safetensors"), "--json", str(tmp_path / "loso.json")]) == 0
+    assert "| camera-b | 8 (4) |" in capsys.readouterr().out
+    assert json.loads((tmp_path / "loso.json").read_text())["runs"][0]["n"] == 8
+    assert card_main(["--model", str(out / "classifier.safetensors"), "--out", str(tmp_path / "card.md"), "--loso", str(tmp_path / "loso.json")]) == 0
+    assert "## Leave-one-source-out" in (tmp_path / "card.md").read_text()
+    assert report_main(["--models", str(toy.parent / "nothing.safetensors")]) == 2

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--circle", action="store_true", help="black out the input outside its inscribed circle (same border for every photo)")
     parser.add_argument("--balance", choices=("sqrt", "datasets", "none"), default="sqrt",
                         help="draw each photo with weight 1/sqrt(its data set's size), 1/size (data sets equal), or uniformly")
+    parser.add_argument("--camera-augment", action="store_true", help="imitate other cameras in training: colour cast, tone curve, "
+                        "defocus, vignetting, uneven illumination, JPEG (trainer/camera_augment.py)")
+    parser.add_argument("--scale-jitter", type=float, default=1.1, help="random scale in [1/S, S] (the disc's size in pixels varies by camera; 1.1)")
     parser.add_argument("--specificity", type=float, default=0.85, help="the call's operating point, chosen on validation after training (0.85)")
     parser.add_argument("--hold-out", metavar="DATASET", help="leave-one-source-out: every photo of this data set is the test split, "
                         "the others train and validate (the way recipes are compared here: see the model card)")
@@ -149,7 +152,8 @@ def train(args) -> dict:
             "split_files": {name: sorted(s.path.name for s in members) for name, members in by_split.items()},
             "preset": args.preset,
             "hold_out": args.hold_out,
-            "settings": {**settings, "balance": args.balance, "mirror_context": args.mirror_context},
+            "settings": {**settings, "balance": args.balance, "mirror_context": args.mirror_context,
+                         "camera_augment": args.camera_augment, "scale_jitter": args.scale_jitter},
             "seed": args.seed,
             "command": command_line("classifier"),
             "torch": torch.__version__,
@@ -173,7 +177,8 @@ def train(args) -> dict:
     }
     labels = {name: np.array([s.label for s in by_split[name]]) for name in by_split}
 
-    dataset = AugmentedCrops(contexts, list(labels["train"]), spec.input_size, spec.resize, args.seed, masks=masks, mask_size=_segmentation_size(spec))
+    dataset = AugmentedCrops(contexts, list(labels["train"]), spec.input_size, spec.resize, args.seed, masks=masks, mask_size=_segmentation_size(spec),
+                             camera=args.camera_augment, scale_range=(1 / args.scale_jitter, args.scale_jitter))
     # Small data sets are drawn more often than their size alone would allow, so the big set of disc
     # crops does not drown the full photos.
     sizes = Counter(s.dataset for s in by_split["train"])

@@ -60,8 +60,10 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
 class AugmentedCrops(Dataset):
     """Random rotation in [0, 2 pi), scale and shift jitter, mirror, colour jitter; centre crop of input_size."""
 
-    def __init__(self, contexts: list[np.ndarray], labels: list[int], input_size: int, resize: int, seed: int, rotate: bool = True, masks=None, mask_size: int = 13):
+    def __init__(self, contexts: list[np.ndarray], labels: list[int], input_size: int, resize: int, seed: int, rotate: bool = True, masks=None, mask_size: int = 13,
+                 camera: bool = False, scale_range: tuple[float, float] = (0.9, 1.1)):
         self.contexts, self.labels = contexts, labels
+        self.camera, self.scale_range = camera, scale_range  # trainer.camera_augment; the disc's size in pixels
         self.masks = masks if masks is not None else [None] * len(contexts)
         self.mask_size = mask_size
         self.input_size, self.resize, self.seed, self.rotate = input_size, resize, seed, rotate
@@ -78,7 +80,7 @@ class AugmentedCrops(Dataset):
         context = self.contexts[index]
         centre = context.shape[0] / 2
         angle = rng.uniform(0, 360) if self.rotate else 0.0
-        scale = rng.uniform(0.9, 1.1)
+        scale = rng.uniform(*self.scale_range)
         shift = rng.uniform(-1, 1, size=2) * (self.resize - self.input_size) / 2
         matrix = cv2.getRotationMatrix2D((centre, centre), angle, scale)
         matrix[:, 2] += self.input_size / 2 - centre + shift
@@ -99,6 +101,10 @@ class AugmentedCrops(Dataset):
         crop = crop * gain + rng.uniform(-12, 12)
         gamma = rng.uniform(0.8, 1.25)
         crop = 255.0 * (np.clip(crop, 0, 255) / 255.0) ** gamma
+        if self.camera:
+            from trainer.camera_augment import camera_augment
+
+            crop = camera_augment(crop, rng)
         tensor = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)).div_(255.0)
         return tensor, self.labels[index], torch.from_numpy(target), torch.tensor(weight)
 

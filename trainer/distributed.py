@@ -43,7 +43,11 @@ def setup(device_arg: str):
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        # rank 0 alone tests, calibrates and builds the OOD bank at the end while the others wait in
+        # finish()'s barrier: minutes on a large data set, more than NCCL's default 10-minute timeout
+        from datetime import timedelta
+
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=timedelta(hours=2))
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     return Dist(dist.get_rank(), dist.get_world_size(), local_rank), device
 

@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="the card (.md)")
     parser.add_argument("--evidence", help="JSON written by fundus-train disc-evidence --json")
     parser.add_argument("--report", help="JSON written by fundus-viewer gan-report --json (for a generator)")
+    parser.add_argument("--loso", help="JSON written by fundus-train loso-report --json (a classifier's recipe, each source held out)")
     parser.add_argument("--notes", help="a Markdown file with the author's notes (strengths, weaknesses)")
     return parser
 
@@ -51,6 +52,8 @@ def write_card(args) -> Path:
     else:
         spec, _ = read_checkpoint(path, KIND, with_tensors=False)
         card = classifier_card(path, spec, json.loads(Path(args.evidence).read_text()) if args.evidence else None, Path(args.out))
+        if args.loso:
+            card += "\n" + loso_section(json.loads(Path(args.loso).read_text()))
     if args.notes:
         card += "\n" + Path(args.notes).read_text()
     out = Path(args.out)
@@ -113,6 +116,15 @@ def classifier_card(path: Path, spec: dict, evidence: dict | None, card: Path | 
                   *_table(["map", "heat in the disc box", "ratio to the box's share", "median per photo"],
                           [[method, f"{r['heat_in_box_percent']:.1f}%", f"{r['ratio_to_box_share']:.2f}x", f"{r['median_per_photo_ratio']:.2f}x"]
                            for method, r in evidence["methods"].items()])]
+    return "\n".join(lines) + "\n"
+
+
+def loso_section(loso: dict) -> str:
+    from trainer.loso_report import markdown
+
+    lines = ["## Leave-one-source-out (this recipe, each labelled source held out in turn)", "",
+             "Each row is a run that never saw the held-out source in training or validation, measured there at its own calibrated call.",
+             *([f"Recipe: {loso['recipe']}"] if loso.get("recipe") else []), "", *markdown(loso["runs"])]
     return "\n".join(lines) + "\n"
 
 

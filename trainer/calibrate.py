@@ -46,6 +46,9 @@ def fit_calibration(model, val_inputs, val_labels, device, specificity: float, r
         print(f"warning: not calibrated ({exc}); the call stays at P >= 0.5", file=sys.stderr)
         model.spec.calibration = {}
         return Calibration()
+    if not 0.06 < calibration.temperature < 19.0:  # at the fit's bounds: validation separated (nearly) perfectly
+        print(f"warning: temperature {calibration.temperature:.3f} at the edge of its range: the validation split is too easy "
+              "(or too small) to calibrate on; its probabilities will be over-confident", file=sys.stderr)
     model.spec.calibration = calibration.to_dict()
     return calibration
 

@@ -58,3 +58,22 @@ def test_uniform_map_scores_the_box_share():
 def test_mean_std_skips_nan():
     mean, std, n = mean_std([0.2, 0.4, float("nan")])
     assert (mean, n) == (pytest.approx(0.3), 2) and std == pytest.approx(np.std([0.2, 0.4], ddof=1))
+
+
+def test_region_accuracy_on_a_rim_by_hand():
+    import numpy as np
+    import pytest
+
+    from fundus_viewer.core.metrics import region_accuracy
+
+    yy, xx = np.mgrid[0:21, 0:21]
+    radius = np.hypot(yy - 10, xx - 10)
+    rim = (radius <= 8) & ~(radius <= 4)  # disc and not cup
+    heat = np.zeros((21, 21))
+    heat[rim] = 1.0
+    assert region_accuracy(heat, rim) == 1.0
+    heat[10, 10] = heat[rim].sum()  # as much heat again, at the cup's centre
+    assert region_accuracy(heat, rim) == pytest.approx(0.5)
+    assert np.isnan(region_accuracy(np.zeros((21, 21)), rim))
+    with pytest.raises(ValueError, match="the region is 20 x 21"):
+        region_accuracy(heat, rim[:, :20])

@@ -3,6 +3,11 @@
 For photos with an expert disc mask (manifest role ``disc_mask``, linked to its photo by ``pair_id``):
 the share of each heat map inside the disc's bounding box (mask >= --level), divided by the box's share
 of the photo. A flat map scores 1; a map that ignores the disc scores below 1.
+
+Where the pair also has a cup mask, the same for the neuroretinal rim (disc and not cup, pixel by pixel):
+where rim loss shows. Each method is then compared with the first (``--methods``' first: ours) on the
+same photos, paired: mean difference, paired t and Wilcoxon signed-rank p (the paper's Table 1 with a
+test). A map with no heat at all cannot be scored: it is counted, and left out of its pairs.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="classifier checkpoint; default: the bundled one")
     parser.add_argument("--dataset", help="only this data set (the manifest's dataset column)")
     parser.add_argument("--label", default="glaucoma", help="only photos with this label ('' for all)")
-    parser.add_argument("--level", type=int, default=191, help="disc mask level (Drishti-GS1: 191 = 3 of 4 experts)")
+    parser.add_argument("--level", type=int, default=191, help="disc and cup mask level (Drishti-GS1: 191 = 3 of 4 experts)")
     parser.add_argument("--methods", default="pathology-rl,pathology-rnfld,cam")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
@@ -33,7 +38,8 @@ def main(argv=None) -> int:
     return run_main("disc-evidence", build_parser(), measure, argv)
 
 
-def disc_pairs(manifest: Path, dataset: str | None, label: str) -> list[tuple[Path, Path]]:
+def disc_pairs(manifest: Path, dataset: str | None, label: str) -> list[tuple[Path, Path, Path | None]]:
+    """(photo, disc mask, cup mask or None) of every matching photo with a disc mask."""
     with manifest.open(newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     by_pair = defaultdict(dict)
@@ -46,7 +52,8 @@ def disc_pairs(manifest: Path, dataset: str | None, label: str) -> list[tuple[Pa
             continue
         if dataset and photo.get("dataset") != dataset or label and photo.get("label") != label:
             continue
-        pairs.append((manifest.parent / photo["path"], manifest.parent / roles["disc_mask"]["path"]))
+        cup = manifest.parent / roles["cup_mask"]["path"] if "cup_mask" in roles else None
+        pairs.append((manifest.parent / photo["path"], manifest.parent / roles["disc_mask"]["path"], cup))
     return sorted(pairs)
 
 
@@ -57,7 +64,7 @@ def measure(args) -> dict:
     from fundus_viewer.core.boxes import mask_bounding_box
     from fundus_viewer.core.device import select_device
     from fundus_viewer.core.images import load_image
-    from fundus_viewer.core.metrics import localization_accuracy, uniform_accuracy
+    from fundus_viewer.core.metrics import localization_accuracy, region_accuracy, uniform_accuracy
     from fundus_viewer.core.models.checkpoint import load_classifier
     from fundus_viewer.core.visualization.baselines import baseline_map
     from fundus_viewer.core.visualization.pathology import PathologyVisualizer
@@ -70,12 +77,17 @@ def measure(args) -> dict:
     visualizer = PathologyVisualizer(load_classifier(args.model, device=device), device=device)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     shares = {m: [] for m in methods}
-    chance = []
-    for photo_path, mask_path in pairs:
+    rim_shares = {m: [] for m in methods}
+    chance, rim_chance = [], []
+    for photo_path, mask_path, cup_path in pairs:
         photo = load_image(photo_path)
-        box = mask_bounding_box(np.asarray(Image.open(mask_path).convert("L")), args.level)
+        disc = np.asarray(Image.open(mask_path).convert("L"))
+        box = mask_bounding_box(disc, args.level)
         if box is None:
             continue
+        rim = None
+        if cup_path is not None:
+            rim = (disc >= args.level) & ~(np.asarray(Image.open(cup_path).convert("L")) >= args.level)
         maps = visualizer.analyze(photo).heatmaps()
         _, transform, x = visualizer.prepare(photo)
         for method in methods:
@@ -86,21 +98,69 @@ def measure(args) -> dict:
             else:
                 heat = baseline_map(method, visualizer.model, x, transform).heat
             shares[method].append(localization_accuracy(heat, [box]))
+            rim_shares[method].append(region_accuracy(heat, rim) if rim is not None else np.nan)
         chance.append(uniform_accuracy((photo.height, photo.width), [box]))
+        rim_chance.append(float(rim.mean()) if rim is not None else np.nan)
     chance_mean = float(np.mean(chance))
-    result = {"photos": len(chance), "box_share_percent": 100 * chance_mean, "methods": {}}
-    for method, values in shares.items():
-        values = np.array(values, dtype=float)
-        ratios = values / np.array(chance)
-        result["methods"][method] = {
-            "heat_in_box_percent": 100 * float(np.nanmean(values)),
-            "ratio_to_box_share": float(np.nanmean(values) / chance_mean),
-            "median_per_photo_ratio": float(np.nanmedian(ratios)),
-            "photos_without_heat": int(np.isnan(values).sum()),
-        }
+    result = {"photos": len(chance), "box_share_percent": 100 * chance_mean, "methods": summarise(shares, chance)}
     print(f"{len(chance)} photos; the disc box covers {100 * chance_mean:.2f}% of a photo on average")
-    for method, r in result["methods"].items():
-        print(f"{method:<16} {r['heat_in_box_percent']:6.2f}% of the heat in the box: {r['ratio_to_box_share']:.2f}x the box's share (median per photo {r['median_per_photo_ratio']:.2f}x)")
+    report(result["methods"], "the box")
+    result["paired_disc_box"] = paired_tests(shares, methods[0])
+    if np.isfinite(rim_chance).any():
+        result["rim_share_percent"] = 100 * float(np.nanmean(rim_chance))
+        result["rim"] = summarise(rim_shares, rim_chance)
+        result["paired_rim"] = paired_tests(rim_shares, methods[0])
+        print(f"the rim (disc and not cup) covers {result['rim_share_percent']:.2f}% of a photo on average")
+        report(result["rim"], "the rim")
+    for region in ("paired_disc_box", "paired_rim"):
+        for method, t in result.get(region, {}).items():
+            print(f"{region[len('paired_'):]:<9} {methods[0]} - {method}: {100 * t['mean_difference']:+.1f} points over {t['n_pairs']} photos, "
+                  f"paired t p {t['t_p']:.2g}, Wilcoxon p {t['wilcoxon_p']:.2g}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return result
+
+
+def summarise(shares: dict, chance: list) -> dict:
+    """Per method: mean heat in the region, its ratio to the region's share, the median per-photo ratio,
+    the mean +- SD over photos and how many maps had no heat at all."""
+    import numpy as np
+
+    chance = np.array(chance, dtype=float)
+    out = {}
+    for method, values in shares.items():
+        values = np.array(values, dtype=float)
+        out[method] = {
+            "heat_in_box_percent": 100 * float(np.nanmean(values)),
+            "sd_percent": 100 * float(np.nanstd(values, ddof=1)) if np.isfinite(values).sum() > 1 else float("nan"),
+            "ratio_to_box_share": float(np.nanmean(values) / np.nanmean(chance)),
+            "median_per_photo_ratio": float(np.nanmedian(values / chance)),
+            "photos_without_heat": int(np.isnan(values).sum()),
+        }
+    return out
+
+
+def paired_tests(shares: dict, reference: str) -> dict:
+    """Each other method against ``reference`` on the photos where both maps have heat."""
+    import numpy as np
+
+    from fundus_viewer.core.study.stats import compare_paired
+
+    ours = np.array(shares[reference], dtype=float)
+    out = {}
+    for method, values in shares.items():
+        if method == reference:
+            continue
+        values = np.array(values, dtype=float)
+        both = np.isfinite(ours) & np.isfinite(values)
+        if both.sum() < 2:
+            continue
+        r = compare_paired(ours[both], values[both])
+        out[method] = {"n_pairs": r.n_pairs, "mean_difference": r.mean_difference, "t_p": r.p, "wilcoxon_p": r.wilcoxon_p}
+    return out
+
+
+def report(methods: dict, region: str) -> None:
+    for method, r in methods.items():
+        print(f"{method:<16} {r['heat_in_box_percent']:6.2f}% +- {r['sd_percent']:.1f} of the heat in {region}: {r['ratio_to_box_share']:.2f}x its share "
+              f"(median per photo {r['median_per_photo_ratio']:.2f}x; {r['photos_without_heat']} maps without heat)")

@@ -116,7 +116,27 @@ def classifier_card(path: Path, spec: dict, evidence: dict | None, card: Path | 
                   *_table(["map", "heat in the disc box", "ratio to the box's share", "median per photo"],
                           [[method, f"{r['heat_in_box_percent']:.1f}%", f"{r['ratio_to_box_share']:.2f}x", f"{r['median_per_photo_ratio']:.2f}x"]
                            for method, r in evidence["methods"].items()])]
+        lines += _evidence_tests(evidence)
     return "\n".join(lines) + "\n"
+
+
+def _evidence_tests(evidence: dict) -> list[str]:
+    """Table 1 on the rim and the paired tests of ours against each baseline, where disc-evidence made them."""
+    lines = []
+    reference = next(iter(evidence["methods"]))
+    if evidence.get("rim"):
+        lines += ["", f"The neuroretinal rim (disc and not cup, pixel by pixel) covers {evidence['rim_share_percent']:.2f}% of a photo "
+                  "(the paper's Table 1, with the rim as the rim-loss region; mean +- SD over photos):", "",
+                  *_table(["map", "heat in the rim", "ratio to its share", "maps without heat"],
+                          [[m, f"{r['heat_in_box_percent']:.1f} +- {r['sd_percent']:.1f}%", f"{r['ratio_to_box_share']:.2f}x", str(r["photos_without_heat"])]
+                           for m, r in evidence["rim"].items()])]
+    for key, region in (("paired_disc_box", "disc box"), ("paired_rim", "rim")):
+        tests = evidence.get(key)
+        if tests:
+            lines += ["", f"Paired, {reference} minus each baseline on the {region} (photos where both maps have heat):", "",
+                      *_table(["baseline", "photos", "difference (points)", "paired t p", "Wilcoxon p"],
+                              [[m, str(t["n_pairs"]), f"{100 * t['mean_difference']:+.1f}", f"{t['t_p']:.2g}", f"{t['wilcoxon_p']:.2g}"] for m, t in tests.items()])]
+    return lines
 
 
 def loso_section(loso: dict) -> str:

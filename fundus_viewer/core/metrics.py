@@ -27,12 +27,21 @@ def boxes_mask(shape: tuple[int, int], boxes: Iterable[Box]) -> np.ndarray:
 def localization_accuracy(heat: np.ndarray, boxes: Iterable[Box]) -> float:
     """Acc = sum of heat inside the boxes / total heat. NaN when the map has no heat at all."""
     heat = np.asarray(heat, dtype=np.float64)
+    return region_accuracy(heat, boxes_mask(heat.shape, boxes))
+
+
+def region_accuracy(heat: np.ndarray, region: np.ndarray) -> float:
+    """The same for any region (a boolean mask of the heat map's shape, e.g. the neuroretinal rim,
+    disc and not cup): heat inside / total heat; NaN when the map has no heat at all."""
+    heat = np.asarray(heat, dtype=np.float64)
     if (heat < 0).any():
         raise ValueError("localisation accuracy needs a non-negative heat map")
+    if region.shape != heat.shape:
+        raise ValueError(f"the region is {region.shape[1]} x {region.shape[0]}, the heat map {heat.shape[1]} x {heat.shape[0]}")
     total = heat.sum()
     if total <= 0:
         return float("nan")
-    return float(heat[boxes_mask(heat.shape, boxes)].sum() / total)
+    return float(heat[region].sum() / total)
 
 
 def uniform_accuracy(shape: tuple[int, int], boxes: Iterable[Box]) -> float:

@@ -40,9 +40,9 @@ def run(args) -> int:
             rows.append({"path": path, "error": str(exc)})
             print(f"error: {exc}", file=sys.stderr)
             continue
-        with torch.no_grad(), pooled_features(model, model.ood_bank is not None) as pooled:
+        with torch.no_grad(), pooled_features(model) as pooled:
             probability = float(model.glaucoma_probability(model(x))[0])
-        ood = model.ood_scores(pooled["features"].cpu() if pooled else None)
+        ood = model.ood_scores(pooled.get("features"))
         label = model.spec.class_names[model.glaucoma_index] if model.calls_glaucoma(probability) else _other_class(model)
         row = {"path": path, "probability_glaucoma": round(probability, 6), "prediction": label, "threshold": round(model.calibration.threshold, 6)}
         if ood:

@@ -52,11 +52,12 @@ class OodScore:
 
 
 @contextmanager
-def pooled_features(model, wanted: bool = True):
+def pooled_features(model, wanted: bool | None = None):
     """Within the block, every forward pass of ``model`` records its L2-normalised GAP features of the
-    CAM layer in ``box["features"]`` (B x D, detached). Not ``wanted`` (a model without a bank): no hook."""
+    CAM layer in ``box["features"]`` (B x D, detached). ``wanted`` defaults to whether the model has a
+    bank to score them against; without one, no hook (and no CAM layer needed)."""
     box = {}
-    if not wanted:
+    if not (model.ood_bank is not None if wanted is None else wanted):
         yield box
         return
     module = model.get_submodule(model.cam_layer)
@@ -76,7 +77,7 @@ def features_of(model, inputs, device, batch_size: int = 64) -> torch.Tensor:
     need not be in memory at once), without gradients, on the CPU."""
     batches = (inputs[start : start + batch_size] for start in range(0, len(inputs), batch_size)) if torch.is_tensor(inputs) else inputs
     out = []
-    with torch.no_grad(), pooled_features(model) as box:
+    with torch.no_grad(), pooled_features(model, wanted=True) as box:
         for batch in batches:
             model(batch.to(device))
             out.append(box["features"].cpu())

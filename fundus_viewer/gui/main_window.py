@@ -391,13 +391,13 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self.cup_disc_shown.emit(measurement.vcdr)
 
     def _show_result(self) -> None:
-        a, calibration = self.analysis, self.model_loaded.calibration
-        call = "glaucoma" if a.probability >= calibration.threshold else "normal"
+        a, model = self.analysis, self.model_loaded.model
+        call = "glaucoma" if model.calls_glaucoma(a.probability) else "normal"
         vcdr = f" · vCDR {self.cup_disc.vcdr:.2f}" if self.cup_disc is not None else ""
         flagged = a.ood is not None and a.ood.flagged
         self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f} → {call}{vcdr}"
                                      f"{' · ⚠ unlike the training photos' if flagged else ''}  ({a.seconds * 1000:.0f} ms)")
-        lines = [f"<b>P(glaucoma) {a.probability:.3f} → {call}</b>", f"<small>{html.escape(calibration.says())}</small>"]
+        lines = [f"<b>P(glaucoma) {a.probability:.3f} → {call}</b>", f"<small>{html.escape(model.calibration.says())}</small>"]
         if self.cup_disc is not None:
             lines.append(f"Vertical cup-to-disc ratio {self.cup_disc.vcdr:.2f}")
         if flagged:
@@ -527,7 +527,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             QMessageBox.warning(self, "Analysis failed", reply.error)
             return
         analysis = self.analysis = reply.value
-        self.photos.set_probability(analysis.image.name, analysis.probability, analysis.probability >= self.model_loaded.calibration.threshold)
+        self.photos.set_probability(analysis.image.name, analysis.probability, self.model_loaded.model.calls_glaucoma(analysis.probability))
         self._show_result()  # open_photo has cleared the outlines; a re-analysis keeps them
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)

@@ -37,7 +37,10 @@ class LoadedModel:
     layers: list  # every layer a user may pick
     in_use: list  # the layers visualised
     visualizer: object = None  # what the window's exports name as the maps' source, from this reply on
-    calibration: object = None  # core.calibration.Calibration: the model's call
+
+    @property
+    def model(self):
+        return self.visualizer.model
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class AnalysisWorker(QObject):
             spec = model.spec
             name = Path(model.checkpoint_path).name
             loaded = LoadedModel(model.checkpoint_path, name, f"{spec.arch}, {spec.input_size} px", describe_device(device),
-                                 model.conv_layer_names(), list(visualizer.layers), visualizer, model.calibration)
+                                 model.conv_layer_names(), list(visualizer.layers), visualizer)
         except Exception as exc:  # any failure becomes a message; the window stays usable
             log.exception("the classifier %s was not loaded", path or self._model_path or "(bundled)")
             self._error(0, MODEL, exc)

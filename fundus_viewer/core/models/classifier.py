@@ -109,12 +109,13 @@ class GlaucomaClassifier(nn.Module):
 
     def glaucoma_probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated P(glaucoma) of logits (... x classes): softmax(logits / T), the one place it is made."""
-        temperature = float(self.spec.calibration.get("temperature", 1.0)) if self.spec.calibration else 1.0
-        return torch.softmax(logits.float() / temperature, dim=-1)[..., self.glaucoma_index]
+        return torch.softmax(logits.float() / self.calibration.temperature, dim=-1)[..., self.glaucoma_index]
 
     ood_bank = None  # N x D features of the training photos (core.ood), where the checkpoint has them
 
     def ood_scores(self, features: torch.Tensor | None):
+        """``features``: N x D (``core.ood.features_of``, or what ``pooled_features`` recorded; None when
+        it recorded nothing)."""
         """Per photo, how unlike the training photos its CAM-layer features are; None without a bank."""
         from fundus_viewer.core.ood import OodRule, score
 

@@ -146,9 +146,9 @@ class PathologyVisualizer:
     def analyze(self, image) -> PathologyAnalysis:
         started = time.perf_counter()
         photo, transform, x = self.prepare(image)
-        with pooled_features(self.model, self.model.ood_bank is not None) as pooled:  # the same pass gives the OOD score's
+        with pooled_features(self.model) as pooled:  # the same pass gives the OOD score's features
             result = capture(self.model, x, self.layers, self.model.glaucoma_index)
-        ood = self.model.ood_scores(pooled["features"].cpu() if pooled else None)
+        ood = self.model.ood_scores(pooled.get("features"))
         activations = [a.detach().float().cpu() for a in result.activations]
         weights = [map_weights(g.detach().float()).cpu() for g in result.gradients]
         logits = result.logits.detach().float().cpu()[0]

@@ -214,6 +214,14 @@ def test_cdr_head_trains_on_linked_masks(tmp_path):
     model = load_classifier(out / "classifier.safetensors")
     assert model.spec.arch_options["cdr_head"] is True
     assert model.network.segmentation is not None
+    assert not model.cam_is_true_cam
+
+    # the head as a second task, a GAP head: the checkpoint says so, and CAM reads the decision
+    out = tmp_path / "aux"
+    assert train_main(common_args(manifest, out, 2) + ["--cdr-head", "--cdr-auxiliary", "--head", "gap"]) == 0
+    model = load_classifier(out / "classifier.safetensors")
+    assert model.spec.arch_options == {**model.spec.arch_options, "cdr_head": True, "cdr_in_logit": False, "head": "gap"}
+    assert model.cam_is_true_cam
 
 
 def test_a_time_budget_ends_the_run_after_one_epoch_with_test_metrics(toy, tmp_path):

@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resize", type=int, help="photo square resized to this before the random crop (default 280 / 256)")
     parser.add_argument("--width", type=float, default=1.0, help="AlexNet channel width multiplier")
     parser.add_argument("--cdr-head", action="store_true", help="AlexNet: add the disc/cup head, trained on the expert masks the manifest links (role disc_mask, cup_mask)")
+    parser.add_argument("--cdr-auxiliary", action="store_true", help="with --cdr-head: train the head as a second task only; "
+                        "its ratio stays out of the glaucoma logit, so the decision runs through conv5's channels and CAM can show it")
+    parser.add_argument("--head", choices=("fc", "gap"), default="fc", help="AlexNet head: the paper's fc6/fc7 (fc) or global average "
+                        "pooling + one linear layer (gap: Grad-CAM is then the true CAM)")
     parser.add_argument("--seg-weight", type=float, default=1.0, help="weight of the disc/cup segmentation loss")
     parser.add_argument("--crop", choices=("disc", "fov", "none"), default="disc")
     parser.add_argument("--preprocess", choices=("none", "local-contrast"), default="none", help="colour normalisation inside the model")
@@ -136,6 +140,14 @@ def train(args) -> dict:
         if settings["arch"] != "alexnet":
             raise_data_error("--cdr-head is available for the AlexNet-style network only")
         arch_options["cdr_head"] = True
+        if args.cdr_auxiliary:
+            arch_options["cdr_in_logit"] = False
+    elif args.cdr_auxiliary:
+        raise_data_error("--cdr-auxiliary needs --cdr-head")
+    if args.head != "fc":
+        if settings["arch"] != "alexnet":
+            raise_data_error("--head is available for the AlexNet-style network only")
+        arch_options["head"] = args.head
     counts = {name: dict(Counter(f"{s.dataset}/{'glaucoma' if s.label else 'normal'}" for s in members)) for name, members in by_split.items()}
     spec = ClassifierSpec(
         arch=settings["arch"],

@@ -35,9 +35,15 @@ class GlaucomaAlexNet(nn.Module):
     masks exist); their soft area ratio (about the squared cup-to-disc ratio) enters the glaucoma logit
     through a learnt scale and offset. The network then has to represent the cup, the sign clinicians
     read, instead of whatever else separates one data set's photos from another's.
+    ``cdr_in_logit=False`` keeps the head as a training task only (its loss shapes conv5, its ratio does
+    not enter the logit), so the decision passes through conv5's channels alone and CAM can read it.
+
+    ``head="gap"``: conv5 -> global average pooling -> one linear layer, Zhou et al.'s CAM network, for
+    which Grad-CAM at relu5 is the true CAM; ``"fc"``: the paper's pool5 -> fc6 -> fc7.
     """
 
-    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5, cdr_head: bool = False, padding_mode: str = "zeros"):
+    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5, cdr_head: bool = False,
+                 padding_mode: str = "zeros", head: str = "fc", cdr_in_logit: bool = True):
         super().__init__()
         pad = {"padding_mode": padding_mode}  # "reflect": no artificial dark frame for the convs to detect
         c1, c2, c3, c4, c5 = (max(4, int(round(c * width))) for c in (96, 256, 384, 384, 256))
@@ -65,36 +71,48 @@ class GlaucomaAlexNet(nn.Module):
                 ]
             )
         )
-        # Adaptive pooling keeps the 6 x 6 x c5 input of fc6 at 227 px and lets other sizes run too.
-        self.pool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            OrderedDict(
-                [
-                    ("dropout6", nn.Dropout(dropout)),
-                    ("fc6", nn.Linear(c5 * 36, hidden)),
-                    ("relu6", nn.ReLU()),
-                    ("dropout7", nn.Dropout(dropout)),
-                    ("fc7", nn.Linear(hidden, num_classes)),
-                ]
+        if head not in ("fc", "gap"):
+            raise ValueError(f"AlexNet head {head!r}: 'fc' or 'gap'")
+        self.head = head
+        if head == "gap":
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.classifier = nn.Sequential(OrderedDict([("dropout", nn.Dropout(dropout)), ("fc", nn.Linear(c5, num_classes))]))
+        else:
+            # Adaptive pooling keeps the 6 x 6 x c5 input of fc6 at 227 px and lets other sizes run too.
+            self.pool = nn.AdaptiveAvgPool2d((6, 6))
+            self.classifier = nn.Sequential(
+                OrderedDict(
+                    [
+                        ("dropout6", nn.Dropout(dropout)),
+                        ("fc6", nn.Linear(c5 * 36, hidden)),
+                        ("relu6", nn.ReLU()),
+                        ("dropout7", nn.Dropout(dropout)),
+                        ("fc7", nn.Linear(hidden, num_classes)),
+                    ]
+                )
             )
-        )
 
         self.segmentation = None
         if cdr_head:
             self.segmentation = nn.Sequential(
                 OrderedDict([("conv", nn.Conv2d(c5, 32, 3, padding=1)), ("relu", nn.ReLU()), ("out", nn.Conv2d(32, 2, 1))])
             )
-            self.cdr_scale = nn.Parameter(torch.tensor(4.0))
-            self.cdr_offset = nn.Parameter(torch.tensor(0.3))
+            if cdr_in_logit:
+                self.cdr_scale = nn.Parameter(torch.tensor(4.0))
+                self.cdr_offset = nn.Parameter(torch.tensor(0.3))
+        self.cdr_in_logit = cdr_head and cdr_in_logit
         self.last_segmentation = None  # disc / cup logits of the latest forward pass (for the training loss)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.features[:-1](x)  # up to relu5; the slice holds the same modules, so hooks still fire
-        logits = self.classifier(torch.flatten(self.pool(self.features.pool5(maps)), 1))
-        if self.segmentation is None:
+        pooled = self.pool(maps if self.head == "gap" else self.features.pool5(maps))
+        logits = self.classifier(torch.flatten(pooled, 1))
+        if self.segmentation is None or not (self.cdr_in_logit or self.training):
             return logits
         segmentation = self.segmentation(maps)
         self.last_segmentation = segmentation
+        if not self.cdr_in_logit:
+            return logits
         disc, cup = torch.sigmoid(segmentation).sum(dim=(-2, -1)).unbind(dim=1)
         ratio = cup / (disc + 1.0)
         shift = self.cdr_scale * (ratio - self.cdr_offset)

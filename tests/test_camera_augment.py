@@ -64,3 +64,29 @@ def test_the_training_set_applies_them_only_when_asked():
     a, b = plain[0][0].numpy(), camera[0][0].numpy()
     assert a.shape == b.shape == (3, 64, 64) and not np.allclose(a, b)
     assert np.allclose(plain[0][0].numpy(), a)  # the same sample and epoch draw the same crop
+
+
+def test_zoomed_out_crops_of_a_full_photo_see_photo_not_the_edge_of_the_cache(tmp_path, make_fundus):
+    """A scale below 1 / 1.1 reaches past the cached context unless ``load_context`` is given more:
+    the crop would then show black corners that no photo in use has."""
+    from PIL import Image
+
+    from fundus_viewer.core.models.classifier import ClassifierSpec
+    from trainer.classifier_data import AugmentedCrops, context_for, load_context
+    from trainer.sources import Sample
+
+    rgb = make_fundus(height=900, width=900, centre=(450, 450), radius=440, spot=(450, 450), spot_radius=40)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(path)
+    spec = ClassifierSpec(input_size=64, resize=80, crop="disc", disc_diameters=1.75)
+    sample = Sample(path, 0, "toy", "train")
+    scales = (0.6, 0.6)
+
+    def black_share(zoom_out):
+        context, _ = load_context(sample, spec, zoom_out=zoom_out)
+        crops = AugmentedCrops([context] * 8, [0] * 8, spec.input_size, spec.resize, seed=0, scale_range=scales)
+        return np.mean([(crops[i][0].sum(dim=0) < 0.02).float().mean().item() for i in range(8)])
+
+    assert context_for(scales) > 1.5 and context_for((0.95, 1.05)) == 1.0
+    assert black_share(1.0) > 0.005  # the bug: corners beyond the cache
+    assert black_share(context_for(scales)) == 0.0

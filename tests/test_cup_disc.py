@@ -159,3 +159,76 @@ def test_trainer_needs_photos_with_both_masks(tmp_path, capsys):
     manifest.write_text("path,label,role,pair_id\na.png,glaucoma,photo,a\na.png,normal,photo,b\n")
     assert fundus_train(["cup-disc", "--data", str(manifest), "--out", str(tmp_path / "o")]) == 2
     assert "no labelled photo has both a disc_mask and a cup_mask" in capsys.readouterr().err
+
+
+class SizeSensitiveSegmenter(torch.nn.Module):
+    """Marks bright pixels as disc (and the brightest as cup), but only where the bright region fills
+    5-60 % of its square: like a trained segmenter, it misses a disc far smaller or larger than in
+    training."""
+
+    def __init__(self):
+        super().__init__()
+        self.spec = CupDiscSpec(input_size=64, resize=64, diameters=1.75)
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # a device to read
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        bright = x.mean(dim=1) > 0.7
+        share = bright.float().mean(dim=(-2, -1))
+        plausible = ((share > 0.05) & (share < 0.6)).view(-1, 1, 1)
+        disc = torch.where(bright & plausible, 10.0, -10.0)
+        return torch.stack([disc, torch.full_like(disc, -10.0)], dim=1)
+
+
+def _photo_with_disc(make_fundus, located_radius):
+    from fundus_viewer.core.disc import OpticDisc
+    from fundus_viewer.core.photo import prepare_photo
+
+    photo = prepare_photo(make_fundus(height=800, width=900, centre=(450, 400), radius=380, spot=(330, 420), spot_radius=40))
+    photo.__dict__["disc"] = OpticDisc(335.0, 415.0, located_radius, located=True)  # the classical locator's guess
+    return photo
+
+
+@pytest.mark.parametrize("located_radius", [40.0, 110.0, 18.0])
+def test_the_disc_is_found_and_refined_whatever_the_located_radius(make_fundus, located_radius):
+    """Truth: a disc of radius 40 at (330, 420). Located right (40), 2.75 x too large or 2.2 x too small,
+    the segmenter ends on a square centred on the true disc, sized to it."""
+    from fundus_viewer.core.cup_disc import SEARCH_SCALES, segment_disc
+
+    model = SizeSensitiveSegmenter()
+    found = segment_disc(model, _photo_with_disc(make_fundus, located_radius))
+    assert found.disc is not None
+    assert abs(found.disc.x - 330) < 4 and abs(found.disc.y - 420) < 4
+    assert found.disc.radius == pytest.approx(40, rel=0.1)
+    assert found.squares == model.calls
+    # located right: the first square finds it and one re-centred square follows; otherwise the search
+    assert found.squares == (2 if located_radius == 40.0 else 2 + len(SEARCH_SCALES))
+    measured = measure_cup_disc(model, _photo_with_disc(make_fundus, located_radius))
+    assert measured.disc.radius == pytest.approx(40, rel=0.1)
+    xs, ys = measured.outlines["disc"][:, 0], measured.outlines["disc"][:, 1]
+    assert abs(xs.min() - 290) < 6 and abs(xs.max() - 370) < 6 and abs(ys.max() - 460) < 6
+
+
+def test_no_disc_anywhere_says_so_after_the_search(make_fundus):
+    from fundus_viewer.core.cup_disc import SEARCH_SCALES, segment_disc
+    from fundus_viewer.core.disc import OpticDisc
+    from fundus_viewer.core.photo import prepare_photo
+
+    photo = prepare_photo(make_fundus(height=800, width=900, centre=(450, 400), radius=380))
+    photo.__dict__["disc"] = OpticDisc(450.0, 400.0, 40.0, located=True)
+    found = segment_disc(SizeSensitiveSegmenter(), photo)
+    assert found.disc is None and found.squares == 1 + len(SEARCH_SCALES)
+    assert measure_cup_disc(SizeSensitiveSegmenter(), photo).outlines == {}
+
+
+def test_a_disc_crop_is_segmented_whole_once(make_fundus):
+    from fundus_viewer.core.cup_disc import segment_disc
+
+    crop = np.full((200, 200, 3), (150, 70, 30), np.uint8)
+    yy, xx = np.mgrid[0:200, 0:200]
+    crop[(xx - 100) ** 2 + (yy - 100) ** 2 < 50**2] = 255
+    model = SizeSensitiveSegmenter()
+    found = segment_disc(model, crop)
+    assert found.squares == 1 == model.calls
+    assert found.disc.radius == pytest.approx(50, rel=0.1)

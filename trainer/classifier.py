@@ -110,7 +110,7 @@ def train(args) -> dict:
 
     from fundus_viewer.core.models.checkpoint import save_classifier
     from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
-    from trainer.classifier_data import AugmentedCrops, load_context, load_eval_input, to_tensor, worker_init
+    from trainer.classifier_data import AugmentedCrops, context_for, load_context, load_eval_input, to_tensor, worker_init
     from trainer.runlog import RunLog, plot_curves
     from trainer.distributed import broadcast_flag, describe, finish, setup, share, wrap
     from trainer.sources import read_labelled_photos, split_samples
@@ -178,7 +178,8 @@ def train(args) -> dict:
     except (ValueError, RuntimeError, AssertionError) as exc:
         raise_data_error(f"--arch {spec.arch} at {spec.input_size} px cannot be visualised: {exc}")
 
-    prepared = [load_context(s, spec, args.mirror_context) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
+    scales = (1 / args.scale_jitter, args.scale_jitter)
+    prepared = [load_context(s, spec, args.mirror_context, context_for(scales)) for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)]
     contexts = [context for context, _ in prepared]
     masks = [mask if args.cdr_head else None for _, mask in prepared]
     if args.cdr_head and not any(m is not None for m in masks):
@@ -190,7 +191,7 @@ def train(args) -> dict:
     labels = {name: np.array([s.label for s in by_split[name]]) for name in by_split}
 
     dataset = AugmentedCrops(contexts, list(labels["train"]), spec.input_size, spec.resize, args.seed, masks=masks, mask_size=_segmentation_size(spec),
-                             camera=args.camera_augment, scale_range=(1 / args.scale_jitter, args.scale_jitter))
+                             camera=args.camera_augment, scale_range=scales)
     # Small data sets are drawn more often than their size alone would allow, so the big set of disc
     # crops does not drown the full photos.
     sizes = Counter(s.dataset for s in by_split["train"])

@@ -14,19 +14,27 @@ from fundus_viewer.core.models.classifier import ClassifierSpec
 from fundus_viewer.core.transform import InputTransform, crop_square
 from trainer.sources import DataError, Sample
 
-# Cache this much context around the model's square, so a rotated crop never reaches past it.
+# Cache this much context around the model's square, so a rotated crop never reaches past it
+# (at the smallest scale 1 / 1.1; a smaller one needs ``zoom_out``).
 CONTEXT = math.sqrt(2) * 1.1
 
 
-def load_context(sample: Sample, spec: ClassifierSpec, mirror: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def context_for(scale_range: tuple[float, float]) -> float:
+    """The ``zoom_out`` that ``load_context`` needs for crops drawn at scales in ``scale_range``."""
+    return max(1.0, 1 / (1.1 * min(scale_range)))
+
+
+def load_context(sample: Sample, spec: ClassifierSpec, mirror: bool = False, zoom_out: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
     """The photo's square (as the app would crop it) with context, at the model's resize scale, and
-    its disc and cup masks (2 x C x C float in [0, 1]) cut the same way where the sample has them."""
+    its disc and cup masks (2 x C x C float in [0, 1]) cut the same way where the sample has them.
+    ``zoom_out`` (``context_for``): more context, for crops drawn at scales below 1 / 1.1."""
     photo = load_image(sample.path)  # ImageLoadError names the file
     t = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, spec.crop, spec.disc_diameters)
-    side = int(round(t.side * CONTEXT))
+    factor = CONTEXT * max(1.0, zoom_out)
+    side = int(round(t.side * factor))
     left = int(round(t.left + t.side / 2 - side / 2))
     top = int(round(t.top + t.side / 2 - side / 2))
-    pixels = int(round(t.resize * CONTEXT))
+    pixels = int(round(t.resize * factor))
 
     def cut(image):
         # ``mirror``: mirrored, not black, beyond the photo, so a rotated crop of a disc crop (ACRIMA)

@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, default=128, help="input side in pixels (a multiple of 2**depth)")
     parser.add_argument("--resize", type=int, default=148, help="the square is resized to this; the centre --size px are the input (training shifts within the margin)")
     parser.add_argument("--diameters", type=float, default=1.75, help="width of the disc-centred square in disc diameters")
+    parser.add_argument("--scale-jitter", type=float, default=1.1, help="random scale in [1/S, S]: the located disc's radius "
+                        "is off by a factor of up to 2 on other cameras, and the segmenter should still find it (1.1)")
+    parser.add_argument("--camera-augment", action="store_true", help="imitate other cameras in training: colour cast, tone curve, "
+                        "defocus, vignetting, uneven illumination, JPEG (trainer/camera_augment.py)")
     parser.add_argument("--base", type=int, default=16)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--patience", type=int, default=60, help="stop after this many epochs without a better validation Dice")
@@ -57,7 +61,7 @@ def train(args) -> dict:
     from tqdm import tqdm
 
     from fundus_viewer.core.cup_disc import CupDiscSegmenter, CupDiscSpec, load_cup_disc_segmenter, save_cup_disc_segmenter
-    from trainer.classifier_data import AugmentedCrops, load_context, worker_init
+    from trainer.classifier_data import AugmentedCrops, context_for, load_context, worker_init
     from trainer.cup_disc_report import EXPERT_LEVEL, evaluate, figures, format_summary, masked_samples, prepare
     from trainer.distributed import broadcast_flag, describe, finish, setup, share, wrap
     from trainer.runlog import RunLog, plot_curves
@@ -81,7 +85,7 @@ def train(args) -> dict:
         if not members:
             raise DataError(f"{args.data}: the {name} split of the photos with disc and cup masks is empty")
     spec = CupDiscSpec(base=args.base, depth=args.depth, input_size=args.size, resize=max(args.resize, args.size), diameters=args.diameters)
-    settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "size", "resize", "diameters", "base", "depth", "patience")}
+    settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "size", "resize", "diameters", "base", "depth", "patience", "scale_jitter", "camera_augment")}
     spec.training = {
         "data": str(args.data),
         "split": {name: [s.path.name for s in members] for name, members in splits.items()},
@@ -91,9 +95,12 @@ def train(args) -> dict:
         "torch": torch.__version__,
         "machine": describe(device, dist),
     }
-    prepared = [load_context(s, spec) for s in tqdm(splits["train"], desc="preparing train photos", file=sys.stderr)]
+    if args.scale_jitter < 1:
+        raise DataError(f"--scale-jitter {args.scale_jitter}: 1 or more (scales are drawn from [1/S, S])")
+    scales = (1 / args.scale_jitter, args.scale_jitter)
+    prepared = [load_context(s, spec, zoom_out=context_for(scales)) for s in tqdm(splits["train"], desc="preparing train photos", file=sys.stderr)]
     dataset = AugmentedCrops([c for c, _ in prepared], [s.label for s in splits["train"]], spec.input_size, spec.resize, args.seed,
-                             masks=[m for _, m in prepared], mask_size=spec.input_size)
+                             masks=[m for _, m in prepared], mask_size=spec.input_size, camera=args.camera_augment, scale_range=scales)
     val_items = prepare(splits["val"], spec, EXPERT_LEVEL)
     workers = loader_workers(args.workers)
 

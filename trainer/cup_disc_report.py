@@ -40,25 +40,23 @@ def masked_samples(source):
 
 
 def prepare(samples, spec, level: int) -> list[tuple]:
-    """Per photo, once: (sample, transform, model input 1 x 3 x S x S, expert disc, expert cup)."""
+    """Per photo, once: (sample, expert disc, expert cup); the photo is decoded where it is measured."""
     import numpy as np
     from PIL import Image
 
-    from fundus_viewer.core.cup_disc import square_input
-    from fundus_viewer.core.images import load_image
     from trainer.sources import DataError
 
     items = []
     for sample in samples:
-        rgb = load_image(sample.path).rgb
-        transform, x = square_input(spec, rgb)
+        with Image.open(sample.path) as photo:
+            shape = photo.size[::-1]
         truth = []
         for path in (sample.disc_mask, sample.cup_mask):
             mask = np.asarray(Image.open(path).convert("L"))
-            if mask.shape != rgb.shape[:2]:
+            if mask.shape != shape:
                 raise DataError(f"{path}: not the size of its photo {sample.path.name}")
             truth.append(mask >= level)
-        items.append((sample, transform, x, *truth))
+        items.append((sample, *truth))
     return items
 
 
@@ -68,27 +66,29 @@ def dice(a, b) -> float:
 
 
 def evaluate(model, items) -> dict:
-    """Dice, vCDR error and AUCs of ``model`` on prepared items (see ``prepare``)."""
+    """Dice, vCDR error and AUCs of ``model`` on prepared items (see ``prepare``), each photo measured
+    as the app measures it (``core.cup_disc.segment_disc``: the located square, others where it finds
+    no disc, then the square re-centred on the disc found)."""
     import numpy as np
     import torch
     from scipy.stats import pearsonr
     from sklearn.metrics import roc_auc_score
 
-    from fundus_viewer.core.cup_disc import vertical_cdr, vertical_cdr_of_masks
+    from fundus_viewer.core.cup_disc import segment_disc, vertical_cdr, vertical_cdr_of_masks
 
-    device = next(model.parameters()).device
     model.eval()
     rows = []
-    for sample, transform, x, disc, cup in items:
-        with torch.no_grad():
-            logits = model(x.to(device)).float().cpu()
+    for sample, disc, cup in items:
+        segmented = segment_disc(model, sample.path)
+        logits = segmented.logits[None]
         probability = torch.sigmoid(logits[0]).numpy()
-        found = [transform.to_original(layer) > model.spec.threshold for layer in probability]
+        found = [segmented.transform.to_original(layer) > model.spec.threshold for layer in probability]
         expert = vertical_cdr_of_masks(torch.from_numpy(disc[None]), torch.from_numpy(cup[None]))
         rows.append({
             "photo": sample.path.name, "label": sample.label,
             "disc_dice": dice(found[0], disc), "cup_dice": dice(found[1] & found[0], cup & disc),
             "vcdr": float(vertical_cdr(logits, model.spec.threshold)[0]), "expert_vcdr": float(expert[0]),
+            "disc_found": segmented.disc is not None, "squares": segmented.squares,
         })
     column = lambda key: np.array([r[key] for r in rows], dtype=float)  # noqa: E731
     labels = column("label").astype(int)
@@ -100,6 +100,7 @@ def evaluate(model, items) -> dict:
         "disc_dice": float(column("disc_dice").mean()),
         "cup_dice": float(column("cup_dice").mean()),
         "vcdr_mae": float(np.abs(vcdr - expert).mean()),
+        "disc_missed": int(sum(not r["disc_found"] for r in rows)),
         # undefined for fewer than 3 photos or a constant ratio (an untrained net)
         "vcdr_pearson_r": float(pearsonr(vcdr, expert)[0]) if len(rows) > 2 and vcdr.std() > 0 and expert.std() > 0 else float("nan"),
         "auc_vcdr": float(roc_auc_score(labels, vcdr)) if both else float("nan"),

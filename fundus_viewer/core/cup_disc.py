@@ -18,7 +18,8 @@ import torch
 
 from fundus_viewer.core.models.segmenter import StandardizedUNet, load_segmenter, save_segmenter
 from fundus_viewer.core.models.spec import SpecDict
-from fundus_viewer.core.photo import prepare_photo
+from fundus_viewer.core.disc import OpticDisc
+from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.resources import models_dir
 from fundus_viewer.core.transform import InputTransform
 
@@ -105,24 +106,100 @@ def outlines(logits: torch.Tensor, threshold: float = 0.5) -> dict[str, np.ndarr
 
 
 def square_input(spec: CupDiscSpec, image) -> tuple[InputTransform, torch.Tensor]:
-    """The disc-centred square the segmenter sees: (photo <-> square transform, 1 x 3 x S x S in [0, 1]).
-    ``image``: a ``PreparedPhoto`` (its disc, located for the classifier, is used again), path or array."""
+    """The disc-centred square the segmenter sees first: (photo <-> square transform, 1 x 3 x S x S in
+    [0, 1]). ``image``: a ``PreparedPhoto`` (its disc, located for the classifier, is used again), path
+    or array."""
     transform, pixels = prepare_photo(image).model_pixels(spec.input_size, spec.resize, "disc", spec.diameters)
-    return transform, torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
+    return transform, _tensor(pixels)
+
+
+def _tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
+
+
+# Where the segmenter finds no disc in the located square, the square is tried again this many times
+# the located radius: on other cameras the classical radius is off by up to a factor of 2 (HRF's
+# diabetic photos, CHASE_DB1), and a disc at a size the segmenter never saw goes unrecognised.
+SEARCH_SCALES = (0.6, 1.5, 2.2, 0.4)
+_MIN_DISC_SHARE = 0.01  # a "disc" smaller than this share of the square is noise
+
+
+@dataclass
+class SegmentedDisc:
+    """The segmenter's view of one photo: the square it saw, its logits, and the disc it found there."""
+
+    transform: InputTransform
+    logits: torch.Tensor  # 2 x S x S
+    disc: OpticDisc | None  # centre and area-equivalent radius of the largest disc region, photo pixels
+    confidence: float  # mean disc probability inside that region (0: none)
+    squares: int  # how many squares were segmented to get here
+
+
+def _segment_square(model: CupDiscSegmenter, photo: PreparedPhoto, disc: OpticDisc | None) -> SegmentedDisc:
+    spec = model.spec
+    if disc is None:
+        transform, pixels = photo.model_pixels(spec.input_size, spec.resize, "disc", spec.diameters)
+    else:
+        transform = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, "disc", spec.diameters, fov=photo.fov, disc=disc)
+        pixels = transform.to_input(photo.rgb)
+    with torch.no_grad():
+        logits = model(_tensor(pixels).to(next(model.parameters()).device))[0].float().cpu()
+    probability = torch.sigmoid(logits[0]).numpy()
+    count, regions, stats, centroids = cv2.connectedComponentsWithStats((probability > spec.threshold).astype(np.uint8))
+    if count < 2:
+        return SegmentedDisc(transform, logits, None, 0.0, 1)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    area = float(stats[largest, cv2.CC_STAT_AREA])
+    if area < _MIN_DISC_SHARE * probability.size:
+        return SegmentedDisc(transform, logits, None, 0.0, 1)
+    x, y = transform.original_points(centroids[largest][None])[0]
+    radius = float(np.sqrt(area / np.pi)) / transform.scale
+    confidence = float(probability[regions == largest].mean())
+    return SegmentedDisc(transform, logits, OpticDisc(float(x), float(y), radius, located=True), confidence, 1)
+
+
+def segment_disc(model: CupDiscSegmenter, image) -> SegmentedDisc:
+    """Segment the disc of one photo, as the app does: in the square around the located disc; where the
+    segmenter finds no disc there, in squares of other sizes around the same centre (the most confident
+    wins); then once more in a square centred on and sized to the disc it found, so that the disc
+    fills the square as in training whatever the camera's field and resolution. A photo that is already
+    a disc crop is segmented whole, once."""
+    photo = prepare_photo(image)
+    first = _segment_square(model, photo, None)
+    if not photo.disc.located:
+        return first
+    best, tried = first, 1
+    if first.disc is None:
+        located = photo.disc
+        for factor in SEARCH_SCALES:
+            attempt = _segment_square(model, photo, OpticDisc(located.x, located.y, located.radius * factor, located=True))
+            tried += 1
+            if attempt.confidence > best.confidence:
+                best = attempt
+        if best.disc is None:
+            best.squares = tried
+            return best
+    refined = _segment_square(model, photo, best.disc)
+    tried += 1
+    final = refined if refined.disc is not None else best
+    final.squares = tried
+    return final
 
 
 @dataclass
 class CupDiscMeasurement:
     vcdr: float
     outlines: dict  # "disc" / "cup": closed (N, 2) x, y polygons in the photo's pixels
+    disc: OpticDisc | None = None  # the disc the segmenter found (photo pixels); None: none found
+    squares: int = 1  # squares segmented to find it
 
 
 def measure_cup_disc(model: CupDiscSegmenter, image) -> CupDiscMeasurement:
-    """Segment disc and cup around the located disc of one photo; outlines in the photo's pixels."""
-    transform, x = square_input(model.spec, image)
-    with torch.no_grad():
-        logits = model(x.to(next(model.parameters()).device))[0].float().cpu()
+    """Segment disc and cup of one photo (``segment_disc``); outlines in the photo's pixels."""
+    found = segment_disc(model, image)
     return CupDiscMeasurement(
-        vcdr=float(vertical_cdr(logits[None], model.spec.threshold)[0]),
-        outlines={name: transform.original_points(points) for name, points in outlines(logits, model.spec.threshold).items()},
+        vcdr=float(vertical_cdr(found.logits[None], model.spec.threshold)[0]),
+        outlines={name: found.transform.original_points(points) for name, points in outlines(found.logits, model.spec.threshold).items()},
+        disc=found.disc,
+        squares=found.squares,
     )

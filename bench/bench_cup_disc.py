@@ -48,7 +48,8 @@ def main() -> int:
     analysed = median_ms(lambda: visualizer.analyze(photo), args.repeats)
     print(f"cup/disc measurement {measured:.1f} ms (of which locating the disc {located:.1f} ms); "
           f"pathology analysis {analysed:.1f} ms; ratio {measured / analysed:.2f}")
-    print(f"vCDR {measure_cup_disc(segmenter, photo).vcdr:.2f}")
+    measured = measure_cup_disc(segmenter, photo)
+    print(f"vCDR {measured.vcdr:.2f}" if measured.disc is not None else "no disc found", f"({measured.squares} squares segmented)")
     return 0
 
 

@@ -5,7 +5,7 @@
 #
 # e.g. the shipped recipe:  docs/loso_runs.sh runs/loso-shipped ../shared/data/MANIFEST.csv \
 #        --cdr-head --seg-weight 5 --balance datasets --epochs 50 --patience 60 --half
-# --cdr-head is dropped for the fold that holds out Drishti-GS1: its expert masks are the head's only
+# --cdr-head (and --cdr-auxiliary) is dropped for the fold that holds out Drishti-GS1: its expert masks are the head's only
 # training signal here. Runs that are already finished are kept (delete a folder to redo it).
 set -euo pipefail
 out=$1; manifest=$2; shift 2
@@ -17,7 +17,7 @@ for source in HRF Drishti-GS1 ACRIMA; do
     filtered=(); skip=0
     for a in "${args[@]}"; do
       if [ $skip = 1 ]; then skip=0; continue; fi
-      case "$a" in --cdr-head) ;; --seg-weight) skip=1 ;; *) filtered+=("$a") ;; esac
+      case "$a" in --cdr-head|--cdr-auxiliary) ;; --seg-weight) skip=1 ;; *) filtered+=("$a") ;; esac
     done
     args=("${filtered[@]}")
   fi

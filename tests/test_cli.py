@@ -38,13 +38,24 @@ def test_classify_adds_the_cup_to_disc_ratio(photos, tiny_checkpoint, tmp_path, 
         segmenter.network.head.weight.zero_()
         segmenter.network.head.bias.fill_(50.0)
     path = save_cup_disc_segmenter(segmenter, tmp_path / "cd.safetensors")
-    common = [str(photos / "eye1.png"), "--model", str(tiny_checkpoint), "--cup-disc-model", str(path)]
+    # a disc crop, segmented whole (around a located disc a square marked whole is no disc: test_cup_disc)
+    crop = tmp_path / "crop.png"
+    Image.fromarray(np.clip(np.random.default_rng(0).normal(150, 15, (100, 100, 3)), 0, 255).astype(np.uint8)).save(crop)
+    common = [str(crop), "--model", str(tiny_checkpoint), "--cup-disc-model", str(path)]
     assert main(["classify", *common, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["vertical_cdr"] == 1.0
     assert main(["classify", *common]) == 0
     assert "vCDR 1.00" in capsys.readouterr().out
     assert main(["classify", *common, "--no-cup-disc", "--json"]) == 0
     assert "vertical_cdr" not in json.loads(capsys.readouterr().out)[0]
+    with torch.no_grad():  # a segmenter that finds no disc anywhere: no ratio, said so (not a healthy 0.00)
+        segmenter.network.head.bias.fill_(-50.0)
+    save_cup_disc_segmenter(segmenter, path)
+    assert main(["classify", *common, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["vertical_cdr"] is None and row["disc_found"] is False
+    assert main(["classify", *common]) == 0
+    assert "vCDR --  (no disc found)" in capsys.readouterr().out
     assert main(["classify", str(photos / "eye1.png"), "--model", str(tiny_checkpoint), "--cup-disc-model", str(tiny_checkpoint)]) == 2
     assert "not a cup/disc segmenter" in capsys.readouterr().err
 

@@ -232,3 +232,15 @@ def test_a_disc_crop_is_segmented_whole_once(make_fundus):
     found = segment_disc(model, crop)
     assert found.squares == 1 == model.calls
     assert found.disc.radius == pytest.approx(50, rel=0.1)
+
+
+def test_a_square_marked_whole_is_no_disc(make_fundus):
+    """A segmenter that marks every square whole finds nothing that could be a disc around a located
+    disc: "no disc found", not the square's outline."""
+    from fundus_viewer.core.cup_disc import SEARCH_SCALES, segment_disc
+
+    model = SizeSensitiveSegmenter()
+    model.forward = lambda x: torch.stack([torch.full_like(x[:, 0], 10.0), torch.full_like(x[:, 0], -10.0)], dim=1)
+    found = segment_disc(model, _photo_with_disc(make_fundus, 40.0))
+    assert found.disc is None and found.squares == 1 + len(SEARCH_SCALES)
+    assert measure_cup_disc(model, _photo_with_disc(make_fundus, 40.0)).outlines == {}

@@ -75,6 +75,7 @@ def evaluate(model, items) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from fundus_viewer.core.cup_disc import segment_disc, vertical_cdr, vertical_cdr_of_masks
+    from trainer.sources import DataError
 
     model.eval()
     rows = []
@@ -82,6 +83,10 @@ def evaluate(model, items) -> dict:
         segmented = segment_disc(model, sample.path)
         logits = segmented.logits[None]
         probability = torch.sigmoid(logits[0]).numpy()
+        if disc.shape != (segmented.transform.height, segmented.transform.width):
+            raise DataError(f"{sample.disc_mask}: not the size of its photo {sample.path.name} (as decoded, EXIF orientation applied)")
+        if segmented.disc is None:  # the app shows no outline here: nothing found counts as nothing
+            probability = np.zeros_like(probability)
         found = [segmented.transform.to_original(layer) > model.spec.threshold for layer in probability]
         expert = vertical_cdr_of_masks(torch.from_numpy(disc[None]), torch.from_numpy(cup[None]))
         rows.append({
@@ -92,19 +97,23 @@ def evaluate(model, items) -> dict:
         })
     column = lambda key: np.array([r[key] for r in rows], dtype=float)  # noqa: E731
     labels = column("label").astype(int)
+    all_labels = labels
+    # The ratio is read only where a disc was found (the app shows none elsewhere): its error, r and AUC
+    # are over those photos; the misses are counted, and score 0 in the Dice means.
+    found = column("disc_found").astype(bool)
+    labels, vcdr, expert = labels[found], column("vcdr")[found], column("expert_vcdr")[found]
     both = len(set(labels)) == 2
-    vcdr, expert = column("vcdr"), column("expert_vcdr")
     return {
         "photos": len(rows),
-        "glaucoma": int(labels.sum()),
+        "glaucoma": int(all_labels.sum()),
         "disc_dice": float(column("disc_dice").mean()),
         "cup_dice": float(column("cup_dice").mean()),
-        "vcdr_mae": float(np.abs(vcdr - expert).mean()),
-        "disc_missed": int(sum(not r["disc_found"] for r in rows)),
+        "disc_missed": int((~found).sum()),
+        "vcdr_mae": float(np.abs(vcdr - expert).mean()) if found.any() else float("nan"),
         # undefined for fewer than 3 photos or a constant ratio (an untrained net)
-        "vcdr_pearson_r": float(pearsonr(vcdr, expert)[0]) if len(rows) > 2 and vcdr.std() > 0 and expert.std() > 0 else float("nan"),
+        "vcdr_pearson_r": float(pearsonr(vcdr, expert)[0]) if len(vcdr) > 2 and vcdr.std() > 0 and expert.std() > 0 else float("nan"),
         "auc_vcdr": float(roc_auc_score(labels, vcdr)) if both else float("nan"),
-        "auc_expert_vcdr": float(roc_auc_score(labels, expert)) if both else float("nan"),
+        "auc_expert_vcdr": float(roc_auc_score(all_labels, column("expert_vcdr"))) if len(set(all_labels)) == 2 else float("nan"),
         "rows": rows,
     }
 
@@ -116,8 +125,9 @@ def figures(result: dict) -> dict:
 
 def format_summary(result: dict) -> str:
     return (
-        f"{result['photos']} photos ({result['glaucoma']} glaucoma): Dice disc {result['disc_dice']:.3f}, cup {result['cup_dice']:.3f}\n"
-        f"vertical CDR vs the experts': mean absolute error {result['vcdr_mae']:.3f}, Pearson r {result['vcdr_pearson_r']:.3f}\n"
+        f"{result['photos']} photos ({result['glaucoma']} glaucoma): Dice disc {result['disc_dice']:.3f}, cup {result['cup_dice']:.3f}; "
+        f"no disc found on {result.get('disc_missed', 0)}\n"
+        f"vertical CDR (photos with a disc found) vs the experts': mean absolute error {result['vcdr_mae']:.3f}, Pearson r {result['vcdr_pearson_r']:.3f}\n"
         f"AUC for glaucoma: the vCDR alone {result['auc_vcdr']:.3f}, the experts' vCDR {result['auc_expert_vcdr']:.3f}"
     )
 

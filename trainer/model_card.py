@@ -237,7 +237,8 @@ def cup_disc_card(path: Path, spec: dict) -> str:
         f"# Model card: `{path.name}` (optic disc and cup segmenter)",
         "",
         f"- Architecture: U-Net, {spec['base']} base channels, depth {spec['depth']}, two outputs (disc, cup); input {spec['input_size']} px, "
-        f"a square of {visible:.2f} disc diameters around the located disc; {_size(path)}",
+        f"a square of {visible:.2f} disc diameters around the located disc, then around the disc it segments there "
+        f"(other sizes tried where it finds none: `core.cup_disc.segment_disc`); {_size(path)}",
         f"- Output: disc and cup probability; masks at {spec['threshold']:.2f}; vertical cup-to-disc ratio = cup rows / disc rows (cup inside the disc)",
         *_training_lines(training),
         "",
@@ -250,10 +251,10 @@ def cup_disc_card(path: Path, spec: dict) -> str:
     for name in ("validation", "test"):
         r = metrics.get(name)
         if r:
-            rows.append([name + (f" (epoch {r['epoch']})" if "epoch" in r else ""), f"{r['photos']} ({r['glaucoma']})", f"{r['disc_dice']:.3f}", f"{r['cup_dice']:.3f}",
+            rows.append([name + (f" (epoch {r['epoch']})" if "epoch" in r else ""), f"{r['photos']} ({r['glaucoma']})", str(r.get("disc_missed", "?")), f"{r['disc_dice']:.3f}", f"{r['cup_dice']:.3f}",
                          f"{r['vcdr_mae']:.3f}", f"{r['vcdr_pearson_r']:.2f}", f"{r['auc_vcdr']:.3f}", f"{r['auc_expert_vcdr']:.3f}"])
-    lines += ["", "## Metrics (on the photo's grid; expert masks: at least 2 of 4 experts)", "",
-              *_table(["set", "photos (glaucoma)", "Dice disc", "Dice cup", "vCDR mean abs. error", "vCDR Pearson r", "AUC of the vCDR", "AUC of the experts' vCDR"], rows)]
+    lines += ["", "## Metrics (on the photo's grid; expert masks: at least 2 of 4 experts; the vCDR's figures over the photos with a disc found)", "",
+              *_table(["set", "photos (glaucoma)", "no disc found", "Dice disc", "Dice cup", "vCDR mean abs. error", "vCDR Pearson r", "AUC of the vCDR", "AUC of the experts' vCDR"], rows)]
     return "\n".join(lines) + "\n"
 
 

@@ -48,7 +48,10 @@ def run(args) -> int:
         if ood:
             row["ood_score"], row["ood_threshold"], row["ood_flag"] = round(ood[0].score, 6), round(ood[0].threshold, 6), ood[0].flagged
         if segmenter is not None:
-            row["vertical_cdr"] = round(measure_cup_disc(segmenter, photo).vcdr, 3)
+            measured = measure_cup_disc(segmenter, photo)
+            # no disc found: no ratio, rather than a 0.00 that reads as a healthy disc
+            row["vertical_cdr"] = round(measured.vcdr, 3) if measured.disc is not None else None
+            row["disc_found"] = measured.disc is not None
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=1))
@@ -56,7 +59,7 @@ def run(args) -> int:
         print(f"# {model.calibration.says()}", file=sys.stderr)
         for row in rows:
             if "error" not in row:
-                vcdr = f"  vCDR {row['vertical_cdr']:.2f}" if "vertical_cdr" in row else ""
+                vcdr = "" if "vertical_cdr" not in row else "  vCDR --  (no disc found)" if row["vertical_cdr"] is None else f"  vCDR {row['vertical_cdr']:.2f}"
                 ood = ("  OOD: unlike the training photos" if row["ood_flag"] else "  OOD: ok") if "ood_flag" in row else ""
                 print(f"{row['probability_glaucoma']:.4f}  {row['prediction']:<9}{vcdr}{ood} {row['path']}")
     return 1 if failed else 0

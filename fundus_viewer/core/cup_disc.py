@@ -9,7 +9,7 @@ does not depend on the map's resolution. The square is found by ``fundus_viewer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -18,7 +18,7 @@ import torch
 
 from fundus_viewer.core.models.segmenter import StandardizedUNet, load_segmenter, save_segmenter
 from fundus_viewer.core.models.spec import SpecDict
-from fundus_viewer.core.disc import OpticDisc
+from fundus_viewer.core.disc import RADIUS_LIMITS, OpticDisc
 from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.resources import models_dir
 from fundus_viewer.core.transform import InputTransform
@@ -121,6 +121,12 @@ def _tensor(pixels: np.ndarray) -> torch.Tensor:
 # the located radius: on other cameras the classical radius is off by up to a factor of 2 (HRF's
 # diabetic photos, CHASE_DB1), and a disc at a size the segmenter never saw goes unrecognised.
 SEARCH_SCALES = (0.6, 1.5, 2.2, 0.4)
+# A disc the segmenter marks in a square around a located disc is believed only where it could be one:
+# it fills 3-60 % of the square (the refined square puts it near 35 %) and touches at most two of the
+# square's four edges; else it is a square marked whole (HRF's diabetic photos at the largest search
+# scale) or a band of glare across it, and the search goes on or says "no disc found". (Requiring it
+# clear of every edge rejected 9 of 26 CHASE_DB1 discs that were right.)
+_DISC_SHARE = (0.03, 0.6)
 _MIN_DISC_SHARE = 0.01  # a "disc" smaller than this share of the square is noise
 
 
@@ -133,6 +139,7 @@ class SegmentedDisc:
     disc: OpticDisc | None  # centre and area-equivalent radius of the largest disc region, photo pixels
     confidence: float  # mean disc probability inside that region (0: none)
     squares: int  # how many squares were segmented to get here
+    plausible: bool = False  # the region could be a disc here (size in the square, clear of its edge)
 
 
 def _segment_square(model: CupDiscSegmenter, photo: PreparedPhoto, disc: OpticDisc | None) -> SegmentedDisc:
@@ -155,7 +162,18 @@ def _segment_square(model: CupDiscSegmenter, photo: PreparedPhoto, disc: OpticDi
     x, y = transform.original_points(centroids[largest][None])[0]
     radius = float(np.sqrt(area / np.pi)) / transform.scale
     confidence = float(probability[regions == largest].mean())
-    return SegmentedDisc(transform, logits, OpticDisc(float(x), float(y), radius, located=True), confidence, 1)
+    left, top, width, height = stats[largest, :4]
+    size = probability.shape[0]
+    edges = int(left == 0) + int(top == 0) + int(left + width >= size) + int(top + height >= size)
+    plausible = bool(edges <= 2 and _DISC_SHARE[0] <= area / probability.size <= _DISC_SHARE[1] and radius <= _largest_disc(photo))
+    return SegmentedDisc(transform, logits, OpticDisc(float(x), float(y), radius, located=True), confidence, 1, plausible)
+
+
+def _largest_disc(photo: PreparedPhoto) -> float:
+    """The largest disc radius believed, in photo pixels: the locator's upper limit, a fifth of the field
+    of view's diameter (a region the size of the whole field is the field marked, not a disc)."""
+    x0, y0, x1, y1 = photo.fov.box()
+    return RADIUS_LIMITS[1] * max(x1 - x0, y1 - y0)
 
 
 def segment_disc(model: CupDiscSegmenter, image) -> SegmentedDisc:
@@ -169,26 +187,23 @@ def segment_disc(model: CupDiscSegmenter, image) -> SegmentedDisc:
     if not photo.disc.located:
         return first
     best, tried = first, 1
-    if first.disc is None:
+    if not first.plausible:
         located = photo.disc
         for factor in SEARCH_SCALES:
             attempt = _segment_square(model, photo, OpticDisc(located.x, located.y, located.radius * factor, located=True))
             tried += 1
-            if attempt.confidence > best.confidence:
+            if attempt.plausible and (not best.plausible or attempt.confidence > best.confidence):
                 best = attempt
-        if best.disc is None:
-            best.squares = tried
-            return best
+        if not best.plausible:  # nothing that could be a disc: say so, on the located square
+            return replace(first, disc=None, confidence=0.0, squares=tried)
     refined = _segment_square(model, photo, best.disc)
     tried += 1
-    final = refined if refined.disc is not None else best
-    final.squares = tried
-    return final
+    return replace(refined if refined.plausible else best, squares=tried)
 
 
 @dataclass
 class CupDiscMeasurement:
-    vcdr: float
+    vcdr: float  # NaN where no disc was found
     outlines: dict  # "disc" / "cup": closed (N, 2) x, y polygons in the photo's pixels
     disc: OpticDisc | None = None  # the disc the segmenter found (photo pixels); None: none found
     squares: int = 1  # squares segmented to find it
@@ -197,6 +212,8 @@ class CupDiscMeasurement:
 def measure_cup_disc(model: CupDiscSegmenter, image) -> CupDiscMeasurement:
     """Segment disc and cup of one photo (``segment_disc``); outlines in the photo's pixels."""
     found = segment_disc(model, image)
+    if found.disc is None:  # nothing believed to be a disc: neither an outline nor a ratio to read
+        return CupDiscMeasurement(vcdr=float("nan"), outlines={}, disc=None, squares=found.squares)
     return CupDiscMeasurement(
         vcdr=float(vertical_cdr(found.logits[None], model.spec.threshold)[0]),
         outlines={name: found.transform.original_points(points) for name, points in outlines(found.logits, model.spec.threshold).items()},

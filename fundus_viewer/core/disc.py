@@ -23,7 +23,7 @@ from fundus_viewer.core.fov import FieldOfView, analyse_field_of_view
 _WORK = 256  # FOV diameter at which the search runs
 _ERODE = 41  # pixels at _WORK: keeps the search away from rim glare
 _RADIUS_CALIBRATION = 1 / 0.77
-_RADIUS_LIMITS = (0.03, 0.2)  # as fractions of the FOV diameter
+RADIUS_LIMITS = (0.03, 0.2)  # as fractions of the FOV diameter
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def locate_optic_disc(rgb: np.ndarray, fov: FieldOfView | None = None) -> OpticD
     response[inner == 0] = -np.inf
     row, col = np.unravel_index(int(np.argmax(response)), response.shape)
     radius = _blob_radius(luminance, row, col) * _RADIUS_CALIBRATION
-    low, high = (f * _WORK for f in _RADIUS_LIMITS)
+    low, high = (f * _WORK for f in RADIUS_LIMITS)
     radius = float(np.clip(radius, low, high))
     return OpticDisc(float((col + 0.5) / scale - 0.5), float((row + 0.5) / scale - 0.5), float(radius / scale), located=True)
 

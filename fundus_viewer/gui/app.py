@@ -91,7 +91,7 @@ def run_self_test(timeout_s: float = 180.0) -> int:
             finish()
 
     def measured(vcdr: float) -> None:
-        print(f"vertical cup-to-disc ratio {vcdr:.2f}, outlines {', '.join(sorted(window.cup_disc.outlines)) or 'none'}")
+        print(f"vertical cup-to-disc ratio {'-- (no disc found)' if vcdr != vcdr else f'{vcdr:.2f}'}, outlines {', '.join(sorted(window.cup_disc.outlines)) or 'none'}")
         finish()
 
     def too_slow() -> None:

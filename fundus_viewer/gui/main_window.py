@@ -393,13 +393,16 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
     def _show_result(self) -> None:
         a, model = self.analysis, self.model_loaded.model
         call = "glaucoma" if model.calls_glaucoma(a.probability) else "normal"
-        vcdr = f" · vCDR {self.cup_disc.vcdr:.2f}" if self.cup_disc is not None else ""
+        measured = self.cup_disc
+        vcdr = "" if measured is None else " · no disc found" if measured.disc is None else f" · vCDR {measured.vcdr:.2f}"
         flagged = a.ood is not None and a.ood.flagged
         self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f} → {call}{vcdr}"
                                      f"{' · ⚠ unlike the training photos' if flagged else ''}  ({a.seconds * 1000:.0f} ms)")
         lines = [f"<b>P(glaucoma) {a.probability:.3f} → {call}</b>", f"<small>{html.escape(model.calibration.says())}</small>"]
-        if self.cup_disc is not None:
-            lines.append(f"Vertical cup-to-disc ratio {self.cup_disc.vcdr:.2f}")
+        if measured is not None and measured.disc is None:
+            lines.append("No optic disc found: no cup-to-disc ratio")
+        elif measured is not None:
+            lines.append(f"Vertical cup-to-disc ratio {measured.vcdr:.2f}")
         if flagged:
             lines.append(f"<span style='color:#c0392b'><b>⚠ Unlike the training photos</b> (OOD {a.ood.score:.3f} &gt; {a.ood.threshold:.3f}): "
                          "do not trust the probability or the maps.</span>")

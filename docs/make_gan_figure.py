@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fundus_viewer.core.gan.checkpoint import load_generator  # noqa: E402
+from fundus_viewer.core.cup_disc import load_cup_disc_segmenter  # noqa: E402
 from fundus_viewer.core.gan.compare import compare  # noqa: E402
 from fundus_viewer.core.models.checkpoint import load_classifier  # noqa: E402
 from fundus_viewer.core.overlay import colorize, write_png  # noqa: E402
@@ -36,11 +37,13 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--vessel-cache", default="gan-figure-vessel-cache")
     parser.add_argument("--rows", type=int, default=3)
+    parser.add_argument("--models", nargs=2, metavar=("PATHO_GAN", "BASELINE"), help="default: the bundled pair")
     args = parser.parse_args()
     classifier = load_classifier()
-    gan, base = load_generator(which="patho-gan"), load_generator(which="baseline")
+    gan, base = (load_generator(p) for p in args.models) if args.models else (load_generator(which="patho-gan"), load_generator(which="baseline"))
     size = gan.spec.size
-    pairs = photo_pairs(args.data, Path(args.vessel_cache), size, classifier.spec.disc_diameters, "glaucoma", log=lambda *a, **k: None)
+    cup_disc = load_cup_disc_segmenter() if gan.spec.disc_cup or base.spec.disc_cup else None
+    pairs = photo_pairs(args.data, Path(args.vessel_cache), size, classifier.spec.disc_diameters, "glaucoma", log=lambda *a, **k: None, cup_disc_model=cup_disc)
     held_out = set(gan.spec.training["split"]["test"])
     pairs = [p for p in pairs if p.name in held_out][: args.rows]
     rows = []

@@ -276,5 +276,10 @@ def test_a_held_out_source_is_the_test_split_and_the_report_reads_it(toy, tmp_pa
     assert "| camera-b | 8 (4) |" in capsys.readouterr().out
     assert json.loads((tmp_path / "loso.json").read_text())["runs"][0]["n"] == 8
     assert card_main(["--model", str(out / "classifier.safetensors"), "--out", str(tmp_path / "card.md"), "--loso", str(tmp_path / "loso.json")]) == 0
-    assert "## Leave-one-source-out" in (tmp_path / "card.md").read_text()
+    card = (tmp_path / "card.md").read_text()
+    assert "## Leave-one-source-out (this recipe" in card and "another recipe" not in card
+    # a second recipe's folds go beside the shipped one's, marked as not shipped
+    assert card_main(["--model", str(out / "classifier.safetensors"), "--out", str(tmp_path / "card.md"), "--loso", str(tmp_path / "loso.json"), str(tmp_path / "loso.json")]) == 0
+    both = (tmp_path / "card.md").read_text()
+    assert both.count("| camera-b | 8 (4) |") == card.count("| camera-b | 8 (4) |") + 1 and "## Leave-one-source-out (another recipe, not shipped" in both
     assert report_main(["--models", str(toy.parent / "nothing.safetensors")]) == 2

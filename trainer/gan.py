@@ -10,7 +10,11 @@ Presets:
   a 64-channel depth-4 U-Net.
 - ``laptop``: 256 px, batch 4, Adam lr 2e-4 (beta1 0.5), random rotation, 1,500 steps, a 16-channel
   U-Net, plus pix2pix's L1 reconstruction term (weight 10) so that something recognisable appears within
-  an hour on a CPU; the model card says so.
+  an hour on a CPU, and the field of view as a condition channel (``--fov``; the paper's generator had
+  to invent the round field from the vessels); the model card says so.
+
+Beyond the paper, ``--disc-cup`` also gives G and D the optic disc and cup masks (the cup/disc
+segmenter's, on each training photo), so that ``fundus-viewer synthesize --vcdr V`` can set the cup.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from pathlib import Path
 from trainer.common import add_run_options, command_line, loader_workers, out_of_time, run_main
 
 PRESETS = {
-    "paper": dict(size=512, batch_size=1, optimizer="sgd", lr=2e-4, steps=240_000, gen_base=64, gen_depth=4, disc_base=64, disc_layers=3, l1=0.0, sample_every=2000, checkpoint_every=2000),
-    "laptop": dict(size=256, batch_size=4, optimizer="adam", lr=2e-4, steps=1500, gen_base=16, gen_depth=4, disc_base=32, disc_layers=3, l1=10.0, sample_every=100, checkpoint_every=100),
+    "paper": dict(size=512, batch_size=1, optimizer="sgd", lr=2e-4, steps=240_000, gen_base=64, gen_depth=4, disc_base=64, disc_layers=3, l1=0.0, sample_every=2000, checkpoint_every=2000, fov=False),
+    "laptop": dict(size=256, batch_size=4, optimizer="adam", lr=2e-4, steps=1500, gen_base=16, gen_depth=4, disc_base=32, disc_layers=3, l1=10.0, sample_every=100, checkpoint_every=100, fov=True),
 }
 
 
@@ -41,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vessels", choices=("segment", "masks"), default="segment", help="vessel maps from the segmenter (cached) or expert masks")
     parser.add_argument("--classifier", help="classifier checkpoint for V (default: the bundled one)")
     parser.add_argument("--segmenter", help="vessel segmenter checkpoint (default: the bundled one)")
+    parser.add_argument("--fov", action=argparse.BooleanOptionalAction, default=None, help="the field of view as a condition channel; "
+                        "output black outside it (laptop preset: on; paper: off)")
+    parser.add_argument("--disc-cup", action="store_true", help="condition on the optic disc and cup masks (beyond the paper; see synthesize --vcdr)")
+    parser.add_argument("--cup-disc", metavar="CKPT", help="cup/disc segmenter for --disc-cup (default: the bundled one)")
     parser.add_argument("--vessel-cache", help="folder for the segmented vessel maps (default OUT/vessel-cache); runs may share one")
     for name, kind in (("steps", int), ("size", int), ("batch-size", int), ("lr", float), ("gen-base", int), ("gen-depth", int), ("sample-every", int), ("checkpoint-every", int)):
         parser.add_argument(f"--{name}", type=kind)
@@ -55,7 +63,7 @@ def main(argv=None) -> int:
 
 def settings_from(args) -> dict:
     settings = dict(PRESETS[args.preset])
-    for key in ("steps", "size", "batch_size", "lr", "gen_base", "gen_depth", "sample_every", "checkpoint_every", "l1"):
+    for key in ("steps", "size", "batch_size", "lr", "gen_base", "gen_depth", "sample_every", "checkpoint_every", "l1", "fov"):
         if getattr(args, key, None) is not None:
             settings[key] = getattr(args, key)
     return settings
@@ -96,14 +104,14 @@ class GanSteps:
         size = self.generator.spec.size
         return [crop_transform(self.classifier, (float(d[0]), float(d[1])), int(round(float(d[2]))), size) for d in disc]
 
-    def generator_step(self, real, vessels, transforms) -> dict:
+    def generator_step(self, real, condition, transforms) -> dict:
         import torch
 
         from fundus_viewer.core.gan.pathology_loss import pathology_loss
 
         with self.autocast():
-            synthetic = self.G(vessels)
-            logits = self.D(synthetic, vessels).float()
+            synthetic = self.G(condition)
+            logits = self.D(synthetic, condition).float()
         synthetic = synthetic.float()
         adversarial = self.bce(logits, torch.ones_like(logits))
         loss, terms = adversarial, {"g_adv": adversarial.item()}
@@ -122,14 +130,14 @@ class GanSteps:
         self.g_steps += 1
         return terms
 
-    def discriminator_step(self, real, vessels) -> dict:
+    def discriminator_step(self, real, condition) -> dict:
         import torch
 
         with torch.no_grad(), self.autocast():
-            synthetic = self.G(vessels).float()
+            synthetic = self.G(condition).float()
         # one forward for both halves: under DDP a module may run only once per backward
         with self.autocast():
-            logits = self.D(torch.cat([real, synthetic]), torch.cat([vessels, vessels])).float()
+            logits = self.D(torch.cat([real, synthetic]), torch.cat([condition, condition])).float()
         real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
         loss = 0.5 * (self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits)))
         self.opt_d.zero_grad(set_to_none=True)
@@ -140,14 +148,14 @@ class GanSteps:
         return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
 
     def iteration(self, batches) -> dict:
-        """``batches``: two (real, vessels, disc) batches for the two G updates; D sees the second."""
+        """``batches``: two (real, condition, disc) batches for the two G updates; D sees the second."""
         terms = {}
-        for real, vessels, disc in batches:
-            real, vessels = real.to(self.device), vessels.to(self.device)
-            g = self.generator_step(real, vessels, self.transforms(disc))
+        for real, condition, disc in batches:
+            real, condition = real.to(self.device), condition.to(self.device)
+            g = self.generator_step(real, condition, self.transforms(disc))
             for key, value in g.items():
                 terms[key] = terms.get(key, 0.0) + value / len(batches)
-        terms.update(self.discriminator_step(real, vessels))
+        terms.update(self.discriminator_step(real, condition))
         return terms
 
     def state(self) -> dict:
@@ -174,7 +182,7 @@ def train(args) -> dict:
     from fundus_viewer.core.gan.networks import Discriminator, GanSpec, Generator
     from fundus_viewer.core.models.checkpoint import load_classifier
     from trainer.classifier_data import worker_init
-    from trainer.gan_data import PairDataset, mask_pairs, photo_pairs, split_pairs
+    from trainer.gan_data import PairDataset, disc_radius_share, mask_pairs, pair_key, photo_pairs, split_pairs
     from trainer.runlog import RunLog, plot_curves
     from trainer.distributed import barrier, broadcast_flag, describe, finish, setup, share
     from trainer.state import load_state, save_state
@@ -192,29 +200,51 @@ def train(args) -> dict:
     if spec_c.crop != "disc":
         print(f"note: the classifier crops '{spec_c.crop}', not the disc; L_patho compares that crop", file=sys.stderr)
     diameters = spec_c.disc_diameters
+    cup_disc = None
+    if args.disc_cup:
+        from fundus_viewer.core.cup_disc import load_cup_disc_segmenter
+
+        cup_disc = load_cup_disc_segmenter(args.cup_disc, device=device)
     if not dist.main:
         barrier(dist)  # rank 0 segments and caches the vessel maps first; the others read the cache
     if args.vessels == "masks":
-        pairs = mask_pairs(args.data, settings["size"], diameters)
+        pairs = mask_pairs(args.data, settings["size"], diameters, cup_disc)
     else:
         pairs = photo_pairs(args.data, Path(args.vessel_cache) if args.vessel_cache else out / "vessel-cache", settings["size"], diameters, args.label, args.segmenter, device,
-                            log=print if dist.main else (lambda *a, **k: None))
+                            log=print if dist.main else (lambda *a, **k: None), cup_disc_model=cup_disc)
     if dist.main:
         barrier(dist)
     train_pairs, test_pairs = split_pairs(pairs, args.test_fraction, args.seed)
-    spec = GanSpec(size=settings["size"], gen_base=settings["gen_base"], gen_depth=settings["gen_depth"], disc_base=settings["disc_base"], disc_layers=settings["disc_layers"], pathology=args.pathology, lam=args.lam)
+    spec = GanSpec(size=settings["size"], gen_base=settings["gen_base"], gen_depth=settings["gen_depth"], disc_base=settings["disc_base"], disc_layers=settings["disc_layers"], pathology=args.pathology, lam=args.lam,
+                   fov_channel=bool(settings["fov"]), disc_cup=args.disc_cup)
     spec.training = {
         "data": str(args.data), "preset": args.preset, "settings": settings, "seed": args.seed, "label": args.label, "vessels": args.vessels,
         "split": {"train": [p.name for p in train_pairs], "test": [p.name for p in test_pairs]},
+        "split_digests": {"train": [pair_key(p) for p in train_pairs], "test": [pair_key(p) for p in test_pairs]},
         "classifier": str(args.classifier or "bundled"), "classifier_metrics": spec_c.metrics.get("test", {}).get("all", {}),
         "command": command_line("gan"), "torch": torch.__version__, "machine": describe(device, dist),
     }
+    if args.disc_cup:
+        spec.training["cup_disc"] = str(args.cup_disc or "bundled")
+        spec.training["disc_found"] = sum(p.disc is not None for p in train_pairs)
+        spec.training["disc_radius_share"] = disc_radius_share(train_pairs)
+        if spec.training["disc_found"] == 0 and dist.main:
+            print("warning: --disc-cup: the cup/disc segmenter found no disc on any training photo; the generator learns nothing of them", file=sys.stderr)
+        if dist.main:
+            print(f"disc and cup segmented on {spec.training['disc_found']} of {len(train_pairs)} training photos", file=sys.stderr)
     generator, discriminator = Generator(spec).to(device), Discriminator(spec).to(device)
     steps = GanSteps(generator, discriminator, classifier, settings, args.lam, args.pathology, device, dist)
     state_path, model_path = out / "last.pt", out / "generator.safetensors"
     step = 0
+    conditions = {"fov_channel": spec.fov_channel, "disc_cup": spec.disc_cup}
     if args.resume and state_path.exists():
         state = load_state(state_path)
+        started_with = state.get("conditions", {"fov_channel": False, "disc_cup": False})  # runs from before these options had neither
+        if started_with != conditions:
+            flags = f"{'--fov' if started_with['fov_channel'] else '--no-fov'}{' --disc-cup' if started_with['disc_cup'] else ''}"
+            from trainer.sources import DataError
+
+            raise DataError(f"{state_path}: this run was started with {flags}; resume it with the same (or start a new --out)")
         steps.load(state)
         step = state["step"]
         print(f"resuming after step {step}", file=sys.stderr)
@@ -222,11 +252,11 @@ def train(args) -> dict:
     log = RunLog(out / "log.csv", fields, resume=step > 0) if dist.main else None
     if log is not None:
         log.truncate_after(step, key="step")
-    dataset = PairDataset(train_pairs, rotate=True, seed=args.seed)
+    dataset = PairDataset(train_pairs, rotate=True, seed=args.seed, spec=spec)
     workers = loader_workers(args.workers)
     fixed = (test_pairs or train_pairs)[:4]
-    fixed_vessels = torch.stack([torch.from_numpy(p.vessels)[None] for p in fixed]).to(device)
-    fixed_noise = generator.noise(fixed_vessels, torch.Generator().manual_seed(args.seed))
+    fixed_conditions = torch.stack([torch.from_numpy(p.condition(spec)) for p in fixed]).to(device)
+    fixed_noise = generator.noise(fixed_conditions, torch.Generator().manual_seed(args.seed))
 
     def batches():
         epoch = step // max(1, len(dataset))
@@ -250,14 +280,14 @@ def train(args) -> dict:
         if dist.main:
             log.append({"step": step, **{k: terms.get(k, "") for k in fields[1:-1]}, "seconds": round(time.time() - tick, 3)})
             if step % settings["sample_every"] == 0 or step == settings["steps"]:
-                write_grid(generator, fixed, fixed_vessels, fixed_noise, out / "samples" / f"step-{step:06d}.png")
+                write_grid(generator, fixed, fixed_conditions, fixed_noise, out / "samples" / f"step-{step:06d}.png")
                 plot_curves(log, out / "curves.png", "step", [("generator", ["g_adv", "g_patho", "g_l1"]), ("discriminator", ["d_loss", "d_real", "d_fake"])])
             if step % settings["checkpoint_every"] == 0 or step == settings["steps"]:
-                save_state(state_path, {**steps.state(), "step": step})
+                save_state(state_path, {**steps.state(), "step": step, "conditions": conditions})
         tick = time.time()
         if broadcast_flag(dist.main and out_of_time(args, started), dist):  # rank 0's clock decides
             if dist.main:
-                save_state(state_path, {**steps.state(), "step": step})
+                save_state(state_path, {**steps.state(), "step": step, "conditions": conditions})
             break
     bar.close()
     generator.eval()
@@ -270,7 +300,7 @@ def train(args) -> dict:
     return {"steps": step}
 
 
-def write_grid(generator, pairs, vessels, noise, path: Path) -> None:
+def write_grid(generator, pairs, conditions, noise, path: Path) -> None:
     """Rows: vessel map, real photo, synthetic photo, for the same fixed pairs and noise every time."""
     import numpy as np
     import torch
@@ -278,7 +308,7 @@ def write_grid(generator, pairs, vessels, noise, path: Path) -> None:
     from fundus_viewer.core.overlay import write_png
 
     with torch.no_grad():
-        synthetic = generator.eval()(vessels, noise).cpu().numpy().transpose(0, 2, 3, 1)
+        synthetic = generator.eval()(conditions, noise).cpu().numpy().transpose(0, 2, 3, 1)
     generator.train()
     columns = []
     for pair, syn in zip(pairs, synthetic):

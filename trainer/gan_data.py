@@ -3,6 +3,7 @@ field of view and resized to the GAN's size, with the optic disc located on the 
 
 Vessel maps come from the shipped (or a given) vessel segmenter and are cached beside the run
 (``OUT/vessel-cache``), or from expert vessel masks (``--vessels masks``: HRF, CHASE_DB1, DRIVE).
+With a cup/disc segmenter (``--disc-cup``) each pair also carries its disc and cup masks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from fundus_viewer.core.fov import analyse_field_of_view
 from fundus_viewer.core.gan.pairs import GanPair, make_pair
 
 
-def photo_pairs(data: str, cache: Path, size: int, disc_diameters: float, label: str, segmenter_path=None, device="cpu", include_crops: bool = False, log=print) -> list[GanPair]:
+def photo_pairs(data: str, cache: Path, size: int, disc_diameters: float, label: str, segmenter_path=None, device="cpu", include_crops: bool = False, log=print,
+                cup_disc_model=None) -> list[GanPair]:
     """Labelled photos of a manifest (or class folders), their vessel maps from the segmenter (cached)."""
     from fundus_viewer.core.images import load_image
     from fundus_viewer.core.vessels import load_vessel_segmenter, segment_vessels
@@ -44,22 +46,30 @@ def photo_pairs(data: str, cache: Path, size: int, disc_diameters: float, label:
             partial = cached.with_name(f"{cached.stem}.{os.getpid()}.partial.png")  # runs may share the cache
             cv2.imwrite(str(partial), np.round(vessels * 255).astype(np.uint8))
             partial.replace(cached)
-        pairs.append(make_pair(sample.path.name, sample.dataset, sample.label, rgb, vessels, size, disc_diameters))
+        pairs.append(make_pair(sample.path.name, sample.dataset, sample.label, rgb, vessels, size, disc_diameters, cup_disc_model))
     if not pairs:
-        raise DataError(f"{data}: no {label} full-field photos to train on" + (f" ({skipped} disc crops skipped)" if skipped else ""))
+        raise DataError(f"{data}: no {label} full-field photos (a vessel tree to draw from)" + (f"; {skipped} disc crops skipped" if skipped else ""))
     log(f"{len(pairs)} photo / vessel-map pairs ({skipped} disc crops skipped)", file=sys.stderr)
     return pairs
 
 
-def mask_pairs(data: str, size: int, disc_diameters: float) -> list[GanPair]:
+def mask_pairs(data: str, size: int, disc_diameters: float, cup_disc_model=None) -> list[GanPair]:
     """Photos with expert vessel masks (manifest rows role vessel_mask, or images/ + vessels/)."""
     from trainer.vessel_sources import read_vessel_pairs
 
     pairs = []
     for pair in read_vessel_pairs(data):
         rgb, vessels, _fov = pair.load()
-        pairs.append(make_pair(pair.photo.name, pair.dataset, None, rgb, vessels.astype(np.float32), size, disc_diameters))
+        pairs.append(make_pair(pair.photo.name, pair.dataset, None, rgb, vessels.astype(np.float32), size, disc_diameters, cup_disc_model))
     return pairs
+
+
+def pair_key(pair: GanPair) -> str:
+    """A pair's identity in a generator's split: a digest of its photo on the GAN's grid, so that the
+    same photo is recognised under another name or folder, and two data sets' "01.png" are not confused."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(pair.photo).tobytes()).hexdigest()[:20]
 
 
 def split_pairs(pairs: list[GanPair], test_fraction: float, seed: int) -> tuple[list[GanPair], list[GanPair]]:
@@ -70,11 +80,25 @@ def split_pairs(pairs: list[GanPair], test_fraction: float, seed: int) -> tuple[
     return [p for i, p in enumerate(pairs) if i not in test], [p for i, p in enumerate(pairs) if i in test]
 
 
-class PairDataset:
-    """Random rotation (the paper's); the disc centre turns with the image."""
+def disc_radius_share(pairs: list[GanPair]) -> float | None:
+    """Median segmented disc radius as a share of the field of view's diameter: the size a disc is drawn
+    at for a bare vessel map (``conditions.disc_from_vessels``)."""
+    shares = []
+    for p in pairs:
+        if p.disc is not None and p.fov is not None and p.fov.any():
+            ys, xs = np.nonzero(p.fov > 0.5)
+            shares.append(float(np.sqrt(p.disc.sum() / np.pi)) / float(max(xs.max() - xs.min(), ys.max() - ys.min()) + 1))
+    return float(np.median(shares)) if shares else None
 
-    def __init__(self, pairs: list[GanPair], rotate: bool, seed: int):
+
+class PairDataset:
+    """Random rotation (the paper's); the disc centre and every condition channel turn with the image.
+    Items: (photo, condition, disc square); the photo is black outside its field of view where the
+    generator is given one (so the real photo is what a perfect generator could make)."""
+
+    def __init__(self, pairs: list[GanPair], rotate: bool, seed: int, spec=None):
         self.pairs, self.rotate, self.seed, self.epoch = pairs, rotate, seed, 0
+        self.spec = spec
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -89,14 +113,19 @@ class PairDataset:
 
         pair = self.pairs[index]
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        photo, vessels, center = pair.photo, pair.vessels, pair.disc_center
+        photo, center = pair.photo, pair.disc_center
+        condition = pair.condition(self.spec) if self.spec is not None else pair.vessels[None]
         size = photo.shape[0]
         if self.rotate:
             angle = float(rng.uniform(0, 360))
             matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), angle, 1.0)
             photo = cv2.warpAffine(photo, matrix, (size, size), flags=cv2.INTER_LINEAR)
-            vessels = cv2.warpAffine(vessels, matrix, (size, size), flags=cv2.INTER_LINEAR)
+            condition = np.stack([cv2.warpAffine(plane, matrix, (size, size), flags=cv2.INTER_LINEAR) for plane in condition])
             center = rotate_point(center, angle, size)
+        if self.spec is not None:
+            condition[1:] = condition[1:] > 0.5  # masks (field, disc, cup) stay masks after the turn
+            if self.spec.fov_channel:
+                photo = photo * condition[1][..., None].astype(np.uint8)
         photo_t = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1))).float() / 255
-        vessels_t = torch.from_numpy(np.ascontiguousarray(vessels))[None].float()
-        return photo_t, vessels_t, torch.tensor([center[0], center[1], pair.disc_side], dtype=torch.float32)
+        condition_t = torch.from_numpy(np.ascontiguousarray(condition)).float()
+        return photo_t, condition_t, torch.tensor([center[0], center[1], pair.disc_side], dtype=torch.float32)

@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="the card (.md)")
     parser.add_argument("--evidence", help="JSON written by fundus-train disc-evidence --json")
     parser.add_argument("--report", help="JSON written by fundus-viewer gan-report --json (for a generator)")
-    parser.add_argument("--loso", help="JSON written by fundus-train loso-report --json (a classifier's recipe, each source held out)")
+    parser.add_argument("--loso", nargs="+", metavar="JSON", help="JSON written by fundus-train loso-report --json (a classifier's recipe, each source "
+                        "held out): the shipped recipe's first, then any other recipes compared with it")
     parser.add_argument("--notes", help="a Markdown file with the author's notes (strengths, weaknesses)")
     return parser
 
@@ -52,8 +53,8 @@ def write_card(args) -> Path:
     else:
         spec, _ = read_checkpoint(path, KIND, with_tensors=False)
         card = classifier_card(path, spec, json.loads(Path(args.evidence).read_text()) if args.evidence else None, Path(args.out))
-        if args.loso:
-            card += "\n" + loso_section(json.loads(Path(args.loso).read_text()))
+        for k, loso in enumerate(args.loso or []):
+            card += "\n" + loso_section(json.loads(Path(loso).read_text()), shipped=k == 0)
     if args.notes:
         card += "\n" + Path(args.notes).read_text()
     out = Path(args.out)
@@ -139,10 +140,11 @@ def _evidence_tests(evidence: dict) -> list[str]:
     return lines
 
 
-def loso_section(loso: dict) -> str:
+def loso_section(loso: dict, shipped: bool = True) -> str:
     from trainer.loso_report import markdown
 
-    lines = ["## Leave-one-source-out (this recipe, each labelled source held out in turn)", "",
+    title = "this recipe" if shipped else "another recipe, not shipped: for comparison"
+    lines = [f"## Leave-one-source-out ({title}; each labelled source held out in turn)", "",
              "Each row is a run that never saw the held-out source in training or validation, measured there at its own calibrated call.",
              *([f"Recipe: {loso['recipe']}"] if loso.get("recipe") else []), "", *markdown(loso["runs"])]
     return "\n".join(lines) + "\n"
@@ -265,12 +267,19 @@ def gan_card(path: Path, spec: dict, report: dict | None) -> str:
     losses = "adversarial" + (f" + {spec['lam']:g} x L_patho ({spec['pathology']})" if spec["lam"] > 0 else " only (the paper's baseline: no pathology term)")
     if settings.get("l1"):
         losses += f" + {settings['l1']:g} x L1 reconstruction (pix2pix's; not in the paper, added for the short laptop schedule)"
+    given = "a vessel map" + (", the field of view" if spec.get("fov_channel") else "") + (", the optic disc and cup masks" if spec.get("disc_cup") else "")
+    extras = [text for flag, text in (("fov_channel", "the field of view as a condition channel, the photo black outside it (the paper's generator "
+                                                      "had to invent the round field from the vessels alone)"),
+                                      ("disc_cup", f"the disc and cup masks of the cup/disc segmenter (`{training.get('cup_disc', 'bundled')}`; a disc on "
+                                                   f"{training.get('disc_found', '?')} of the training photos) as condition channels, so that "
+                                                   "`synthesize --vcdr` sets the cup")) if spec.get(flag)]
     lines = [
         f"# Model card: `{path.name}` ({'Patho-GAN' if spec['lam'] > 0 else 'baseline'} generator)",
         "",
-        f"- Generator: U-Net, {spec['gen_base']} base channels, depth {spec['gen_depth']}, from a vessel map and a noise code "
+        f"- Generator: U-Net, {spec['gen_base']} base channels, depth {spec['gen_depth']}, from {given} and a noise code "
         f"({spec['noise_channels']} plane, sigma {spec['noise_sigma']:g}) to a {spec['size']} px RGB photo; {_size(path)}",
-        f"- Discriminator (not shipped): PatchGAN on photo + vessel map, {spec['disc_layers']} strided layers from {spec['disc_base']} channels",
+        f"- Discriminator (not shipped): PatchGAN on photo + {given}, {spec['disc_layers']} strided layers from {spec['disc_base']} channels",
+        *[f"- Beyond the paper: {text}" for text in extras],
         f"- Loss: {losses}; two generator updates per discriminator update",
         f"- Classifier behind L_patho: `{training.get('classifier')}`; vessel maps: {training.get('vessels')} (shipped segmenter unless stated)",
         f"- Command: `{training.get('command', '?')}`",
@@ -284,9 +293,14 @@ def gan_card(path: Path, spec: dict, report: dict | None) -> str:
     for split, names in training.get("split", {}).items():
         lines.append(f"- {split} ({len(names)}): {', '.join(names)}")
     if report:
-        lines += ["", f"## `fundus-viewer gan-report` on the {len(report['held_out'])} held-out vessel maps ({report['samples']} samples each)", "",
-                  *_table(["generator", "lambda", "heat-map L1 to the real photo (mean +- SD)", "FID", "KID x 1000", "P(glaucoma)"],
-                          [[r["name"], f"{r['lam']:g}", f"{r['heat_l1_mean']:.4f} +- {r['heat_l1_sd']:.4f}", f"{r['fid']:.2f}", f"{1e3 * r['kid']:.1f} +- {1e3 * r['kid_sd']:.1f}", f"{r['p_glaucoma']:.3f}"] for r in report["generators"]]
-                          + [["real photos (reference)", "", "", f"{report['real']['fid_half_vs_half']:.2f} (half vs half)", f"{1e3 * report['real']['kid_half_vs_half']:.1f}", f"{report['real']['p_glaucoma']:.3f}"]]),
+        scope = report.get("scope") or f"the {len(report['held_out'])} held-out vessel maps"
+        share = lambda value: "" if value is None or value != value else f"{100 * value:.0f} %"  # noqa: E731 (NaN: not measured)
+        real = report["real"]
+        lines += ["", f"## `fundus-viewer gan-report` on {scope} ({report['samples']} samples each)", "",
+                  *_table(["generator", "lambda", "heat-map L1 to the real photo (mean +- SD)", "FID", "KID x 1000", "P(glaucoma)", "disc found", "round field", "vCDR error"],
+                          [[r["name"], f"{r['lam']:g}", f"{r['heat_l1_mean']:.4f} +- {r['heat_l1_sd']:.4f}", f"{r['fid']:.2f}", f"{1e3 * r['kid']:.1f} +- {1e3 * r['kid_sd']:.1f}", f"{r['p_glaucoma']:.3f}",
+                            share(r.get("disc_found")), share(r.get("fov_round")), "" if r.get("vcdr_mae") is None or r["vcdr_mae"] != r["vcdr_mae"] else f"{r['vcdr_mae']:.3f}"] for r in report["generators"]]
+                          + [["real photos (reference)", "", "", f"{real['fid_half_vs_half']:.2f} (half vs half)", f"{1e3 * real['kid_half_vs_half']:.1f}", f"{real['p_glaucoma']:.3f}",
+                              share(real.get("disc_found")), share(real.get("fov_round")), ""]]),
                   "", "FID / KID use the classifier's pooled last-conv features on its own disc crop (no downloaded weights), against all real training and held-out photos."]
     return "\n".join(lines) + "\n"

@@ -70,7 +70,7 @@ class AnalysisWorker(QObject):
         self._latest = 0  # the newest photo job (analysis, baseline): older ones waiting are skipped
         self._latest_open = 0  # the newest photo asked for: older openings waiting are skipped
         self._cancelled: set[int] = set()  # jobs cancelled from the GUI thread; read between photos
-        self._gan = None  # (segmenter, {name: generator}), loaded on the first synthesis
+        self._gan = None  # (segmenter, {name: generator}, cup/disc segmenter or None), loaded on the first synthesis
 
     def _reply(self, job: int, kind: str, value=None) -> None:
         self.returned.emit(Reply(job, kind, value))
@@ -243,9 +243,14 @@ class AnalysisWorker(QObject):
             device = self._visualizer.device
             if self._gan is None:
                 generators = {"Patho-GAN": load_generator(device=device, which="patho-gan"), "baseline": load_generator(device=device, which="baseline")}
-                self._gan = (load_vessel_segmenter(device=device), generators)
-            segmenter, generators = self._gan
-            self._reply(job_id, SYNTHESIS, compare_photo(self._visualizer.model, segmenter, photo.rgb, generators, seed, photo.name))
+                cup_disc = None
+                if any(g.spec.disc_cup for g in generators.values()):
+                    from fundus_viewer.core.cup_disc import load_cup_disc_segmenter
+
+                    cup_disc = load_cup_disc_segmenter(device=device)
+                self._gan = (load_vessel_segmenter(device=device), generators, cup_disc)
+            segmenter, generators, cup_disc = self._gan
+            self._reply(job_id, SYNTHESIS, compare_photo(self._visualizer.model, segmenter, photo.rgb, generators, seed, photo.name, cup_disc))
         except Exception as exc:
             log.exception("synthesis failed")
             self._error(job_id, SYNTHESIS, exc)

@@ -5,7 +5,13 @@
 (b) FID and KID between synthetic and real photos in the feature space of the classifier's last conv
     layer (global-average-pooled; no downloaded Inception weights), on what the classifier sees (its
     disc crop);
-(c) the classifier's glaucoma probability on synthetic photos made from glaucoma references.
+(c) the classifier's glaucoma probability on synthetic photos made from glaucoma references;
+(d) what a rater needs to see (with the cup/disc segmenter): the share of synthetic photos in which it
+    finds an optic disc, their vCDR against the reference photo's, and the share whose field of view is
+    round (circularity 4 pi area / perimeter^2 of its outline simplified to within a pixel >= 0.9: a
+    circle scores 0.97-1, HRF's circle cut at top and bottom 0.95, a square 0.785 and a square with
+    rounded corners about 0.88). The photos are judged as the generator makes them, not cut to the
+    reference's field.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import cv2
 from scipy import linalg
+
+from fundus_viewer.core.fov import analyse_field_of_view
 
 from fundus_viewer.core.gan.pairs import GanPair
 from fundus_viewer.core.gan.pathology_loss import as_batch, classifier_batch, crop_transform, heat_distance
@@ -32,6 +41,48 @@ class GeneratorReport:
     kid_sd: float
     p_glaucoma: float  # mean over synthetic photos from glaucoma references
     n_synthetic: int
+    disc_found: float = float("nan")  # share of synthetic photos with a disc found (NaN: not measured)
+    fov_round: float = float("nan")  # share with a round field of view
+    vcdr_mae: float = float("nan")  # mean |vCDR(synthetic) - vCDR(reference)| where both have a disc
+    n_vcdr: int = 0
+
+
+ROUND = 0.9  # circularity from which a field of view counts as round (see (d) above)
+
+
+def fov_circularity(rgb: np.ndarray) -> float:
+    """4 pi A / P^2 of the photo's field of view (its largest bright region); a photo that fills its
+    frame is measured as its frame (a rectangle, below ``ROUND``). The outline is simplified to within
+    a pixel first, so a digital circle's staircase does not count as perimeter."""
+    fov = analyse_field_of_view(rgb)
+    mask = np.ones(rgb.shape[:2], np.uint8) if fov.small_mask is None else fov.small_mask.astype(np.uint8)
+    mask = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)  # a frame-filling field has an outline too
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return 0.0
+    outline = cv2.approxPolyDP(max(contours, key=cv2.contourArea), 1.0, True)
+    perimeter = cv2.arcLength(outline, True)
+    return float(4 * np.pi * cv2.contourArea(outline) / perimeter**2) if perimeter > 0 else 0.0
+
+
+def rater_figures(cup_disc_model, images: list[np.ndarray], reference_vcdr: list[float]) -> dict:
+    """(d) for photos ``images`` against their references' vCDR (NaN where the reference has none)."""
+    from fundus_viewer.core.cup_disc import measure_cup_disc
+
+    found, errors, round_ = [], [], []
+    for image, reference in zip(images, reference_vcdr):
+        measured = measure_cup_disc(cup_disc_model, image)
+        found.append(measured.disc is not None)
+        if measured.disc is not None and np.isfinite(reference):
+            errors.append(abs(measured.vcdr - reference))
+        round_.append(fov_circularity(image) >= ROUND)
+    return {"disc_found": float(np.mean(found)), "fov_round": float(np.mean(round_)), "vcdr_mae": float(np.mean(errors)) if errors else float("nan"), "n_vcdr": len(errors)}
+
+
+def reference_vcdr(cup_disc_model, pairs: list[GanPair]) -> list[float]:
+    from fundus_viewer.core.cup_disc import measure_cup_disc
+
+    return [measure_cup_disc(cup_disc_model, p.photo).vcdr for p in pairs]
 
 
 def features_and_probability(classifier, images: np.ndarray, transforms) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +103,10 @@ def features_and_probability(classifier, images: np.ndarray, transforms) -> tupl
 
 
 def fid(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (Heusel et al. 2017)."""
+    """Frechet distance between Gaussians fitted to two feature sets (Heusel et al. 2017); NaN where a
+    set has fewer than two photos (no covariance to fit)."""
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = linalg.sqrtm(cov_a @ cov_b)
@@ -66,6 +120,8 @@ def kid(a: np.ndarray, b: np.ndarray, subsets: int = 50, subset_size: int | None
     rng = np.random.default_rng(seed)
     d = a.shape[1]
     m = subset_size or min(len(a), len(b))
+    if m < 2:  # the unbiased estimate needs two photos a side
+        return float("nan"), float("nan")
     values = []
     for _ in range(subsets):
         x = a[rng.choice(len(a), m, replace=False)]
@@ -75,11 +131,14 @@ def kid(a: np.ndarray, b: np.ndarray, subsets: int = 50, subset_size: int | None
     return float(np.mean(values)), float(np.std(values))
 
 
-def evaluate_generator(name: str, generator, classifier, test_pairs: list[GanPair], real_pairs: list[GanPair], samples: int = 4, seed: int = 0) -> GeneratorReport:
+def evaluate_generator(name: str, generator, classifier, test_pairs: list[GanPair], real_pairs: list[GanPair], samples: int = 4, seed: int = 0,
+                       cup_disc_model=None, references: list[float] | None = None) -> GeneratorReport:
+    """``references``: the test pairs' own vCDR (``reference_vcdr``), with ``cup_disc_model`` for (d)."""
     size = generator.spec.size
     transform = lambda p: crop_transform(classifier, p.disc_center, p.disc_side, size)  # noqa: E731
-    vessels = np.stack([p.vessels for p in test_pairs])
-    synthetic = synthesize(generator, vessels, samples, seed)  # N x K x S x S x 3
+    conditions = np.stack([p.condition(generator.spec) for p in test_pairs])
+    # as the generator makes them: a generator not given the field is judged on the edge it draws
+    synthetic = synthesize(generator, conditions, samples, seed)  # N x K x S x S x 3
     device = next(classifier.parameters()).device
     distances = []
     for pair, images in zip(test_pairs, synthetic):
@@ -91,21 +150,31 @@ def evaluate_generator(name: str, generator, classifier, test_pairs: list[GanPai
     real_features, _ = features_and_probability(classifier, np.stack([p.photo for p in real_pairs]), [transform(p) for p in real_pairs])
     glaucoma = np.array([p.label == 1 for p in test_pairs for _ in range(samples)])
     kid_mean, kid_sd = kid(syn_features, real_features)
+    rater = {}
+    if cup_disc_model is not None:
+        refs = references if references is not None else reference_vcdr(cup_disc_model, test_pairs)
+        rater = rater_figures(cup_disc_model, list(flat), [r for r in refs for _ in range(samples)])
     return GeneratorReport(
         name=name, lam=generator.spec.lam,
         heat_l1_mean=float(np.mean(distances)), heat_l1_sd=float(np.std(distances, ddof=1)),
         fid=fid(syn_features, real_features), kid=kid_mean, kid_sd=kid_sd,
         p_glaucoma=float(syn_p[glaucoma].mean()) if glaucoma.any() else float("nan"),
         n_synthetic=len(flat),
+        **rater,
     )
 
 
-def real_reference(classifier, pairs: list[GanPair], size: int) -> dict:
-    """The real photos' own figures: P(glaucoma), and FID/KID of one half against the other (a floor)."""
+def real_reference(classifier, pairs: list[GanPair], size: int, cup_disc_model=None) -> dict:
+    """The real photos' own figures: P(glaucoma), FID/KID of one half against the other (a floor) and,
+    with the cup/disc segmenter, their disc-found and round-field shares."""
     transforms = [crop_transform(classifier, p.disc_center, p.disc_side, size) for p in pairs]
     features, probability = features_and_probability(classifier, np.stack([p.photo for p in pairs]), transforms)
     half = len(pairs) // 2
     order = np.random.default_rng(0).permutation(len(pairs))
     a, b = features[order[:half]], features[order[half:]]
     glaucoma = np.array([p.label == 1 for p in pairs])
-    return {"p_glaucoma": float(probability[glaucoma].mean()) if glaucoma.any() else float("nan"), "fid_half_vs_half": fid(a, b), "kid_half_vs_half": kid(a, b)[0], "n": len(pairs)}
+    figures = {"p_glaucoma": float(probability[glaucoma].mean()) if glaucoma.any() else float("nan"), "fid_half_vs_half": fid(a, b), "kid_half_vs_half": kid(a, b)[0], "n": len(pairs)}
+    if cup_disc_model is not None:
+        rater = rater_figures(cup_disc_model, [p.photo for p in pairs], [float("nan")] * len(pairs))
+        figures.update(disc_found=rater["disc_found"], fov_round=rater["fov_round"])
+    return figures

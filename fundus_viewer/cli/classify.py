@@ -1,4 +1,4 @@
-"""``fundus-viewer classify IMAGE...``: glaucoma probability per photo."""
+"""``fundus-viewer classify IMAGE...``: glaucoma probability per photo; ``--data`` for a whole data set."""
 
 from __future__ import annotations
 
@@ -6,30 +6,50 @@ import argparse
 import json
 import sys
 
-from fundus_viewer.cli.common import add_model_options, open_visualizer
+from fundus_viewer.cli.common import add_data_options, add_model_options, check_photos_or_data, cup_disc_wanted, open_visualizer
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fundus-viewer classify", description="Glaucoma probability per photo.")
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("images", nargs="*", metavar="IMAGE")
     add_model_options(parser)
     parser.add_argument("--cup-disc-model", help="optic disc / cup segmenter for the vertical cup-to-disc ratio; default: the bundled one")
     parser.add_argument("--no-cup-disc", action="store_true", help="skip the cup-to-disc ratio")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    parser.add_argument("--out", metavar="DIR", help="with --data: where summary.csv goes")
+    add_data_options(parser)
     return parser
 
 
+def run_data(args) -> int:
+    from fundus_viewer.cli.common import run_on_data
+
+    def make_task(device):
+        from fundus_viewer.core.batch.tasks import ClassifyTask
+        from fundus_viewer.core.cup_disc import load_cup_disc_segmenter
+        from fundus_viewer.core.models.checkpoint import load_classifier
+
+        cup_disc = load_cup_disc_segmenter(args.cup_disc_model, device=device) if cup_disc_wanted(args) else None
+        return ClassifyTask(load_classifier(args.model, device=device), device, cup_disc, amp=not args.no_amp)
+
+    return run_on_data(args, make_task)
+
+
 def run(args) -> int:
+    check_photos_or_data(build_parser(), args)
+    if args.data:
+        return run_data(args)
     import torch
 
-    from fundus_viewer.core.cup_disc import default_cup_disc_path, load_cup_disc_segmenter, measure_cup_disc
+    from fundus_viewer.core.batch.tasks import call_row
+    from fundus_viewer.core.cup_disc import load_cup_disc_segmenter, measure_cup_disc
     from fundus_viewer.core.errors import FundusViewerError
     from fundus_viewer.core.ood import pooled_features
 
     visualizer = open_visualizer(args)
     model = visualizer.model
     segmenter = None
-    if not args.no_cup_disc and (args.cup_disc_model or default_cup_disc_path().exists()):
+    if cup_disc_wanted(args):
         segmenter = load_cup_disc_segmenter(args.cup_disc_model, device=visualizer.device)
     rows, failed = [], 0
     for path in args.images:
@@ -43,15 +63,7 @@ def run(args) -> int:
         with torch.no_grad(), pooled_features(model) as pooled:
             probability = float(model.glaucoma_probability(model(x))[0])
         ood = model.ood_scores(pooled.get("features"))
-        label = model.spec.class_names[model.glaucoma_index] if model.calls_glaucoma(probability) else _other_class(model)
-        row = {"path": path, "probability_glaucoma": round(probability, 6), "prediction": label, "threshold": round(model.calibration.threshold, 6)}
-        if ood:
-            row["ood_score"], row["ood_threshold"], row["ood_flag"] = round(ood[0].score, 6), round(ood[0].threshold, 6), ood[0].flagged
-        if segmenter is not None:
-            measured = measure_cup_disc(segmenter, photo)
-            # no disc found: no ratio, rather than a 0.00 that reads as a healthy disc
-            row["vertical_cdr"] = round(measured.vcdr, 3) if measured.disc is not None else None
-            row["disc_found"] = measured.disc is not None
+        row = {"path": path, **call_row(model, probability, ood[0] if ood else None, measure_cup_disc(segmenter, photo) if segmenter is not None else None)}
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=1))
@@ -63,8 +75,3 @@ def run(args) -> int:
                 ood = ("  OOD: unlike the training photos" if row["ood_flag"] else "  OOD: ok") if "ood_flag" in row else ""
                 print(f"{row['probability_glaucoma']:.4f}  {row['prediction']:<9}{vcdr}{ood} {row['path']}")
     return 1 if failed else 0
-
-
-def _other_class(model) -> str:
-    names = [n for i, n in enumerate(model.spec.class_names) if i != model.glaucoma_index]
-    return names[0] if names else "normal"

@@ -38,14 +38,22 @@ def thresholds_from(args):
         raise SystemExit(f"error: {exc}") from None
 
 
-def open_visualizer(args):
-    """Load the model on the chosen device and say which device that is."""
+def cup_disc_wanted(args) -> bool:
+    """classify's rule: the bundled cup/disc segmenter unless --no-cup-disc, or the one named."""
+    from fundus_viewer.core.cup_disc import default_cup_disc_path
+
+    return not getattr(args, "no_cup_disc", False) and bool(args.cup_disc_model or default_cup_disc_path().exists())
+
+
+def open_visualizer(args, device=None):
+    """Load the model on the chosen device (``device``: one chosen already, said already) and say which."""
     from fundus_viewer.core.device import describe_device, select_device
     from fundus_viewer.core.models.checkpoint import load_classifier
     from fundus_viewer.core.visualization.pathology import PathologyVisualizer
 
-    device = select_device(args.device)
-    print(f"device: {describe_device(device)}", file=sys.stderr)
+    if device is None:
+        device = select_device(args.device)
+        print(f"device: {describe_device(device)}", file=sys.stderr)
     model = load_classifier(args.model, device=device)
     layers = [name.strip() for name in args.layers.split(",")] if getattr(args, "layers", None) else None
     try:
@@ -66,3 +74,70 @@ def make_output_dir(path: str):
     except OSError as exc:
         raise FundusViewerError(f"cannot create the output folder {out}: {exc.strerror}") from None
     return out
+
+
+def add_data_options(parser: argparse.ArgumentParser, amp: bool = True) -> None:
+    """``--data`` (a manifest, a folder or DICOM files; the photo list's alternative) and its run options."""
+    group = parser.add_argument_group("whole data sets (--data)")
+    group.add_argument("--data", nargs="+", metavar="MANIFEST|FOLDER", help="photos from a manifest (CSV with a path column), a folder (recursive; "
+                       "photos and DICOM) or DICOM files; writes OUT/summary.csv, one row per photo")
+    group.add_argument("--batch-size", type=int, default=16, help="photos per network pass (16)")
+    group.add_argument("--workers", type=int, help="decoding processes (default: one per spare core, at most 4)")
+    group.add_argument("--resume", action="store_true", help="continue the run in --out: skip the photos it recorded, redo the rest")
+    group.add_argument("--retry-errors", action="store_true", help="with --resume: try the photos that failed again too")
+    if amp:
+        group.add_argument("--no-amp", action="store_true", help="on CUDA, run the whole network in float32 (default: float16 below the analysed layers)")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+DATA_ONLY = ("resume", "retry_errors", "no_amp", "full_maps", "cup_disc", "workers")
+
+
+def check_photos_or_data(parser: argparse.ArgumentParser, args) -> None:
+    if bool(args.images) == bool(args.data):
+        parser.error("give photos or --data (a manifest or folder), not both" if args.images else "give photos or --data MANIFEST|FOLDER")
+    if args.data:
+        if not getattr(args, "out", None):
+            parser.error("--data needs --out DIR (where summary.csv and the outputs go)")
+        if args.batch_size < 1 or (args.workers is not None and args.workers < 0):
+            parser.error("--batch-size must be at least 1 and --workers at least 0")
+        if args.retry_errors and not args.resume:
+            parser.error("--retry-errors goes with --resume")
+        if getattr(args, "json", False):
+            parser.error("--json is for photos named on the command line; --data writes OUT/summary.csv")
+    else:
+        given = [name for name in DATA_ONLY if getattr(args, name, None) not in (None, False)]
+        if given:
+            parser.error(f"--{given[0].replace('_', '-')} goes with --data")
+
+
+def run_on_data(args, make_task) -> int:
+    """The ``--data`` form of a command: ``make_task(device)`` builds the task once the process knows
+    its device (under torchrun, its rank's); the runner does the rest. Exit status 1 when any photo of
+    the whole run (this session's or an earlier one's) has an error."""
+    from pathlib import Path
+
+    from fundus_viewer.core.batch.inputs import DataSourceError, collect_items
+    from fundus_viewer.core.batch.runner import run_dataset
+    from fundus_viewer.core.distributed import abort, describe, finish, setup
+
+    items = collect_items(args.data, exclude=Path(args.out))
+    if not items:
+        raise DataSourceError(f"no photos in {', '.join(args.data)}")
+    dist, device = setup(args.device)
+    if dist.main:
+        print(f"device: {describe(device, dist)}", file=sys.stderr)
+    try:
+        task = make_task(device)
+        result = run_dataset(task, items, Path(args.out), args.batch_size, args.workers, args.resume, dist, progress=not args.no_progress,
+                             retry_errors=args.retry_errors)
+    except BaseException:
+        abort(dist)  # the other ranks are not at the barrier finish() would wait in
+        raise
+    finish(dist)
+    if dist.main:
+        rate = result.done / result.seconds if result.seconds else 0.0
+        skipped = f"; {result.skipped} recorded before, skipped" if result.skipped else ""
+        print(f"{result.done} photo(s) in {result.seconds:.1f} s ({rate:.2f} photos/s); {result.failed} with errors in the summary{skipped} -> {result.summary}",
+              file=sys.stderr)
+    return 1 if result.failed else 0

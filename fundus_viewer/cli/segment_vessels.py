@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fundus_viewer.cli.common import make_output_dir
+from fundus_viewer.cli.common import add_data_options, check_photos_or_data, make_output_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,14 +15,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write STEM.vessels-prob.png (probability x 255, 8-bit) and STEM.vessels-mask.png "
         "(0/255 at the model's threshold), both on the photo's own pixel grid.",
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("images", nargs="*", metavar="IMAGE")
     parser.add_argument("--out", required=True, metavar="DIR")
     parser.add_argument("--model", metavar="CKPT", help="vessel segmenter checkpoint; default: the bundled one")
     parser.add_argument("--device", default="auto")
+    add_data_options(parser, amp=False)
     return parser
 
 
+def run_data(args) -> int:
+    from fundus_viewer.cli.common import run_on_data
+
+    def make_task(device):
+        from fundus_viewer.core.batch.tasks import VesselTask
+        from fundus_viewer.core.vessels import load_vessel_segmenter
+
+        return VesselTask(load_vessel_segmenter(args.model, device=device))
+
+    return run_on_data(args, make_task)
+
+
 def run(args) -> int:
+    check_photos_or_data(build_parser(), args)
+    if args.data:
+        return run_data(args)
     import numpy as np
 
     from fundus_viewer.core.device import describe_device, select_device

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".dcm", ".dicom")
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -36,6 +36,7 @@ class FundusImage:
 
     rgb: np.ndarray
     path: str | None = None
+    dicom: object = None  # core.dicom.DicomInfo for a DICOM photo: laterality, date, device, SOP Instance UID
 
     @property
     def height(self) -> int:
@@ -50,8 +51,9 @@ class FundusImage:
         return Path(self.path).name if self.path else "<array>"
 
 
-def load_image(path: str | Path) -> FundusImage:
-    """Read JPEG, PNG, TIFF or BMP (8/16-bit, grey/RGB/RGBA, EXIF-rotated) as upright 8-bit RGB."""
+def load_image(path: str | Path, frame: int = 0) -> FundusImage:
+    """Read JPEG, PNG, TIFF or BMP (8/16-bit, grey/RGB/RGBA, EXIF-rotated) or DICOM (``frame`` of a
+    multi-frame file) as upright 8-bit RGB."""
     path = Path(path)
     if not path.exists():
         raise ImageNotFoundError(path, "no such file")
@@ -59,6 +61,15 @@ def load_image(path: str | Path) -> FundusImage:
         raise NotAnImageError(path, "is a folder, not an image")
     if path.stat().st_size == 0:
         raise EmptyImageFileError(path, "the file is empty (0 bytes)")
+    from fundus_viewer.core.dicom import is_dicom_file
+
+    if is_dicom_file(path):
+        from fundus_viewer.core.dicom import read_dicom
+
+        rgb, info = read_dicom(path, frame)
+        check_size(path, rgb.shape[1], rgb.shape[0])
+        check_not_blank(rgb, path)
+        return FundusImage(rgb=rgb, path=str(path), dicom=info)
     try:
         rgb = _decode_with_pillow(path)
     except UnidentifiedImageError:
@@ -93,7 +104,7 @@ def _decode_with_pillow(path: Path) -> np.ndarray:
         try:
             with Image.open(path) as im:
                 width, height = im.size
-                _check_size(path, width, height)
+                check_size(path, width, height)
                 im.load()
                 upright = ImageOps.exif_transpose(im)
                 if upright.mode in ("RGB;16", "RGB;16B", "RGB;16L"):
@@ -116,7 +127,7 @@ def _decode_with_opencv(path: Path) -> np.ndarray:
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise NotAnImageError(path, "not a readable image (JPEG, PNG, TIFF or BMP expected)")
-    _check_size(path, decoded.shape[1], decoded.shape[0])
+    check_size(path, decoded.shape[1], decoded.shape[0])
     if decoded.ndim == 3 and decoded.shape[2] == 3:
         decoded = decoded[..., ::-1]
     elif decoded.ndim == 3 and decoded.shape[2] == 4:
@@ -124,7 +135,7 @@ def _decode_with_opencv(path: Path) -> np.ndarray:
     return _to_rgb8(np.ascontiguousarray(decoded), path)
 
 
-def _check_size(path, width: int, height: int) -> None:
+def check_size(path, width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise NotAnImageError(path, f"has no pixels ({width} x {height})")
     if width * height > MAX_PIXELS:

@@ -23,7 +23,7 @@ from fundus_viewer.gui.photo_view import PhotoView
 from fundus_viewer.gui.study_actions import StudyMenuMixin
 from fundus_viewer.gui.worker import AnalysisWorker
 
-PHOTO_FILTER = "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp);;All files (*)"
+PHOTO_FILTER = "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;DICOM (*.dcm *.dicom);;All files (*)"
 RECENT_LIMIT = 10
 
 
@@ -280,7 +280,8 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self.panel.result.setText("")  # the last photo's call is not this one's
         self.view.show_photo(photo.display)
         self.view2.show_photo(photo.display)
-        self.setWindowTitle(f"{photo.name} — Fundus Viewer")
+        dicom = photo.image.dicom  # laterality, date and device from a DICOM photo's tags
+        self.setWindowTitle(f"{photo.name}{f' ({dicom.says()})' if dicom is not None else ''} — Fundus Viewer")
         self.annotations.open_for(path)
         if self.photos.folder != path.parent or self.photos.count() == 0:
             self.photos.show_folder(path.parent, self.annotations.status)

@@ -42,4 +42,5 @@ def load_segmenter(model_class, spec_class, kind: str, path, default: Path, devi
     spec_dict, tensors = read_checkpoint(path, kind)
     model = model_class(spec_class.from_dict(spec_dict))
     load_weights(model.network, tensors, path, "U-Net")
+    model.checkpoint_path = str(path)  # what a data-set run records of the model it ran
     return model.eval().requires_grad_(False).to(device)

@@ -60,8 +60,11 @@ def collect_cases(arms: dict[str, list[Path]], *, size: int = 512, fit: str = "f
         if not paths:
             raise StudyError(f"arm {arm!r} has no images")
         for path in paths:
-            image = prepare_image(load_image(path).rgb, size, fit)
-            cases.append(NewCase(image=image, arm=arm, source=Path(path).name, pair_key=pair_key(Path(path).name, pattern)))
+            loaded = load_image(path)
+            image = prepare_image(loaded.rgb, size, fit)
+            # a DICOM photo is named by its SOP Instance UID only: its file name may carry the patient's
+            source = loaded.dicom.sop_instance_uid if loaded.dicom is not None else Path(path).name
+            cases.append(NewCase(image=image, arm=arm, source=source, pair_key=pair_key(Path(path).name, pattern)))
             if progress is not None:
                 progress(len(cases), total)
     if repeats:

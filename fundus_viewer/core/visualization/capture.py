@@ -24,13 +24,17 @@ def resolve_layers(model: nn.Module, names) -> list[nn.Module]:
     return [modules[name] for name in names]
 
 
-def capture(model: nn.Module, x: torch.Tensor, layers, target: int, create_graph: bool = False) -> Capture:
+def capture(model: nn.Module, x: torch.Tensor, layers, target: int, create_graph: bool = False, autocast_dtype: torch.dtype | None = None) -> Capture:
     """Run ``model`` on ``x`` and return the chosen layers' activations and their gradients.
 
     With ``create_graph=True`` both stay differentiable, so a loss on the heat map (Patho-GAN's
     L_patho) back-propagates into whatever produced ``x``. The input is made to require grad when it
     does not, because with frozen weights nothing else would connect the activations to the graph.
     Only the part of the graph above the earliest chosen layer is differentiated.
+
+    ``autocast_dtype`` (mixed precision, e.g. float16 on CUDA): the layers below the first chosen one
+    run in that precision; from the first chosen layer up, autocast is off and the input is taken to
+    float32, so the recorded maps, their gradients and hence the weights are float32 throughout.
     """
     modules = resolve_layers(model, layers)
     recorded: list[list[torch.Tensor]] = [[] for _ in modules]
@@ -38,11 +42,19 @@ def capture(model: nn.Module, x: torch.Tensor, layers, target: int, create_graph
         module.register_forward_hook(lambda _m, _i, output, slot=slot: slot.append(output))
         for module, slot in zip(modules, recorded)
     ]
+    device_type = x.device.type
+
+    def full_precision_from_here(_module, inputs):
+        torch.set_autocast_enabled(device_type, False)  # restored when the autocast block below ends
+        return tuple(i.float() if torch.is_tensor(i) and i.is_floating_point() else i for i in inputs)
+
+    if autocast_dtype is not None:
+        handles += [module.register_forward_pre_hook(full_precision_from_here) for module in modules]
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), torch.autocast(device_type=device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
             if not x.requires_grad:
                 x = x.detach().requires_grad_(True)
-            logits = model(x)
+            logits = model(x).float()
             activations = [slot[-1] for slot in recorded]
             score = logits[:, target].sum()  # samples are independent (eval mode), so sum = per-sample
             gradients = torch.autograd.grad(score, activations, create_graph=create_graph)

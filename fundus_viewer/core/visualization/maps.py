@@ -41,6 +41,7 @@ class PhotoMaps:
     notes: dict[str, str] = field(default_factory=dict)  # method -> what it is (e.g. Grad-CAM for CAM)
     model: dict = field(default_factory=dict)  # what the sidecar says of the classifier
     counts: str = ""  # feature maps kept per layer, for the pathology-aware pair
+    probability: float | None = None  # P(glaucoma) where it comes without an analysis (a batched run's)
 
     def full(self, name: str) -> np.ndarray:
         """One map on the photo's own grid: the map export writes and the metrics score."""
@@ -140,9 +141,9 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
         "format": SIDECAR_FORMAT,
         "written_by": f"fundus-viewer {__version__}",
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "photo": {"name": photo.name, "path": photo.path, "width": photo.width, "height": photo.height},
+        "photo": _photo_record(photo),
         "model": {**result.model, "sha256": checkpoint_sha256(result.model.get("checkpoint"))},
-        "probability_glaucoma": None if result.analysis is None else round(float(result.analysis.probability), 6),
+        "probability_glaucoma": _probability(result),
         "thresholds": asdict(result.thresholds),
         "feature_maps": result.counts,
         "maps": {
@@ -153,6 +154,19 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
     }
     atomic_write(path, json.dumps(record, indent=1).encode("utf-8"))
     return path
+
+
+def _photo_record(photo) -> dict:
+    """Name, path and size; a DICOM photo by its SOP Instance UID alone (its path may name the patient)."""
+    dicom = getattr(getattr(photo, "image", None), "dicom", None)
+    if dicom is not None:
+        return {"name": dicom.sop_instance_uid, "path": None, "sop_instance_uid": dicom.sop_instance_uid, "frame": dicom.frame, "width": photo.width, "height": photo.height}
+    return {"name": photo.name, "path": photo.path, "width": photo.width, "height": photo.height}
+
+
+def _probability(result: PhotoMaps) -> float | None:
+    value = result.analysis.probability if result.analysis is not None else result.probability
+    return None if value is None else round(float(value), 6)
 
 
 def read_sidecar(path: str | Path) -> dict:

@@ -72,7 +72,7 @@ class PathologyHeatmaps:
         return {"rl": self.rl, "rnfld": self.rnfld}[pathology]
 
     def counts_text(self) -> str:
-        return "; ".join(f"{name}: {c.active}/{c.maps} active, RL {c.rl}, RNFLD {c.rnfld}" for name, c in self.counts.items())
+        return counts_text(self.counts)
 
 
 @dataclass
@@ -105,20 +105,43 @@ class PathologyAnalysis:
     ) -> PathologyHeatmaps:
         thresholds = Thresholds(theta_act, cmi_low, cmi_high, normalization)
         masks = self.masks(thresholds)
-        with torch.no_grad():
-            signed = {
-                name: combine_maps(self.activations, self.weights, [m[index] for m in masks], self._grid)[0].numpy()
-                for name, index in (("rl", 1), ("rnfld", 2))
-            }
-        counts = {
-            layer: LayerCounts(
-                maps=int(active.shape[-1]), active=int(active.sum()), rl=int(high.sum()), rnfld=int(low.sum())
-            )
-            for layer, (active, high, low) in zip(self.layer_names, masks)
-        }
+        signed = _signed_maps(self.activations, self.weights, masks, self._grid)
         return PathologyHeatmaps(
-            maps={name: GridMap(grid, self.transform) for name, grid in signed.items()}, counts=counts, thresholds=thresholds
+            maps={name: GridMap(grid[0], self.transform) for name, grid in signed.items()},
+            counts=_layer_counts(self.layer_names, masks, 0),
+            thresholds=thresholds,
         )
+
+
+@dataclass
+class BatchAnalysis:
+    """A batch's maps (``signed[name]``: B x h x w on the common feature grid, not yet placed on any
+    photo) and per photo the calibrated P(glaucoma), maps kept per layer and OOD score."""
+    probabilities: list[float]
+    signed: dict[str, np.ndarray]
+    counts: list[dict[str, LayerCounts]]
+    ood: list | None
+
+
+def _signed_maps(activations, weights, masks, grid) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        return {
+            name: combine_maps(activations, weights, [m[index] for m in masks], grid).numpy()
+            for name, index in (("rl", 1), ("rnfld", 2))
+        }
+
+
+def _layer_counts(layer_names, masks, sample: int) -> dict[str, LayerCounts]:
+    return {
+        layer: LayerCounts(
+            maps=int(active.shape[-1]), active=int(active[sample].sum()), rl=int(high[sample].sum()), rnfld=int(low[sample].sum())
+        )
+        for layer, (active, high, low) in zip(layer_names, masks)
+    }
+
+
+def counts_text(counts: dict[str, LayerCounts]) -> str:
+    return "; ".join(f"{name}: {c.active}/{c.maps} active, RL {c.rl}, RNFLD {c.rnfld}" for name, c in counts.items())
 
 
 class PathologyVisualizer:
@@ -165,6 +188,29 @@ class PathologyVisualizer:
             cmi=[centroid_moment_of_inertia(a) for a in activations],
             seconds=time.perf_counter() - started,
             _grid=common_grid(activations),
+        )
+
+    def analyze_batch(self, x: torch.Tensor, thresholds: Thresholds = Thresholds(), amp: bool = False) -> BatchAnalysis:
+        """The maps of a batch of prepared inputs (B x 3 x S x S in [0, 1]) in one forward and one
+        backward pass; photo i's maps equal ``analyze`` of that photo. Samples are independent in eval
+        mode, so one backward of the summed glaucoma logits gives each its own gradients.
+
+        ``amp``: the layers below the first analysed one in float16 on CUDA (bfloat16 on a CPU), the
+        analysed layers, their gradients and every statistic in float32 (``capture``)."""
+        x = x.to(self.device)
+        dtype = (torch.float16 if self.device.type == "cuda" else torch.bfloat16) if amp else None
+        with pooled_features(self.model) as pooled:
+            result = capture(self.model, x, self.layers, self.model.glaucoma_index, autocast_dtype=dtype)
+        ood = self.model.ood_scores(pooled.get("features"))
+        activations = [a.detach().float().cpu() for a in result.activations]
+        weights = [map_weights(g.detach().float()).cpu() for g in result.gradients]
+        masks = [select_maps(l1_norms(a), centroid_moment_of_inertia(a), thresholds) for a in activations]
+        logits = result.logits.detach().float().cpu()
+        return BatchAnalysis(
+            probabilities=[float(p) for p in self.model.glaucoma_probability(logits)],
+            signed=_signed_maps(activations, weights, masks, common_grid(activations)),
+            counts=[_layer_counts(self.layers, masks, b) for b in range(len(x))],
+            ood=ood,
         )
 
 

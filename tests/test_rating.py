@@ -186,3 +186,34 @@ def test_rater_killed_mid_study_loses_nothing(study_path):
             assert answers[case, question] == score
         # reopening resumes at the first unfinished case: the fourth answer opened case 2 (index 1)
         assert study.resume_position("dr-kill") >= len(given) // 2
+
+
+def test_active_clock_counts_gaps_up_to_idle_and_nothing_while_away():
+    from fundus_viewer.core.study.timing import ActiveClock
+
+    now = [100.0]
+    clock = ActiveClock(idle=60.0, clock=lambda: now[0])
+    for step in (5.0, 10.0, 500.0):  # the last gap: the rater walked away, 60 s of it count
+        now[0] += step
+        clock.touch()
+    clock.pause()
+    now[0] += 1000.0  # another window: nothing counts
+    clock.resume()
+    now[0] += 2.0
+    assert clock.seconds() == pytest.approx(5 + 10 + 60 + 2)
+    clock.restart()
+    assert clock.seconds() == 0.0
+
+
+def test_an_answer_records_the_active_seconds_on_its_case(qtbot, window, study_path):
+    from fundus_viewer.core.study.timing import ActiveClock
+
+    now = [0.0]
+    window.clock = ActiveClock(idle=60.0, clock=lambda: now[0])
+    now[0] = 12.0
+    qtbot.keyClick(window, Qt.Key.Key_Plus)  # zoom: an action on the case
+    now[0] = 400.0  # then idle for minutes before answering
+    qtbot.keyClick(window, "3")
+    with StudyFile(study_path) as study:
+        [seconds] = [r.seconds_on_case for r in study.all_answers()]
+    assert seconds == pytest.approx(12 + 60)

@@ -15,7 +15,7 @@ SUBCOMMANDS = {
     "import-model": ("fundus_viewer.cli.import_model", "your own torchvision / timm classifier as a Fundus Viewer model"),
     "synthesize": ("fundus_viewer.cli.synthesize", "synthetic fundus photos from vessel maps (Patho-GAN)"),
     "gan-report": ("fundus_viewer.cli.gan_report", "Patho-GAN vs baseline: heat-map L1, FID / KID, P(glaucoma)"),
-    "study": ("fundus_viewer.cli.study", "blinded rating studies: create, rate, analyze, status, lock"),
+    "study": ("fundus_viewer.cli.study", "blinded rating studies: create, rate, analyze, status, lock, rater-copy, merge"),
 }
 
 USAGE = f"""usage: fundus-viewer [PHOTO_OR_FOLDER]          open the app

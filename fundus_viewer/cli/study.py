@@ -21,10 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--fit", choices=("fov", "pad"), default="fov", help="fov: crop to the square around the field of view; pad: the whole image on black")
     create.add_argument("--questions", metavar="JSON", help='questions instead of RL and RNFLD clarity: [{"key", "text", "anchors": [...]}]')
     create.add_argument("--title", default="", help="shown to raters; must not name an arm")
+    create.add_argument("--calibration", metavar="FOLDER", help="calibration cases shown first, with FOLDER/reference.csv (file, one column per question); "
+                        "their reference scores are revealed after each answer and they are never analysed")
 
     rate = sub.add_parser("rate", help="open the full-screen blinded rating view")
     rate.add_argument("study")
-    rate.add_argument("--rater", required=True, help="your name; reopening with it resumes where you stopped")
+    rate.add_argument("--rater", help="your name; reopening with it resumes where you stopped (a rater copy knows its rater)")
     rate.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
 
     analyze = sub.add_parser("analyze", aliases=["analyse"], help="unblinded statistics for the study's owner")
@@ -37,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     lock = sub.add_parser("lock", help="lock a finished study: no answer can be added or changed")
     lock.add_argument("study")
+
+    copy = sub.add_parser("rater-copy", help="a sealed file for one rater to take away: images, questions, their order, nothing else")
+    copy.add_argument("study")
+    copy.add_argument("--rater", required=True)
+    copy.add_argument("--out", required=True, metavar="RATER.fvstudy")
+
+    merge = sub.add_parser("merge", help="bring rater copies' answers into the study (idempotent)")
+    merge.add_argument("study")
+    merge.add_argument("copies", nargs="+", metavar="RATER.fvstudy")
     return parser
 
 
@@ -48,9 +59,11 @@ def run(args) -> int:
     if args.action == "rate":
         from fundus_viewer.gui.rating_window import run_rating
 
-        return run_rating(args.study, args.rater, fullscreen=not args.windowed)
+        return run_rating(args.study, _rater_of(args), fullscreen=not args.windowed)
     if args.action in ("analyze", "analyse"):
         return _analyze(args)
+    if args.action in ("rater-copy", "merge"):
+        return _copies(args)
     with StudyFile(args.study, readonly=args.action == "status") as study:
         if args.action == "lock":
             study.lock()
@@ -63,6 +76,35 @@ def run(args) -> int:
     return 0
 
 
+def _rater_of(args) -> str:
+    """--rater, or a rater copy's own rater; a copy opened under another name is refused."""
+    from fundus_viewer.core.study.store import StudyError, StudyFile
+
+    with StudyFile(args.study, readonly=True) as study:
+        own = study.meta("rater") if study.meta("kind") == "rater-copy" else None
+    given = (args.rater or "").strip()
+    if own is not None and given not in ("", own):
+        raise StudyError(f"{args.study} is {own}'s rater copy, not {given}'s")
+    if own is None and not given:
+        raise StudyError("name the rater: --rater NAME")
+    return own or given
+
+
+def _copies(args) -> int:
+    from fundus_viewer.core.study.rater_copy import make_rater_copy, merge_rater_copy
+    from fundus_viewer.core.study.store import StudyFile
+
+    with StudyFile(args.study) as study:
+        if args.action == "rater-copy":
+            path = make_rater_copy(study, args.rater, args.out)
+            print(f"{path}: {len(study.order(args.rater))} cases for {args.rater.strip()} (no arms, sources or other raters); rate it with "
+                  f"`fundus-viewer study rate {path}`, then `fundus-viewer study merge {args.study} {path}`")
+            return 0
+        for copy in args.copies:
+            print(f"{copy}: {merge_rater_copy(study, copy).says()}")
+    return 0
+
+
 def _create(args) -> int:
     from tqdm import tqdm
 
@@ -72,7 +114,7 @@ def _create(args) -> int:
     arms = parse_arms(args.arm)
     questions = load_questions(args.questions) if args.questions else DEFAULT_QUESTIONS
     with tqdm(total=sum(map(len, arms.values())), desc="re-encoding images", file=sys.stderr) as bar:
-        study = create_study(args.out, arms, size=args.size, fit=args.fit, pair_by=args.pair_by, repeats=args.repeat, seed=args.seed, questions=questions, title=args.title, progress=lambda done, total: bar.update(done - bar.n))
+        study = create_study(args.out, arms, size=args.size, fit=args.fit, pair_by=args.pair_by, repeats=args.repeat, seed=args.seed, questions=questions, title=args.title, progress=lambda done, total: bar.update(done - bar.n), calibration=args.calibration)
     with study:
         counts = ", ".join(f"{arm} {n}" for arm, n in ((a, len(p)) for a, p in arms.items()))
         paired = sum(1 for c in study.case_table() if c["pair_key"] is not None)
@@ -85,6 +127,10 @@ def _analyze(args) -> int:
     from fundus_viewer.core.study.store import StudyFile
 
     with StudyFile(args.study, readonly=True) as study:
+        if study.meta("kind") == "rater-copy":
+            from fundus_viewer.core.study.store import StudyError
+
+            raise StudyError(f"{args.study} is a rater copy: it holds no arms; merge it into the study (`study merge`) and analyse that")
         analysis = analyze_study(study)
         if args.out:
             out = Path(args.out)

@@ -11,13 +11,13 @@ rater's own answers.
 
 from __future__ import annotations
 
-import time
 
 import cv2
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QFrame,
     QHBoxLayout,
@@ -30,6 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from fundus_viewer.core.study.store import RatingSession, StudyError
+from fundus_viewer.core.study.timing import ActiveClock
+
+_ACTIONS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel, QEvent.Type.MouseMove)
 
 HELP = "1-5 score the highlighted question  ·  Tab / Enter next  ·  ↑ ↓ question  ·  ← → case  ·  + − 0 zoom  ·  Esc leave (every answer is already saved)"
 
@@ -80,7 +83,7 @@ class RatingWindow(QWidget):
         self.questions = session.questions
         self.position = session.resume_position()
         self.focused = 0
-        self.shown_at = time.monotonic()
+        self.clock = ActiveClock()  # seconds on the case: the rater's active time, idle gaps and other windows excluded
         self.setWindowTitle(f"Fundus Viewer — rating ({session.rater})")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setStyleSheet(
@@ -131,7 +134,7 @@ class RatingWindow(QWidget):
     # -- what is shown --------------------------------------------------------------------------
     def show_case(self, position: int) -> None:
         self.position = position
-        self.shown_at = time.monotonic()
+        self.clock.restart()
         rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(self.session.image(position), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         self.image.setImage(rgb, levels=(0, 255))
         self.viewbox.autoRange(padding=0)
@@ -140,9 +143,12 @@ class RatingWindow(QWidget):
             box.show_score(answers.get(box.key))
         missing = [i for i, q in enumerate(self.questions) if q.key not in answers]
         self.set_focus_question(missing[0] if missing else 0)
-        self.code_label.setText(f"Case {self.session.code(position)}")
+        calibration = bool(self.session.reference(position))
+        self.code_label.setText(f"Case {self.session.code(position)}" + ("  ·  calibration" if calibration else ""))
         self._update_progress()
         self.message.clear()
+        if calibration:
+            self._show_reference()
 
     def _update_progress(self) -> None:
         done, total = self.session.progress()
@@ -167,7 +173,7 @@ class RatingWindow(QWidget):
     def _answer_key(self, key: str, score: int) -> None:
         self.set_focus_question([q.key for q in self.questions].index(key))
         try:
-            self.session.answer(self.position, key, score, round(time.monotonic() - self.shown_at, 1))
+            self.session.answer(self.position, key, score, round(self.clock.seconds(), 1))
         except StudyError as exc:
             # not saved: say so, and show what the file really holds
             QMessageBox.critical(self, "Answer not saved", str(exc))
@@ -175,8 +181,20 @@ class RatingWindow(QWidget):
             return
         self.boxes[self.focused].show_score(score)
         self.message.clear()
+        self._show_reference()
         self._update_progress()
         self.answer_committed.emit(self.position, key, score)
+
+    def _show_reference(self) -> None:
+        """On a calibration case, the reference score of each question answered so far, beside the rater's."""
+        reference = self.session.reference(self.position)
+        if not reference:
+            return
+        answers = self.session.answers(self.position)
+        lines = [f"{q.key.upper()}: reference {reference[q.key]} ({q.anchors[reference[q.key] - 1]}), yours {answers[q.key]}"
+                 for q in self.questions if q.key in answers and q.key in reference]
+        intro = "Calibration case (not analysed): answer, then compare with the reference."
+        self.message.setText("\n".join([intro, *lines]))
 
     def advance(self) -> None:
         """Tab / Enter: next question; after the last, next case (once this one is complete)."""
@@ -209,6 +227,25 @@ class RatingWindow(QWidget):
         self.viewbox.scaleBy((factor, factor))
 
     # -- keyboard ---------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        QApplication.instance().installEventFilter(self)  # the rater's actions anywhere in the window
+        super().showEvent(event)
+
+    def hideEvent(self, event) -> None:
+        QApplication.instance().removeEventFilter(self)
+        super().hideEvent(event)
+
+    def eventFilter(self, watched, event) -> bool:
+        # the rater's actions in this window only (the main window or another rating window may be open)
+        if event.type() in _ACTIONS and isinstance(watched, QWidget) and (watched is self or self.isAncestorOf(watched)):
+            self.clock.touch()
+        return False
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.ActivationChange:
+            self.clock.resume() if self.isActiveWindow() else self.clock.pause()
+        super().changeEvent(event)
+
     def event(self, event) -> bool:
         # Tab would otherwise move Qt's focus between widgets
         if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):

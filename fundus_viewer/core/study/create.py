@@ -17,7 +17,7 @@ import numpy as np
 
 from fundus_viewer.core.fov import analyse_field_of_view
 from fundus_viewer.core.images import list_images, load_image
-from fundus_viewer.core.study.store import DEFAULT_QUESTIONS, NewCase, Question, StudyError, StudyFile
+from fundus_viewer.core.study.store import CALIBRATION_ARM, DEFAULT_QUESTIONS, NewCase, Question, StudyError, StudyFile
 from fundus_viewer.core.transform import padded_square, resize_square
 
 FITS = ("fov", "pad")
@@ -37,6 +37,12 @@ def prepare_image(rgb: np.ndarray, size: int = 512, fit: str = "fov") -> bytes:
     if not ok:
         raise StudyError("could not encode an image as PNG")
     return encoded.tobytes()
+
+
+def case_source(loaded, path) -> str:
+    """What the study records of an image's origin: its file name, or for a DICOM photo its SOP
+    Instance UID only (DICOM file names often carry the patient's name)."""
+    return loaded.dicom.sop_instance_uid if loaded.dicom is not None else Path(path).name
 
 
 def pair_key(name: str, pattern: re.Pattern | None) -> str | None:
@@ -61,10 +67,7 @@ def collect_cases(arms: dict[str, list[Path]], *, size: int = 512, fit: str = "f
             raise StudyError(f"arm {arm!r} has no images")
         for path in paths:
             loaded = load_image(path)
-            image = prepare_image(loaded.rgb, size, fit)
-            # a DICOM photo is named by its SOP Instance UID only: its file name may carry the patient's
-            source = loaded.dicom.sop_instance_uid if loaded.dicom is not None else Path(path).name
-            cases.append(NewCase(image=image, arm=arm, source=source, pair_key=pair_key(Path(path).name, pattern)))
+            cases.append(NewCase(image=prepare_image(loaded.rgb, size, fit), arm=arm, source=case_source(loaded, path), pair_key=pair_key(Path(path).name, pattern)))
             if progress is not None:
                 progress(len(cases), total)
     if repeats:
@@ -110,9 +113,54 @@ def load_questions(path: str | Path) -> tuple[Question, ...]:
     return questions
 
 
-def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 512, fit: str = "fov", pair_by: str | None = None, repeats: int = 0, seed: int = 0, questions=DEFAULT_QUESTIONS, title: str = "", progress=None) -> StudyFile:
+def read_calibration(folder: str | Path, questions, size: int = 512, fit: str = "fov") -> list[NewCase]:
+    """Calibration cases: FOLDER's images and FOLDER/reference.csv (``file`` and one column of reference
+    scores per question key), every image with a full row of scores in range."""
+    import csv
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StudyError(f"--calibration {folder}: not a folder")
+    table = folder / "reference.csv"
+    if not table.is_file():
+        raise StudyError(f"--calibration {folder}: needs reference.csv (columns: file, {', '.join(q.key for q in questions)})")
+    with table.open(newline="", encoding="utf-8-sig") as stream:
+        rows = {row.get("file", "").strip(): row for row in csv.DictReader(stream)}
+    cases = []
+    for path in list_images(folder):
+        row = rows.get(path.name)
+        if row is None:
+            raise StudyError(f"{table}: no reference scores for {path.name}")
+        try:
+            reference = {q.key: int(row[q.key]) for q in questions}
+        except (KeyError, TypeError, ValueError):
+            raise StudyError(f"{table}: {path.name} needs an integer score in each of the columns {', '.join(q.key for q in questions)}") from None
+        bad = [q.key for q in questions if reference[q.key] not in q.scores]
+        if bad:
+            raise StudyError(f"{table}: {path.name}: score out of range for {', '.join(bad)}")
+        loaded = load_image(path)
+        cases.append(NewCase(image=prepare_image(loaded.rgb, size, fit), arm=CALIBRATION_ARM, source=case_source(loaded, path), reference=reference))
+    if not cases:
+        raise StudyError(f"--calibration {folder}: holds no images")
+    return cases
+
+
+def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 512, fit: str = "fov", pair_by: str | None = None, repeats: int = 0, seed: int = 0, questions=DEFAULT_QUESTIONS, title: str = "", progress=None,
+                 calibration: str | Path | None = None) -> StudyFile:
+    """``calibration``: a folder of calibration cases (``read_calibration``): shown to every rater first,
+    their reference scores revealed after each answer, never in the analysis."""
     if Path(out).exists():
         raise StudyError(f"{out}: already exists; choose a new file name (a study is never overwritten)")
+    if CALIBRATION_ARM in arms:
+        raise StudyError(f"--arm {CALIBRATION_ARM}: the name is kept for calibration cases (--calibration FOLDER)")
     cases = collect_cases(arms, size=size, fit=fit, pair_by=pair_by, repeats=repeats, seed=seed, progress=progress)
-    settings = {"size": size, "fit": fit, "pair_by": pair_by, "repeats": repeats, "arms": {a: len(p) for a, p in arms.items()}}
+    if calibration is not None:
+        extra = read_calibration(calibration, questions, size, fit)
+        shown = {c.image for c in cases}
+        doubled = [c.source for c in extra if c.image in shown]
+        if doubled:  # its reference would be revealed before the rater scores it as a study case
+            raise StudyError(f"--calibration: {', '.join(doubled)} is also an image of the study; calibration images must be others")
+        cases += extra
+    settings = {"size": size, "fit": fit, "pair_by": pair_by, "repeats": repeats, "arms": {a: len(p) for a, p in arms.items()},
+                "calibration": sum(1 for c in cases if c.reference)}
     return StudyFile.create(out, cases, seed=seed, questions=questions, title=title, settings=settings)

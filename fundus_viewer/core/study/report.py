@@ -65,7 +65,7 @@ def write_json(analysis: StudyAnalysis, path: Path) -> None:
 
 
 def write_answers_csv(study: StudyFile, path: Path) -> None:
-    rows = study.all_answers()
+    rows = study.all_answers(include_calibration=True)  # arm "calibration": for the record, never in the statistics
     fields = ["rater", "case_id", "code", "arm", "pair_key", "repeat_of", "source", "question", "score", "answered_at", "seconds_on_case"]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fields)

@@ -25,7 +25,8 @@ import numpy as np
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.sqlite_file import SqliteFile, connect, write_transaction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: calibration cases (a study without them is still written as 1)
+CALIBRATION_ARM = "calibration"  # the arm of calibration cases; no study arm may take the name
 APPLICATION_ID = 0x46565354  # "FVST": tells a study file from any other SQLite file
 
 SCHEMA = """
@@ -63,6 +64,12 @@ CREATE TABLE answers (
     PRIMARY KEY (rater_id, case_id, question_id)
 );
 -- every answer ever given, changes included: the audit trail behind the answers table
+CREATE TABLE reference_scores (         -- calibration cases: shown first, their scores revealed, never analysed
+    case_id INTEGER NOT NULL REFERENCES cases(case_id),
+    question_id INTEGER NOT NULL REFERENCES questions(question_id),
+    score INTEGER NOT NULL,
+    PRIMARY KEY (case_id, question_id)
+);
 CREATE TABLE answer_log (
     log_id INTEGER PRIMARY KEY,
     rater_id INTEGER NOT NULL,
@@ -116,6 +123,7 @@ class NewCase:
     source: str
     pair_key: str | None = None
     repeat_of: int | None = None  # index into the list of new cases
+    reference: dict[str, int] | None = None  # a calibration case's reference score per question key
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,28 @@ def rater_seed(study_seed: int, name: str) -> int:
 
 def rater_order(case_ids: list[int], seed: int) -> list[int]:
     return [int(i) for i in np.random.default_rng(seed).permutation(sorted(case_ids))]
+
+
+def write_new_file(path: Path, fill, what: str, before_rename=None) -> None:
+    """A new study-schema file at ``path``, atomically: built as ``.partial`` (``fill(db)`` in one
+    transaction), then ``before_rename()`` (what must be recorded first), then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    db = connect(f"file:{partial.resolve()}")
+    try:
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.executescript(SCHEMA)
+        with write_transaction(db, StudyError):
+            fill(db)
+        db.close()
+        if before_rename is not None:
+            before_rename()
+        os.replace(partial, path)
+    except (OSError, sqlite3.Error, StudyError) as exc:
+        db.close()
+        partial.unlink(missing_ok=True)
+        raise StudyError(f"{path}: could not write the {what} ({getattr(exc, 'strerror', None) or exc})") from exc
 
 
 class StudyFile(SqliteFile):
@@ -181,37 +211,30 @@ class StudyFile(SqliteFile):
         keys = [q.key for q in questions]
         if len(set(keys)) != len(keys) or not keys:
             raise StudyError(f"{path}: question keys must be present and distinct, got {keys}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.unlink(missing_ok=True)
-        db = connect(f"file:{partial.resolve()}")
-        try:
-            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            db.executescript(SCHEMA)
-            with write_transaction(db, StudyError):
-                db.execute("PRAGMA defer_foreign_keys = ON")  # a repeat may come before its original
-                meta = {"schema_version": str(SCHEMA_VERSION), "seed": str(seed), "created": now(), "title": title, "locked": "0", "settings": json.dumps(settings or {})}
-                db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-                db.executemany(
-                    "INSERT INTO questions (key, text, anchors, position) VALUES (?, ?, ?, ?)",
-                    [(q.key, q.text, json.dumps(list(q.anchors)), i) for i, q in enumerate(questions)],
+
+        def fill(db):
+            db.execute("PRAGMA defer_foreign_keys = ON")  # a repeat may come before its original
+            # readers of schema 1 would count calibration cases as an arm: they must refuse such a study
+            meta = {"schema_version": "2" if any(c.reference for c in cases) else "1", "seed": str(seed), "created": now(), "title": title, "locked": "0", "settings": json.dumps(settings or {})}
+            db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            db.executemany(
+                "INSERT INTO questions (key, text, anchors, position) VALUES (?, ?, ?, ?)",
+                [(q.key, q.text, json.dumps(list(q.anchors)), i) for i, q in enumerate(questions)],
+            )
+            # Case ids and codes follow a seeded shuffle, so neither tells the order the arms came in.
+            shuffled = np.random.default_rng(seed).permutation(len(cases))
+            case_id = {int(index): rank + 1 for rank, index in enumerate(shuffled)}
+            width = max(3, len(str(len(cases))))
+            for index in sorted(case_id, key=case_id.get):
+                case = cases[index]
+                db.execute(
+                    "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (case_id[index], f"{case_id[index]:0{width}d}", case.image, case.arm, case.pair_key, case.source, None if case.repeat_of is None else case_id[case.repeat_of]),
                 )
-                # Case ids and codes follow a seeded shuffle, so neither tells the order the arms came in.
-                shuffled = np.random.default_rng(seed).permutation(len(cases))
-                case_id = {int(index): rank + 1 for rank, index in enumerate(shuffled)}
-                width = max(3, len(str(len(cases))))
-                for index in sorted(case_id, key=case_id.get):
-                    case = cases[index]
-                    db.execute(
-                        "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (case_id[index], f"{case_id[index]:0{width}d}", case.image, case.arm, case.pair_key, case.source, None if case.repeat_of is None else case_id[case.repeat_of]),
-                    )
-            db.close()
-            os.replace(partial, path)
-        except (OSError, sqlite3.Error, StudyError) as exc:
-            db.close()
-            partial.unlink(missing_ok=True)
-            raise StudyError(f"{path}: could not write the study ({getattr(exc, 'strerror', None) or exc})") from exc
+                for key, score in (case.reference or {}).items():
+                    db.execute("INSERT INTO reference_scores VALUES (?, (SELECT question_id FROM questions WHERE key = ?), ?)", (case_id[index], key, int(score)))
+
+        write_new_file(path, fill, "study")
         return cls(path)
 
     # -- reading ----------------------------------------------------------------------------------
@@ -245,12 +268,33 @@ class StudyFile(SqliteFile):
     def image_bytes(self, case_id: int) -> bytes:
         return bytes(self.db.execute("SELECT image FROM cases WHERE case_id = ?", (case_id,)).fetchone()[0])
 
+    def calibration_ids(self) -> list[int]:
+        """Cases with reference scores (none in a study made before calibration existed)."""
+        if not self._has_table("reference_scores"):
+            return []
+        return [r[0] for r in self.db.execute("SELECT DISTINCT case_id FROM reference_scores ORDER BY case_id")]
+
+    def reference(self, case_id: int) -> dict[str, int]:
+        """A calibration case's reference score per question key; {} for any other case."""
+        if not self._has_table("reference_scores"):
+            return {}
+        rows = self.db.execute("SELECT q.key, r.score FROM reference_scores r JOIN questions q USING (question_id) WHERE r.case_id = ? ORDER BY q.position", (case_id,))
+        return dict(rows.fetchall())
+
+    def _not_calibration(self) -> str:
+        """SQL on ``cases c``: not a calibration case. Calibration is having reference scores, never the arm's
+        name (a study made before calibration cases existed may have an arm called "calibration")."""
+        return "c.case_id NOT IN (SELECT case_id FROM reference_scores)" if self._has_table("reference_scores") else "1"
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
     def raters(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM raters ORDER BY rater_id")]
 
     def arms(self) -> list[str]:
         """The arms in the order they were given at creation (so comparisons read "first vs second")."""
-        present = [r[0] for r in self.db.execute("SELECT DISTINCT arm FROM cases ORDER BY arm")]
+        present = [r[0] for r in self.db.execute(f"SELECT DISTINCT arm FROM cases c WHERE {self._not_calibration()} ORDER BY arm")]
         given = list(json.loads(self.meta("settings", "{}")).get("arms", {}))
         return [a for a in given if a in present] + [a for a in present if a not in given]
 
@@ -263,6 +307,8 @@ class StudyFile(SqliteFile):
         row = self.db.execute("SELECT rater_id FROM raters WHERE name = ?", (name,)).fetchone()
         if row is not None:
             return row[0]
+        if self.meta("kind") == "rater-copy":  # core.study.rater_copy: one rater's file
+            raise StudyError(f"{self.path} is {self.meta('rater')}'s rater copy; it takes no other rater")
         if not create:
             raise StudyError(f"{self.path}: no rater named {name!r}")
         self._check_unlocked()
@@ -272,7 +318,8 @@ class StudyFile(SqliteFile):
             self.db.execute("INSERT OR IGNORE INTO raters (name, seed, created) VALUES (?, ?, ?)", (name, seed, now()))
             rater = self.db.execute("SELECT rater_id FROM raters WHERE name = ?", (name,)).fetchone()[0]
             if self.db.execute("SELECT COUNT(*) FROM orders WHERE rater_id = ?", (rater,)).fetchone()[0] == 0:
-                order = rater_order(self.case_ids(), seed)
+                calibration = set(self.calibration_ids())  # shown first, each rater in their own order
+                order = rater_order(sorted(calibration), seed) + rater_order([c for c in self.case_ids() if c not in calibration], seed)
                 self.db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(rater, i, c) for i, c in enumerate(order)])
         return rater
 
@@ -336,11 +383,12 @@ class StudyFile(SqliteFile):
             raise StudyLockedError(f"{self.path}: the study is locked; no rater can be added")
 
     # -- for the owner: unblinded ------------------------------------------------------------------
-    def all_answers(self) -> list[AnswerRow]:
+    def all_answers(self, include_calibration: bool = False) -> list[AnswerRow]:
+        """Every answer, unblinded; calibration cases' only when asked (they never reach the statistics)."""
         rows = self.db.execute(
             "SELECT r.name, c.case_id, c.code, c.arm, c.pair_key, c.repeat_of, c.source, q.key, a.score, a.answered_at, a.seconds_on_case "
             "FROM answers a JOIN raters r USING (rater_id) JOIN cases c USING (case_id) JOIN questions q USING (question_id) "
-            "ORDER BY r.name, c.case_id, q.position"
+            + ("" if include_calibration else f"WHERE {self._not_calibration()} ") + "ORDER BY r.name, c.case_id, q.position"
         )
         return [AnswerRow(*row) for row in rows]
 
@@ -375,6 +423,10 @@ class RatingSession:
 
     def image(self, position: int) -> bytes:
         return self.study.image_bytes(self.order[position])
+
+    def reference(self, position: int) -> dict[str, int]:
+        """A calibration case's reference scores, to reveal once answered; {} for a case under study."""
+        return self.study.reference(self.order[position])
 
     def answers(self, position: int) -> dict[str, int]:
         case = self.order[position]

@@ -31,18 +31,22 @@ SHARED = ROOT.parent / "shared" / "data"
 PICK = (("acrima/images", "*.jpg", 60), ("drishti_gs1/images", "*", 50), ("chase_db1/images", "*", 26), ("hrf/images", "*.jpg", 20))
 
 
-def make_folder(folder: Path, repeats: int = 1) -> list[Path]:
-    photos = []
-    for sub, pattern, count in PICK:
-        photos += sorted(p for p in (SHARED / sub).glob(pattern) if p.is_file())[:count]
+def make_folder(folder: Path, repeats: int = 1, source: Path | None = None, copies: int = 1) -> list[Path]:
+    """The benchmark folder (symbolic links): the mixed pick, or ``copies`` links to each photo of ``source``."""
+    if source is not None:
+        photos = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".png", ".tif")) * copies
+    else:
+        photos = []
+        for sub, pattern, count in PICK:
+            photos += sorted(p for p in (SHARED / sub).glob(pattern) if p.is_file())[:count]
     if len(photos) < 150:
-        raise SystemExit(f"needs the shared data at {SHARED} (found {len(photos)} photos)")
+        raise SystemExit(f"needs >= 150 photos (found {len(photos)}; the shared data at {SHARED}, or --photos DIR --copies N)")
     links = []
     for r in range(repeats):
         target = folder / f"copy{r:02d}"
         target.mkdir(parents=True, exist_ok=True)
         for photo in photos:
-            link = target / f"{photo.parent.parent.name}-{photo.name}"
+            link = target / f"{len(links):05d}-{photo.parent.parent.name}-{photo.name}"
             if not link.exists():
                 link.symlink_to(photo.resolve())
             links.append(link)
@@ -93,13 +97,15 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--photos", type=Path, help="a folder of photos instead of the mixed pick (e.g. ../shared/data/hrf/full, 3504 x 2336)")
+    parser.add_argument("--copies", type=int, default=1, help="with --photos: link each photo this many times")
     args = parser.parse_args()
 
     from fundus_viewer.core.models.checkpoint import load_classifier
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        photos = make_folder(tmp / "one")
+        photos = make_folder(tmp / "one", source=args.photos, copies=args.copies)
         folder = tmp / "one" / "copy00"
         model = load_classifier(None)
         trainable = copy.deepcopy(model).requires_grad_(True)
@@ -121,7 +127,7 @@ def main() -> int:
         for name, s in seconds.items():
             print(f"| {name} | {n / s:.1f} | {s / ours:.2f}x |")
         if not args.skip_rss:
-            make_folder(tmp / "ten", repeats=10)
+            make_folder(tmp / "ten", repeats=10, source=args.photos, copies=args.copies)
             small = peak_rss(tmp / "one", args.batch_size, args.workers)
             large = peak_rss(tmp / "ten", args.batch_size, args.workers)
             print(f"\npeak RSS, heatmap --data: {n} photos {small['self'] / 1024:.0f} MB (largest worker {small['workers'] / 1024:.0f} MB); "

@@ -29,7 +29,7 @@ def calibration(tmp_path):
 
 def test_calibration_comes_first_and_never_reaches_the_statistics(tmp_path, arms, calibration):
     with create_study(tmp_path / "s.fvstudy", arms, size=64, seed=4, calibration=calibration) as study:
-        assert study.meta("schema_version") == "2" and study.arms() == ["patho-gan", "baseline"]
+        assert study.meta("schema_version") == "3" and study.arms() == ["patho-gan", "baseline"]
         references = {c: study.reference(c) for c in study.calibration_ids()}
         assert sorted(references.values(), key=lambda r: r["rl"]) == [{"rl": 2, "rnfld": 4}, {"rl": 5, "rnfld": 1}]
         for rater in ("ann", "bob"):

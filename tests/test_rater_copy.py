@@ -98,7 +98,7 @@ def test_tampered_and_foreign_copies_are_refused(tmp_path, arms):
         first, second = db.execute("SELECT image FROM cases WHERE case_id IN (1, 2) ORDER BY case_id").fetchall()
         db.execute("UPDATE cases SET image = ? WHERE case_id = 1", second)  # case 1 now shows case 2's image
         db.execute("UPDATE cases SET image = ? WHERE case_id = 2", first)
-        db.execute("INSERT INTO answers VALUES (1, 1, 1, 5, '2030-01-01', NULL)")
+        db.execute("INSERT INTO answers VALUES (1, 1, 1, 5, '2030-01-01', NULL, NULL)")
         db.commit()
         db.close()
         with pytest.raises(StudyError, match="changed after it was made"):
@@ -193,3 +193,14 @@ def test_a_copy_for_an_unknown_copy_or_another_rater_or_a_locked_study_is_refuse
             merge_rater_copy(master, good)
         with pytest.raises(StudyError, match="locked"):
             make_rater_copy(master, "dee", tmp_path / "dee.fvstudy")
+
+
+def test_a_real_or_synthetic_copy_names_no_synthetic_arm_and_no_task_settings(tmp_path, arms):
+    real = write_arm(tmp_path / "photos", "photo_PAIRKEY", 3, size=(300, 360), seed=30)
+    with create_study(tmp_path / "ros.fvstudy", {"fundus-photos": sorted(real.iterdir()), **arms}, size=64, task="real-or-synthetic", real_arm="fundus-photos") as master:
+        path = make_rater_copy(master, "ann", tmp_path / "ann.fvstudy")
+    raw = path.read_bytes()
+    for secret in (*SECRETS, "fundus-photos", "photo_", "real_arm", str(tmp_path)):
+        assert secret.encode() not in raw, secret
+    with StudyFile(path) as copy:
+        assert copy.settings == {} and [q.key for q in copy.questions] == ["call", "confidence"]

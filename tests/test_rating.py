@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractButton, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QMessageBox, QWidget
 
 from fundus_viewer.core.study.create import create_study
 from fundus_viewer.core.study.store import RatingSession, StudyFile
@@ -217,3 +217,49 @@ def test_an_answer_records_the_active_seconds_on_its_case(qtbot, window, study_p
     with StudyFile(study_path) as study:
         [seconds] = [r.seconds_on_case for r in study.all_answers()]
     assert seconds == pytest.approx(12 + 60)
+
+
+def test_zooms_are_counted_per_case_keys_and_wheel_bursts_alike(qtbot, window, study_path):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    def wheel():
+        viewport = window.view.viewport()
+        centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+        event = QWheelEvent(centre, viewport.mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(viewport, event)
+
+    qtbot.keyClick(window, Qt.Key.Key_Plus)
+    qtbot.keyClick(window, Qt.Key.Key_0)
+    wheel(), wheel(), wheel()  # one turn of the wheel: one zoom
+    window._last_wheel -= 10  # a second turn, later
+    wheel()
+    qtbot.keyClick(window, "2")
+    qtbot.keyClick(window, Qt.Key.Key_Tab)
+    qtbot.keyClick(window, "4")
+    qtbot.keyClick(window, Qt.Key.Key_Tab)  # next case: its count starts again
+    qtbot.keyClick(window, "1")
+    with StudyFile(study_path) as study:
+        zooms = [(r.case_id, r.question, r.zooms) for r in study.all_answers()]
+        first, second = RatingSession(study, "dr-ann").order[:2]
+    assert sorted(zooms) == sorted([(first, "rl", 4), (first, "rnfld", 4), (second, "rl", 0)])
+
+
+def test_the_real_or_synthetic_screen_asks_the_call_then_how_sure(qtbot, tmp_path):
+    real = write_arm(tmp_path / "real", "photo", 2, size=(300, 360))
+    gan = write_arm(tmp_path / "gan", "gan", 2, size=(300, 360), seed=8)
+    path = tmp_path / "ros.fvstudy"
+    create_study(path, {"real": sorted(real.iterdir()), "patho-gan": sorted(gan.iterdir())}, size=128, task="real-or-synthetic").close()
+    with StudyFile(path) as study:
+        win = RatingWindow(RatingSession(study, "ann"))
+        qtbot.addWidget(win)
+        win.show()
+        labels = [b.text() for b in win.boxes[0].group.buttons()]
+        assert labels == ["1\nreal", "2\nsynthetic"] and len(win.boxes[1].group.buttons()) == 3
+        assert any("1-3 answer" in w.text() for w in win.findChildren(QLabel))
+        qtbot.keyClick(win, "3")  # no such call: nothing stored
+        qtbot.keyClick(win, "2")
+        qtbot.keyClick(win, Qt.Key.Key_Tab)
+        qtbot.keyClick(win, "3")
+        assert win.session.answers(0) == {"call": 2, "confidence": 3}
+        win.close()

@@ -29,7 +29,7 @@ def paper_study(tmp_path):
     return path
 
 
-def test_analysis_view_shows_the_figures_and_exports_them(qtbot, paper_study, tmp_path):
+def test_analysis_view_shows_the_figures_and_exports_them(qtbot, paper_study, tmp_path, monkeypatch):
     window = AnalysisWindow(paper_study)
     qtbot.addWidget(window)
     assert window.table.rowCount() == 4
@@ -44,6 +44,10 @@ def test_analysis_view_shows_the_figures_and_exports_them(qtbot, paper_study, tm
         assert len(list(csv.DictReader(handle))) == 480
     window.export_json(str(tmp_path / "analysis.json"))
     assert len(json.loads((tmp_path / "analysis.json").read_text())["comparisons"]) == 2
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
+    tables = window.export_mrmc(str(tmp_path / "mrmc"))
+    assert [p.name for p in tables] == ["mrmc-rl.csv", "mrmc-rnfld.csv"]
+    assert len((tmp_path / "mrmc" / "mrmc-rl.csv").read_text().splitlines()) == 1 + 240
 
 
 def test_new_study_dialog_creates_a_study(qtbot, tmp_path, monkeypatch):
@@ -91,4 +95,40 @@ def test_study_menu_reports_a_file_that_is_not_a_study(qtbot, tiny_checkpoint, t
     analysis = window.analyse_study(str(paper_study))
     assert analysis is not None and analysis.table.rowCount() == 4
     analysis.close()
+    window.close()
+
+
+def test_new_study_dialog_makes_a_real_or_synthetic_study_with_calibration(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
+    dialog = CreateStudyDialog()
+    qtbot.addWidget(dialog)
+    dialog.add_arm(str(write_arm(tmp_path / "a", "x", 2)), "photos")
+    dialog.add_arm(str(write_arm(tmp_path / "b", "y", 2, seed=4)), "patho-gan")
+    calibration = write_arm(tmp_path / "cal", "cal", 1, seed=8)
+    (calibration / "reference.csv").write_text("file,call\ncal_00.png,real\n")
+    dialog.out.setText(str(tmp_path / "new.fvstudy"))
+    dialog.size.setValue(128)
+    dialog.task.setCurrentIndex(dialog.task.findData("real-or-synthetic"))
+    assert dialog.real_arm.isEnabled() and not dialog.confidence.isEnabled()
+    dialog.real_arm.setText("photos")
+    dialog.calibration.setText(str(calibration))
+    dialog.create()
+    with StudyFile(dialog.created) as study:
+        assert study.task == "real-or-synthetic" and study.settings["real_arm"] == "photos" and len(study.calibration_ids()) == 1
+
+
+@pytest.mark.usefixtures("isolated_settings", "no_dangling_threads")
+def test_rating_a_rater_copy_from_the_menu_asks_no_name(qtbot, tiny_checkpoint, tmp_path, monkeypatch, paper_study):
+    from fundus_viewer.core.study.rater_copy import make_rater_copy
+    from fundus_viewer.gui import study_dialogs
+    from fundus_viewer.gui.main_window import MainWindow
+
+    monkeypatch.setattr(study_dialogs, "ask_rater_name", lambda parent: pytest.fail("a rater copy knows its rater"))
+    with StudyFile(paper_study) as study:
+        copy = make_rater_copy(study, "dr-bob", tmp_path / "bob.fvstudy")
+    window = MainWindow(str(tiny_checkpoint), "cpu")
+    qtbot.addWidget(window)
+    rating = window.rate_study(str(copy))
+    assert rating is not None and rating.session.rater == "dr-bob"
+    rating.close()
     window.close()

@@ -21,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--fit", choices=("fov", "pad"), default="fov", help="fov: crop to the square around the field of view; pad: the whole image on black")
     create.add_argument("--questions", metavar="JSON", help='questions instead of RL and RNFLD clarity: [{"key", "text", "anchors": [...]}]')
     create.add_argument("--title", default="", help="shown to raters; must not name an arm")
+    create.add_argument("--task", choices=("score", "real-or-synthetic"), default="score",
+                        help="score: 1-5 clarity scores (the paper's study); real-or-synthetic: the rater calls each image real or synthetic, and how sure")
+    create.add_argument("--real-arm", default="real", metavar="NAME", help="with --task real-or-synthetic: the arm holding the real photos (every other arm is synthetic)")
+    create.add_argument("--confidence", action="store_true", help="a score study also asks how sure the rater is (guessing / fairly sure / certain)")
     create.add_argument("--calibration", metavar="FOLDER", help="calibration cases shown first, with FOLDER/reference.csv (file, one column per question); "
                         "their reference scores are revealed after each answer and they are never analysed")
 
@@ -31,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", aliases=["analyse"], help="unblinded statistics for the study's owner")
     analyze.add_argument("study")
-    analyze.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    analyze.add_argument("--json", action="store_true", help="print JSON instead of a table (the same as --format json)")
+    analyze.add_argument("--format", choices=("text", "json", "imrmc"), default="text",
+                         help="imrmc: also write the long tables iMRMC / RJafroc / MRMCaov read into --out (mrmc-*.csv; .imrmc where a truth is defined)")
     analyze.add_argument("--out", metavar="DIR", help="also write analysis.json, answers.csv and one histogram PNG per question here")
 
     status = sub.add_parser("status", help="raters and their progress (blinded: no arms)")
@@ -78,10 +84,10 @@ def run(args) -> int:
 
 def _rater_of(args) -> str:
     """--rater, or a rater copy's own rater; a copy opened under another name is refused."""
-    from fundus_viewer.core.study.store import StudyError, StudyFile
+    from fundus_viewer.core.study.rater_copy import copy_rater
+    from fundus_viewer.core.study.store import StudyError
 
-    with StudyFile(args.study, readonly=True) as study:
-        own = study.meta("rater") if study.meta("kind") == "rater-copy" else None
+    own = copy_rater(args.study)
     given = (args.rater or "").strip()
     if own is not None and given not in ("", own):
         raise StudyError(f"{args.study} is {own}'s rater copy, not {given}'s")
@@ -114,7 +120,8 @@ def _create(args) -> int:
     arms = parse_arms(args.arm)
     questions = load_questions(args.questions) if args.questions else DEFAULT_QUESTIONS
     with tqdm(total=sum(map(len, arms.values())), desc="re-encoding images", file=sys.stderr) as bar:
-        study = create_study(args.out, arms, size=args.size, fit=args.fit, pair_by=args.pair_by, repeats=args.repeat, seed=args.seed, questions=questions, title=args.title, progress=lambda done, total: bar.update(done - bar.n), calibration=args.calibration)
+        study = create_study(args.out, arms, size=args.size, fit=args.fit, pair_by=args.pair_by, repeats=args.repeat, seed=args.seed, questions=questions, title=args.title,
+                             progress=lambda done, total: bar.update(done - bar.n), calibration=args.calibration, task=args.task, real_arm=args.real_arm, confidence=args.confidence)
     with study:
         counts = ", ".join(f"{arm} {n}" for arm, n in ((a, len(p)) for a, p in arms.items()))
         paired = sum(1 for c in study.case_table() if c["pair_key"] is not None)
@@ -126,10 +133,12 @@ def _analyze(args) -> int:
     from fundus_viewer.core.study.report import analyze_study, format_text, write_answers_csv, write_histograms, write_json
     from fundus_viewer.core.study.store import StudyFile
 
+    from fundus_viewer.core.study.store import StudyError
+
+    if args.format == "imrmc" and not args.out:
+        raise StudyError("--format imrmc writes files: give the folder with --out DIR")
     with StudyFile(args.study, readonly=True) as study:
         if study.meta("kind") == "rater-copy":
-            from fundus_viewer.core.study.store import StudyError
-
             raise StudyError(f"{args.study} is a rater copy: it holds no arms; merge it into the study (`study merge`) and analyse that")
         analysis = analyze_study(study)
         if args.out:
@@ -139,7 +148,12 @@ def _analyze(args) -> int:
             write_answers_csv(study, out / "answers.csv")
             written = write_histograms(analysis, out)
             print(f"wrote {out / 'analysis.json'}, {out / 'answers.csv'} and {len(written)} histogram(s)", file=sys.stderr)
-    if args.json:
+            if args.format == "imrmc":
+                from fundus_viewer.core.study.mrmc import write_mrmc
+
+                tables = write_mrmc(study, out)
+                print(f"wrote {', '.join(str(t) for t in tables)} (see the README, 'MRMC export')", file=sys.stderr)
+    if args.json or args.format == "json":
         import json
 
         print(json.dumps(analysis.to_dict(), indent=1))

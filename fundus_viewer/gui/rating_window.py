@@ -11,6 +11,8 @@ rater's own answers.
 
 from __future__ import annotations
 
+import math
+import time
 
 import cv2
 import numpy as np
@@ -32,9 +34,12 @@ from PySide6.QtWidgets import (
 from fundus_viewer.core.study.store import RatingSession, StudyError
 from fundus_viewer.core.study.timing import ActiveClock
 
+WHEEL_BURST_SECONDS = 0.5
 _ACTIONS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel, QEvent.Type.MouseMove)
 
-HELP = "1-5 score the highlighted question  ·  Tab / Enter next  ·  ↑ ↓ question  ·  ← → case  ·  + − 0 zoom  ·  Esc leave (every answer is already saved)"
+def help_text(questions) -> str:
+    top = max(len(q.anchors) for q in questions)
+    return f"1-{top} answer the highlighted question  ·  Tab / Enter next  ·  ↑ ↓ question  ·  ← → case  ·  + − 0 zoom  ·  Esc leave (every answer is already saved)"
 
 
 class QuestionBox(QFrame):
@@ -84,6 +89,8 @@ class RatingWindow(QWidget):
         self.position = session.resume_position()
         self.focused = 0
         self.clock = ActiveClock()  # seconds on the case: the rater's active time, idle gaps and other windows excluded
+        self.zooms = 0  # zoom actions (keys or wheel) on the case on screen
+        self._last_wheel = -math.inf
         self.setWindowTitle(f"Fundus Viewer — rating ({session.rater})")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setStyleSheet(
@@ -120,7 +127,7 @@ class RatingWindow(QWidget):
         self.message.setWordWrap(True)
         side.addWidget(self.message)
         side.addStretch(1)
-        hint = QLabel(HELP)
+        hint = QLabel(help_text(self.questions))
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #a0a0a0; font-size: 13px;")
         side.addWidget(hint)
@@ -135,6 +142,7 @@ class RatingWindow(QWidget):
     def show_case(self, position: int) -> None:
         self.position = position
         self.clock.restart()
+        self.zooms = 0
         rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(self.session.image(position), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         self.image.setImage(rgb, levels=(0, 255))
         self.viewbox.autoRange(padding=0)
@@ -173,7 +181,7 @@ class RatingWindow(QWidget):
     def _answer_key(self, key: str, score: int) -> None:
         self.set_focus_question([q.key for q in self.questions].index(key))
         try:
-            self.session.answer(self.position, key, score, round(self.clock.seconds(), 1))
+            self.session.answer(self.position, key, score, round(self.clock.seconds(), 1), self.zooms)
         except StudyError as exc:
             # not saved: say so, and show what the file really holds
             QMessageBox.critical(self, "Answer not saved", str(exc))
@@ -224,7 +232,19 @@ class RatingWindow(QWidget):
             self.show_case(self.position - 1)
 
     def zoom(self, factor: float) -> None:
+        self.zooms += 1
         self.viewbox.scaleBy((factor, factor))
+
+    def _wheel(self) -> None:
+        """The mouse wheel zooms the picture; one turn sends many events, so a zoom is a burst of them."""
+        now = time.monotonic()
+        if now - self._last_wheel > WHEEL_BURST_SECONDS:
+            self.zooms += 1
+        self._last_wheel = now
+
+    def reset_zoom(self) -> None:
+        self.zooms += 1
+        self.viewbox.autoRange(padding=0)
 
     # -- keyboard ---------------------------------------------------------------------------------
     def showEvent(self, event) -> None:
@@ -239,6 +259,8 @@ class RatingWindow(QWidget):
         # the rater's actions in this window only (the main window or another rating window may be open)
         if event.type() in _ACTIONS and isinstance(watched, QWidget) and (watched is self or self.isAncestorOf(watched)):
             self.clock.touch()
+            if event.type() == QEvent.Type.Wheel and watched is self.view.viewport():
+                self._wheel()
         return False
 
     def changeEvent(self, event) -> None:
@@ -273,7 +295,7 @@ class RatingWindow(QWidget):
         elif key == Qt.Key.Key_Minus:
             self.zoom(1.25)
         elif key == Qt.Key.Key_0:
-            self.viewbox.autoRange(padding=0)
+            self.reset_zoom()
         elif key == Qt.Key.Key_Escape:
             self.close()
         else:

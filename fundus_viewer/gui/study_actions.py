@@ -26,14 +26,17 @@ class StudyMenuMixin:
 
     def rate_study(self, path: str | None = None, rater: str | None = None):
         from fundus_viewer.core.errors import FundusViewerError
+        from fundus_viewer.core.study.rater_copy import copy_rater
         from fundus_viewer.gui.rating_window import open_rating, show_full_screen
         from fundus_viewer.gui.study_dialogs import ask_rater_name
 
         path = path or self._choose_study("Study to rate")
-        rater = rater or (ask_rater_name(self) if path else None)
-        if not path or not rater:
+        if not path:
             return None
         try:
+            rater = rater or copy_rater(path) or ask_rater_name(self)  # a rater copy knows its rater
+            if not rater:
+                return None
             window = open_rating(path, rater)
         except FundusViewerError as exc:
             QMessageBox.critical(self, "Cannot open the study", str(exc))

@@ -35,6 +35,8 @@ class AnalysisWindow(QWidget):
         self.table = QTableWidget()
         self.tests = QTableWidget()
         self.tests.setToolTip("Two-sided tests on case scores; paired columns use the pairing key")
+        self.calls = QTableWidget()  # a real-or-synthetic study: could the raters tell?
+        self.calls.setToolTip("Each rater's accuracy (exact 95% CI, binomial test against 50 %) and d' / AUC per synthetic arm")
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setFont(QFont("monospace", 10))
         self.plots = pg.GraphicsLayoutWidget()
@@ -46,6 +48,7 @@ class AnalysisWindow(QWidget):
             ("Export histograms (PNG)…", "One PNG per question, as drawn here", self.export_png),
             ("Export answers (CSV)…", "Every answer with its rater, case, arm, pairing key and time", self.export_csv),
             ("Export analysis (JSON)…", "All the figures below, machine-readable", self.export_json),
+            ("Export MRMC tables…", "The long tables iMRMC / RJafroc / MRMCaov read (mrmc-*.csv, .imrmc where a truth is defined)", self.export_mrmc),
             ("Refresh", "Re-read the study file (raters may still be rating)", self.refresh),
             ("Lock study", "No answer can be added or changed afterwards", self.lock),
         ):
@@ -58,6 +61,7 @@ class AnalysisWindow(QWidget):
         self._lock_button = self.buttons["Lock study"]
 
         tables = QSplitter(Qt.Orientation.Vertical)
+        tables.addWidget(self.calls)
         tables.addWidget(self.table)
         tables.addWidget(self.tests)
         upper = QSplitter(Qt.Orientation.Horizontal)
@@ -80,6 +84,7 @@ class AnalysisWindow(QWidget):
         self._lock_button.setEnabled(not self.locked)
         self._fill_table()
         self._fill_tests()
+        self._fill_calls()
         self._draw_histograms()
         self.text.setPlainText(format_text(self.analysis))
 
@@ -120,6 +125,24 @@ class AnalysisWindow(QWidget):
                 self.tests.setItem(r, col, QTableWidgetItem(value))
         self.tests.resizeColumnsToContents()
 
+    def _fill_calls(self) -> None:
+        result = self.analysis.discrimination
+        self.calls.setVisible(result is not None)
+        if result is None:
+            return
+        headers = ["rater", "arm", "correct", "accuracy (95% CI)", "p vs 50 %", "d'", "AUC"]
+        sensitivity = {(s.rater, s.arm): s for s in result.sensitivity}
+        self.calls.setColumnCount(len(headers))
+        self.calls.setHorizontalHeaderLabels(headers)
+        self.calls.setRowCount(len(result.accuracy))
+        for r, a in enumerate(result.accuracy):
+            s = sensitivity.get((a.rater, a.arm))
+            values = [a.rater, a.arm, f"{a.correct} of {a.n}", f"{a.accuracy:.1%} ({a.ci95[0]:.1%} to {a.ci95[1]:.1%})", format_p(a.p_vs_chance),
+                      format_number(s.d_prime) if s else "", format_number(s.auc) if s else ""]
+            for c, value in enumerate(values):
+                self.calls.setItem(r, c, QTableWidgetItem(value))
+        self.calls.resizeColumnsToContents()
+
     def _draw_histograms(self) -> None:
         self.plots.clear()
         self.plot_items = {}
@@ -158,6 +181,21 @@ class AnalysisWindow(QWidget):
         if path:
             with StudyFile(self.study_path, readonly=True) as study:
                 write_answers_csv(study, Path(path))
+
+    def export_mrmc(self, folder: str | None = None) -> list[Path]:
+        from fundus_viewer.core.study.mrmc import write_mrmc
+
+        folder = folder or QFileDialog.getExistingDirectory(self, "Folder for the MRMC tables")
+        if not folder:
+            return []
+        try:
+            with StudyFile(self.study_path, readonly=True) as study:
+                written = write_mrmc(study, folder)
+        except OSError as exc:
+            QMessageBox.critical(self, "MRMC tables not written", f"{folder}: {exc.strerror or exc}")
+            return []
+        QMessageBox.information(self, "MRMC tables written", "\n".join(p.name for p in written))
+        return written
 
     def export_json(self, path: str | None = None) -> None:
         path = path or QFileDialog.getSaveFileName(self, "Export analysis", "analysis.json", "JSON (*.json)")[0]

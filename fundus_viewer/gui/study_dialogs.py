@@ -7,6 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -25,6 +27,16 @@ from PySide6.QtWidgets import (
 
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.study.create import create_study, parse_arms
+
+
+def path_row(edit: QLineEdit, choose) -> QHBoxLayout:
+    """A path field with its Choose… button."""
+    browse = QPushButton("Choose…")
+    browse.clicked.connect(choose)
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    row.addWidget(browse)
+    return row
 
 
 class CreateStudyDialog(QDialog):
@@ -46,19 +58,27 @@ class CreateStudyDialog(QDialog):
         arm_buttons.addStretch(1)
 
         self.out = QLineEdit(placeholderText="where the study file goes")
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self.choose_out)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out, 1)
-        out_row.addWidget(browse)
+        out_row = path_row(self.out, self.choose_out)
         self.pair_by = QLineEdit(placeholderText=r"e.g. (\d+): images sharing this part of their name form a pair")
         self.seed = QSpinBox(maximum=2**31 - 1, toolTip="Seeds case numbers, repeated cases and every rater's order")
         self.repeats = QSpinBox(maximum=10000, toolTip="Cases shown twice, to measure each rater's consistency")
         self.size = QSpinBox(minimum=128, maximum=4096, value=512, singleStep=64, suffix=" px", toolTip="Every image is re-encoded as a PNG of this size")
         self.title = QLineEdit(placeholderText="shown to raters: must not name an arm")
+        self.task = QComboBox(toolTip="What raters are asked of each image")
+        self.task.addItem("Scores: RL and RNFLD clarity, 1-5", "score")
+        self.task.addItem("Real or synthetic, and how sure", "real-or-synthetic")
+        self.real_arm = QLineEdit("real", toolTip="The arm holding the real photos; every other arm is synthetic")
+        self.confidence = QCheckBox("Also ask how sure the rater is", toolTip="guessing / fairly sure / certain, after the scores")
+        self.task.currentIndexChanged.connect(self._task_changed)
+        self.calibration = QLineEdit(placeholderText="optional: a folder of images with reference.csv, shown first with feedback")
+        calibration_row = path_row(self.calibration, self.choose_calibration)
 
         form = QFormLayout()
         form.addRow("Study file", out_row)
+        form.addRow("Task", self.task)
+        form.addRow("Real arm", self.real_arm)
+        form.addRow("", self.confidence)
+        form.addRow("Calibration cases", calibration_row)
         form.addRow("Pair by (regex)", self.pair_by)
         form.addRow("Seed", self.seed)
         form.addRow("Repeated cases", self.repeats)
@@ -73,7 +93,18 @@ class CreateStudyDialog(QDialog):
         layout.addLayout(arm_buttons)
         layout.addLayout(form)
         layout.addWidget(box)
-        self.resize(760, 520)
+        self.resize(760, 600)
+        self._task_changed()
+
+    def _task_changed(self) -> None:
+        real_or_synthetic = self.task.currentData() == "real-or-synthetic"
+        self.real_arm.setEnabled(real_or_synthetic)
+        self.confidence.setEnabled(not real_or_synthetic)  # a real-or-synthetic study always asks how sure
+
+    def choose_calibration(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Calibration images (with reference.csv)")
+        if folder:
+            self.calibration.setText(folder)
 
     def add_arm(self, folder: str | None = None, name: str | None = None) -> None:
         folder = folder or QFileDialog.getExistingDirectory(self, "Folder of one arm's images")
@@ -108,7 +139,9 @@ class CreateStudyDialog(QDialog):
 
         try:
             arms = parse_arms(specs)
-            study = create_study(self.out.text().strip(), arms, size=self.size.value(), pair_by=self.pair_by.text().strip() or None, repeats=self.repeats.value(), seed=self.seed.value(), title=self.title.text().strip(), progress=step)
+            study = create_study(self.out.text().strip(), arms, size=self.size.value(), pair_by=self.pair_by.text().strip() or None, repeats=self.repeats.value(), seed=self.seed.value(),
+                                 title=self.title.text().strip(), progress=step, calibration=self.calibration.text().strip() or None, task=self.task.currentData(),
+                                 real_arm=self.real_arm.text().strip(), confidence=self.confidence.isChecked())
         except FundusViewerError as exc:
             progress.close()
             QMessageBox.critical(self, "Study not created", str(exc))

@@ -17,6 +17,7 @@ import numpy as np
 
 from fundus_viewer.core.fov import analyse_field_of_view
 from fundus_viewer.core.images import list_images, load_image
+from fundus_viewer.core.study.questions import CONFIDENCE, task_questions
 from fundus_viewer.core.study.store import CALIBRATION_ARM, DEFAULT_QUESTIONS, NewCase, Question, StudyError, StudyFile
 from fundus_viewer.core.transform import padded_square, resize_square
 
@@ -115,7 +116,8 @@ def load_questions(path: str | Path) -> tuple[Question, ...]:
 
 def read_calibration(folder: str | Path, questions, size: int = 512, fit: str = "fov") -> list[NewCase]:
     """Calibration cases: FOLDER's images and FOLDER/reference.csv (``file`` and one column of reference
-    scores per question key), every image with a full row of scores in range."""
+    scores per question key, the confidence question excepted), every image with a full row of scores in
+    range. A score is its number or its anchor's wording ("synthetic")."""
     import csv
 
     folder = Path(folder)
@@ -126,13 +128,14 @@ def read_calibration(folder: str | Path, questions, size: int = 512, fit: str = 
         raise StudyError(f"--calibration {folder}: needs reference.csv (columns: file, {', '.join(q.key for q in questions)})")
     with table.open(newline="", encoding="utf-8-sig") as stream:
         rows = {row.get("file", "").strip(): row for row in csv.DictReader(stream)}
+    questions = [q for q in questions if q.key != CONFIDENCE.key]  # how sure a rater is has no reference
     cases = []
     for path in list_images(folder):
         row = rows.get(path.name)
         if row is None:
             raise StudyError(f"{table}: no reference scores for {path.name}")
         try:
-            reference = {q.key: int(row[q.key]) for q in questions}
+            reference = {q.key: _score(q, row[q.key]) for q in questions}
         except (KeyError, TypeError, ValueError):
             raise StudyError(f"{table}: {path.name} needs an integer score in each of the columns {', '.join(q.key for q in questions)}") from None
         bad = [q.key for q in questions if reference[q.key] not in q.scores]
@@ -145,14 +148,29 @@ def read_calibration(folder: str | Path, questions, size: int = 512, fit: str = 
     return cases
 
 
+def _score(question, value) -> int:
+    """A reference score: its number, or the wording of one of its anchors."""
+    value = (value or "").strip()
+    words = [a.lower() for a in question.anchors]
+    return words.index(value.lower()) + 1 if value.lower() in words else int(value)
+
+
 def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 512, fit: str = "fov", pair_by: str | None = None, repeats: int = 0, seed: int = 0, questions=DEFAULT_QUESTIONS, title: str = "", progress=None,
-                 calibration: str | Path | None = None) -> StudyFile:
+                 calibration: str | Path | None = None, task: str = "score", real_arm: str = "real", confidence: bool = False) -> StudyFile:
     """``calibration``: a folder of calibration cases (``read_calibration``): shown to every rater first,
-    their reference scores revealed after each answer, never in the analysis."""
+    their reference scores revealed after each answer, never in the analysis. ``task`` "real-or-synthetic":
+    the rater calls each image real or synthetic and says how sure; ``real_arm`` holds the real photos,
+    every other arm is synthetic. ``confidence``: a score study also asks how sure."""
     if Path(out).exists():
         raise StudyError(f"{out}: already exists; choose a new file name (a study is never overwritten)")
     if CALIBRATION_ARM in arms:
         raise StudyError(f"--arm {CALIBRATION_ARM}: the name is kept for calibration cases (--calibration FOLDER)")
+    if task == "real-or-synthetic":
+        if questions is not DEFAULT_QUESTIONS:
+            raise StudyError("--task real-or-synthetic asks its own questions (real or synthetic, and how sure); leave out --questions")
+        if real_arm not in arms or len(arms) < 2:
+            raise StudyError(f"--task real-or-synthetic needs the real photos as --arm {real_arm}=FOLDER (or name their arm with --real-arm) and at least one synthetic arm")
+    questions = task_questions(task, questions, confidence or task == "real-or-synthetic")
     cases = collect_cases(arms, size=size, fit=fit, pair_by=pair_by, repeats=repeats, seed=seed, progress=progress)
     if calibration is not None:
         extra = read_calibration(calibration, questions, size, fit)
@@ -162,5 +180,8 @@ def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 51
             raise StudyError(f"--calibration: {', '.join(doubled)} is also an image of the study; calibration images must be others")
         cases += extra
     settings = {"size": size, "fit": fit, "pair_by": pair_by, "repeats": repeats, "arms": {a: len(p) for a, p in arms.items()},
-                "calibration": sum(1 for c in cases if c.reference)}
+                "calibration": sum(1 for c in cases if c.reference), "task": task,
+                "confidence_question": CONFIDENCE.key if any(q.key == CONFIDENCE.key for q in questions) else None}
+    if task == "real-or-synthetic":
+        settings["real_arm"] = real_arm
     return StudyFile.create(out, cases, seed=seed, questions=questions, title=title, settings=settings)

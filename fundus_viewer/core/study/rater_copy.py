@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fundus_viewer.core.sqlite_file import write_transaction
-from fundus_viewer.core.study.store import StudyError, StudyFile, now, write_new_file
+from fundus_viewer.core.study.store import SCHEMA_VERSION, StudyError, StudyFile, now, write_new_file
 
 COPY_KIND = "rater-copy"
 COPIES_TABLE = """CREATE TABLE IF NOT EXISTS rater_copies (
@@ -60,6 +60,12 @@ def is_rater_copy(study: StudyFile) -> bool:
     return study.meta("kind") == COPY_KIND
 
 
+def copy_rater(path: str | Path) -> str | None:
+    """The rater a rater copy belongs to; None for a study itself."""
+    with StudyFile(path, readonly=True) as study:
+        return study.meta("rater") if is_rater_copy(study) else None
+
+
 def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
     """Write ``out``: ``rater``'s sealed copy of ``master`` (their answers so far included)."""
     out = Path(out)
@@ -71,12 +77,13 @@ def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
         raise StudyError(f"{out}: already exists; choose a new file name")
     uid = study_uid(master)
     order = master.order(rater)  # adds the rater, with their order, where they are new
+    zooms = "a.zooms" if master.has_zooms else "NULL"
     rows = master.db.execute(
-        "SELECT a.case_id, a.question_id, a.score, a.answered_at, a.seconds_on_case FROM answers a JOIN raters r USING (rater_id) WHERE r.name = ?", (rater.strip(),)
+        f"SELECT a.case_id, a.question_id, a.score, a.answered_at, a.seconds_on_case, {zooms} FROM answers a JOIN raters r USING (rater_id) WHERE r.name = ?", (rater.strip(),)
     ).fetchall()
     local = {case: position + 1 for position, case in enumerate(order)}
     # in copy-case order: rows in master order would spell out the master case numbers (rowids)
-    answers = sorted(((local[c], q, s, at, sec) for c, q, s, at, sec in rows), key=lambda r: (r[0], r[1]))
+    answers = sorted(((local[c], q, s, at, sec, z) for c, q, s, at, sec, z in rows), key=lambda r: (r[0], r[1]))
     calibration = set(master.calibration_ids())
     width = max(3, len(str(len(order))))
     copy_id, secret = secrets.token_hex(16), secrets.token_hex(32)
@@ -84,8 +91,8 @@ def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
     questions = master.db.execute("SELECT question_id, key, text, anchors, position FROM questions ORDER BY position").fetchall()
     references = [(local[case], question, score) for case in order if case in calibration
                   for question, score in master.db.execute("SELECT question_id, score FROM reference_scores WHERE case_id = ?", (case,))]
-    # schema 2 even without calibration: a version before rater copies must refuse one, not treat it as a study
-    meta = {"schema_version": "2", "seed": "0", "created": now(), "title": master.title, "locked": "0", "settings": "{}",
+    # a version before rater copies (schema 2) must refuse one, not treat it as a study
+    meta = {"schema_version": str(SCHEMA_VERSION), "seed": "0", "created": now(), "title": master.title, "locked": "0", "settings": "{}",
             "kind": COPY_KIND, "copy_id": copy_id, "study_uid": uid, "rater": rater.strip()}
     meta["seal"] = _seal(secret, meta, cases, questions)
     def fill(db):
@@ -94,7 +101,7 @@ def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
         db.executemany("INSERT INTO cases VALUES (?, ?, ?, '', NULL, '', NULL)", cases)  # no arm, source, pair, repeat
         db.execute("INSERT INTO raters VALUES (1, ?, 0, ?)", (rater.strip(), meta["created"]))
         db.executemany("INSERT INTO orders VALUES (1, ?, ?)", [(position, position + 1) for position in range(len(order))])
-        db.executemany("INSERT INTO answers VALUES (1, ?, ?, ?, ?, ?)", answers)
+        db.executemany("INSERT INTO answers (rater_id, case_id, question_id, score, answered_at, seconds_on_case, zooms) VALUES (1, ?, ?, ?, ?, ?, ?)", answers)
         db.executemany("INSERT INTO reference_scores VALUES (?, ?, ?)", references)  # calibration feedback goes along
 
     def record():  # the study learns of the copy before the copy exists
@@ -134,7 +141,8 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
         same_images = set(case_map) == {c for c, _, _ in cases} and all(bytes(image) == master.image_bytes(case_map[c]) for c, _, image in cases)
         if not sealed or not same_images or questions != master_questions:
             raise StudyError(f"{copy_path}: the copy's cases, images or questions were changed after it was made (its seal does not match); nothing was merged")
-        answers = copy.db.execute("SELECT case_id, question_id, score, answered_at, seconds_on_case FROM answers WHERE rater_id = 1 ORDER BY case_id, question_id").fetchall()
+        zooms = "zooms" if copy.has_zooms else "NULL"
+        answers = copy.db.execute(f"SELECT case_id, question_id, score, answered_at, seconds_on_case, {zooms} FROM answers WHERE rater_id = 1 ORDER BY case_id, question_id").fetchall()
         logged = copy.db.execute("SELECT case_id, question_id, score, answered_at FROM answer_log WHERE rater_id = 1 ORDER BY log_id").fetchall()
     anchors = {qid: len(json.loads(a)) for qid, _, _, a, _ in master_questions}
     for case, question, score, answered_at, *_ in [*answers, *logged]:
@@ -146,7 +154,7 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
     with write_transaction(master.db, StudyError):
         if master.meta("locked") == "1":
             raise StudyError(f"{master.path}: the study is locked; no answer can be merged")
-        for case, question, score, answered_at, seconds in answers:
+        for case, question, score, answered_at, seconds, zoom_count in answers:
             target = case_map[case]
             row = master.db.execute("SELECT score, answered_at FROM answers WHERE rater_id = ? AND case_id = ? AND question_id = ?", (rater_id, target, question)).fetchone()
             if row is not None and (row[0] == score or (case, question) not in given_in_copy):
@@ -156,11 +164,7 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
                 conflicts += 1
                 continue
             new, changed = new + (row is None), changed + (row is not None)
-            master.db.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (rater_id, case_id, question_id) "
-                "DO UPDATE SET score = excluded.score, answered_at = excluded.answered_at, seconds_on_case = excluded.seconds_on_case",
-                (rater_id, target, question, score, answered_at, seconds),
-            )
+            master.upsert_answer(rater_id, target, question, score, answered_at, seconds, zoom_count)
         for case, question, score, answered_at in logged:  # the copy's history, once
             exists = master.db.execute("SELECT 1 FROM answer_log WHERE rater_id = ? AND case_id = ? AND question_id = ? AND score = ? AND answered_at = ?",
                                        (rater_id, case_map[case], question, score, answered_at)).fetchone()

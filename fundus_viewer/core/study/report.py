@@ -8,14 +8,24 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
+from fundus_viewer.core.study.discrimination import Discrimination, analyze_discrimination
+from fundus_viewer.core.study.questions import CALL
+from fundus_viewer.core.study.reading import reading_times
 from fundus_viewer.core.study.stats import StudyAnalysis, analyze_answers
 from fundus_viewer.core.study.store import StudyFile
 
 
 def analyze_study(study: StudyFile) -> StudyAnalysis:
-    questions = study.questions
-    max_score = max(len(q.anchors) for q in questions)
-    return analyze_answers(study.all_answers(), [q.key for q in questions], max_score, study.arms())
+    """Scores per arm and their tests, reading time per arm, and for a real-or-synthetic study whether
+    the raters told the arms apart (the call itself is not a score: it is analysed there only)."""
+    task, arms, rows = study.task, study.arms(), study.all_answers()
+    questions = [q for q in study.questions if not (task == "real-or-synthetic" and q.key == CALL.key)]
+    analysis = analyze_answers(rows, [q.key for q in questions], max(len(q.anchors) for q in questions), arms)
+    analysis.task = task
+    analysis.reading, analysis.reading_comparisons = reading_times(rows, arms)
+    if task == "real-or-synthetic":
+        analysis.discrimination = analyze_discrimination(rows, study.settings["real_arm"], arms)
+    return analysis
 
 
 def format_number(value, digits: int = 2) -> str:
@@ -31,9 +41,9 @@ def format_p(value) -> str:
 def format_text(analysis: StudyAnalysis) -> str:
     lines = [f"{analysis.n_answers} answers from {len(analysis.raters)} rater(s): {', '.join(analysis.raters) or '-'}", ""]
     lines.append("per arm: n cases (a case's score is the mean of its raters'); answers per score 1..N")
-    lines.append(f"{'question':<10}{'arm':<14}{'n':>5}{'mean':>8}{'SD':>7}{'median':>8}   answers per score")
+    lines.append(f"{'question':<12}{'arm':<14}{'n':>5}{'mean':>8}{'SD':>7}{'median':>8}   answers per score")
     for s in analysis.summaries:
-        lines.append(f"{s.question:<10}{s.arm:<14}{s.n:>5}{format_number(s.mean):>8}{format_number(s.sd):>7}{format_number(s.median, 1):>8}   {' '.join(map(str, s.histogram))}")
+        lines.append(f"{s.question:<12}{s.arm:<14}{s.n:>5}{format_number(s.mean):>8}{format_number(s.sd):>7}{format_number(s.median, 1):>8}   {' '.join(map(str, s.histogram))}")
     for c in analysis.comparisons:
         lines += [
             "",
@@ -57,7 +67,33 @@ def format_text(analysis: StudyAnalysis) -> str:
         lines += ["", "intra-rater consistency (repeated cases)"]
         for c in analysis.consistency:
             lines.append(f"  {c.rater} / {c.question}: {c.n} repeats, exact agreement {c.exact_agreement:.0%}, weighted kappa {format_number(c.kappa)}, mean |difference| {format_number(c.mean_absolute_difference)}")
+    lines += format_reading(analysis)
+    if analysis.discrimination is not None:  # the study's question comes first
+        lines[1:1] = format_discrimination(analysis.discrimination)
     return "\n".join(lines)
+
+
+def format_reading(analysis: StudyAnalysis) -> list[str]:
+    if not analysis.reading:
+        return []
+    lines = ["", "reading time per arm (active seconds on a case; zooms per case)"]
+    for r in analysis.reading:
+        zooms = "-" if r.mean_zooms is None else f"{r.mean_zooms:.1f} ({r.n_zoomed} of {r.n} zoomed)"
+        lines.append(f"  {r.arm:<14} {r.n:>4} readings   median {r.median_seconds:.1f} s (IQR {r.iqr_seconds[0]:.1f}-{r.iqr_seconds[1]:.1f}), mean {r.mean_seconds:.1f} s   zooms {zooms}")
+    for c in analysis.reading_comparisons:
+        lines.append(f"  {c.arm_a} vs {c.arm_b}: Mann-Whitney U {format_number(c.mann_whitney_u, 1)}, p {format_p(c.p)}")
+    return lines
+
+
+def format_discrimination(result: Discrimination) -> list[str]:
+    lines = ["", f"real or synthetic (real arm: {result.real_arm}); accuracy with exact 95% CI, binomial test against 50 %"]
+    for a in result.accuracy:
+        lines.append(f"  {a.rater:<14} {a.arm:<14} {a.correct:>4} of {a.n:<4} {a.accuracy:6.1%} (95% CI {a.ci95[0]:.1%} to {a.ci95[1]:.1%}), p {format_p(a.p_vs_chance)}")
+    if result.sensitivity:
+        lines.append("  d' (log-linear correction) per synthetic arm against the real photos; AUC of call x confidence")
+    for s in result.sensitivity:
+        lines.append(f"  {s.rater:<14} {s.arm:<14} hits {s.hit_rate:.0%}, false alarms {s.false_alarm_rate:.0%}, d' {format_number(s.d_prime)}, c {format_number(s.criterion)}, AUC {format_number(s.auc)}")
+    return lines
 
 
 def write_json(analysis: StudyAnalysis, path: Path) -> None:
@@ -66,7 +102,7 @@ def write_json(analysis: StudyAnalysis, path: Path) -> None:
 
 def write_answers_csv(study: StudyFile, path: Path) -> None:
     rows = study.all_answers(include_calibration=True)  # arm "calibration": for the record, never in the statistics
-    fields = ["rater", "case_id", "code", "arm", "pair_key", "repeat_of", "source", "question", "score", "answered_at", "seconds_on_case"]
+    fields = ["rater", "case_id", "code", "arm", "pair_key", "repeat_of", "source", "question", "score", "answered_at", "seconds_on_case", "zooms"]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fields)
         writer.writeheader()

@@ -26,6 +26,8 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
+from fundus_viewer.core.study.discrimination import Discrimination
+from fundus_viewer.core.study.reading import ReadingComparison, ReadingTime
 from fundus_viewer.core.study.store import AnswerRow
 
 Z95 = 1.959963984540054
@@ -105,6 +107,10 @@ class StudyAnalysis:
     comparisons: list[Comparison] = field(default_factory=list)
     agreement: list[Agreement] = field(default_factory=list)
     consistency: list[Consistency] = field(default_factory=list)
+    task: str = "score"
+    reading: list[ReadingTime] = field(default_factory=list)  # per arm (core.study.reading)
+    reading_comparisons: list[ReadingComparison] = field(default_factory=list)
+    discrimination: Discrimination | None = None  # a real-or-synthetic study (core.study.discrimination)
 
     def to_dict(self) -> dict:
         return _finite(asdict(self))
@@ -250,8 +256,9 @@ def icc(matrix: np.ndarray) -> tuple[float, float]:
     ss_error = ((matrix - grand) ** 2).sum() - ss_rows - ss_cols
     ms_rows, ms_cols = ss_rows / (n - 1), ss_cols / (k - 1)
     ms_error = ss_error / ((n - 1) * (k - 1))
-    icc2 = (ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error + k * (ms_cols - ms_error) / n)
-    icc3 = (ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error)
+    with np.errstate(invalid="ignore", divide="ignore"):  # every score equal: undefined, NaN (shown as "-")
+        icc2 = (ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error + k * (ms_cols - ms_error) / n)
+        icc3 = (ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error)
     return float(icc2), float(icc3)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.sqlite_file import SqliteFile, connect, write_transaction
 
-SCHEMA_VERSION = 2  # 2: calibration cases (a study without them is still written as 1)
+SCHEMA_VERSION = 3  # 2: calibration cases; 3: answers record zooms (older programs insert 6 values and must refuse it)
 CALIBRATION_ARM = "calibration"  # the arm of calibration cases; no study arm may take the name
 APPLICATION_ID = 0x46565354  # "FVST": tells a study file from any other SQLite file
 
@@ -61,6 +61,7 @@ CREATE TABLE answers (
     score INTEGER NOT NULL,
     answered_at TEXT NOT NULL,
     seconds_on_case REAL,
+    zooms INTEGER,                      -- zoom actions on the case before this answer (schema 3)
     PRIMARY KEY (rater_id, case_id, question_id)
 );
 -- every answer ever given, changes included: the audit trail behind the answers table
@@ -139,6 +140,7 @@ class AnswerRow:
     score: int
     answered_at: str
     seconds_on_case: float | None = None
+    zooms: int | None = None
 
 
 def now() -> str:
@@ -214,8 +216,7 @@ class StudyFile(SqliteFile):
 
         def fill(db):
             db.execute("PRAGMA defer_foreign_keys = ON")  # a repeat may come before its original
-            # readers of schema 1 would count calibration cases as an arm: they must refuse such a study
-            meta = {"schema_version": "2" if any(c.reference for c in cases) else "1", "seed": str(seed), "created": now(), "title": title, "locked": "0", "settings": json.dumps(settings or {})}
+            meta = {"schema_version": str(SCHEMA_VERSION), "seed": str(seed), "created": now(), "title": title, "locked": "0", "settings": json.dumps(settings or {})}
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             db.executemany(
                 "INSERT INTO questions (key, text, anchors, position) VALUES (?, ?, ?, ?)",
@@ -253,6 +254,16 @@ class StudyFile(SqliteFile):
     @property
     def locked(self) -> bool:
         return self.meta("locked") == "1"
+
+    @property
+    def settings(self) -> dict:
+        """How the study was made (``create_study``): task, arms, size ...; {} in a rater copy."""
+        return json.loads(self.meta("settings", "{}"))
+
+    @property
+    def task(self) -> str:
+        """"score" (1-N clarity scores, the paper's study) or "real-or-synthetic"."""
+        return self.settings.get("task", "score")
 
     @property
     def questions(self) -> list[Question]:
@@ -295,7 +306,7 @@ class StudyFile(SqliteFile):
     def arms(self) -> list[str]:
         """The arms in the order they were given at creation (so comparisons read "first vs second")."""
         present = [r[0] for r in self.db.execute(f"SELECT DISTINCT arm FROM cases c WHERE {self._not_calibration()} ORDER BY arm")]
-        given = list(json.loads(self.meta("settings", "{}")).get("arms", {}))
+        given = list(self.settings.get("arms", {}))
         return [a for a in given if a in present] + [a for a in present if a not in given]
 
     # -- raters and answers ------------------------------------------------------------------------
@@ -330,8 +341,9 @@ class StudyFile(SqliteFile):
         rater = self.rater_id(name)
         return [r[0] for r in self.db.execute("SELECT case_id FROM orders WHERE rater_id = ? ORDER BY position", (rater,))]
 
-    def answer(self, name: str, case_id: int, question: str, score: int, seconds_on_case: float | None = None) -> None:
-        """Record (or change) one answer; it is on disk when this returns."""
+    def answer(self, name: str, case_id: int, question: str, score: int, seconds_on_case: float | None = None, zooms: int | None = None) -> None:
+        """Record (or change) one answer; it is on disk when this returns. A study made before schema 3
+        has no zooms column: the count is not kept there (the file is not upgraded behind its owner's back)."""
         rater = self.rater_id(name)
         row = self.db.execute("SELECT question_id, anchors FROM questions WHERE key = ?", (question,)).fetchone()
         if row is None:
@@ -343,12 +355,19 @@ class StudyFile(SqliteFile):
         with write_transaction(self.db, StudyError):
             if self.meta("locked") == "1":
                 raise StudyLockedError(f"{self.path}: the study is locked; no answer can be changed")
-            self.db.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (rater_id, case_id, question_id) "
-                "DO UPDATE SET score = excluded.score, answered_at = excluded.answered_at, seconds_on_case = excluded.seconds_on_case",
-                (rater, case_id, question_id, int(score), stamp, seconds_on_case),
-            )
+            self.upsert_answer(rater, case_id, question_id, int(score), stamp, seconds_on_case, zooms)
             self.db.execute("INSERT INTO answer_log (rater_id, case_id, question_id, score, answered_at) VALUES (?, ?, ?, ?, ?)", (rater, case_id, question_id, int(score), stamp))
+
+    def upsert_answer(self, rater_id: int, case_id: int, question_id: int, score: int, answered_at: str, seconds: float | None, zooms: int | None) -> None:
+        """Add or replace one answer row (inside the caller's transaction)."""
+        columns = "rater_id, case_id, question_id, score, answered_at, seconds_on_case" + (", zooms" if self.has_zooms else "")
+        values = (rater_id, case_id, question_id, score, answered_at, seconds) + ((zooms,) if self.has_zooms else ())
+        update = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[3:])
+        self.db.execute(f"INSERT INTO answers ({columns}) VALUES ({', '.join('?' * len(values))}) ON CONFLICT (rater_id, case_id, question_id) DO UPDATE SET {update}", values)
+
+    @property
+    def has_zooms(self) -> bool:
+        return any(row[1] == "zooms" for row in self.db.execute("PRAGMA table_info(answers)"))
 
     def answers_of(self, name: str) -> dict[tuple[int, str], int]:
         rows = self.db.execute(
@@ -386,7 +405,8 @@ class StudyFile(SqliteFile):
     def all_answers(self, include_calibration: bool = False) -> list[AnswerRow]:
         """Every answer, unblinded; calibration cases' only when asked (they never reach the statistics)."""
         rows = self.db.execute(
-            "SELECT r.name, c.case_id, c.code, c.arm, c.pair_key, c.repeat_of, c.source, q.key, a.score, a.answered_at, a.seconds_on_case "
+            "SELECT r.name, c.case_id, c.code, c.arm, c.pair_key, c.repeat_of, c.source, q.key, a.score, a.answered_at, a.seconds_on_case, "
+            + ("a.zooms " if self.has_zooms else "NULL ") +
             "FROM answers a JOIN raters r USING (rater_id) JOIN cases c USING (case_id) JOIN questions q USING (question_id) "
             + ("" if include_calibration else f"WHERE {self._not_calibration()} ") + "ORDER BY r.name, c.case_id, q.position"
         )
@@ -432,8 +452,8 @@ class RatingSession:
         case = self.order[position]
         return {k: s for (c, k), s in self.study.answers_of(self.rater).items() if c == case}
 
-    def answer(self, position: int, question: str, score: int, seconds_on_case: float | None = None) -> None:
-        self.study.answer(self.rater, self.order[position], question, score, seconds_on_case)
+    def answer(self, position: int, question: str, score: int, seconds_on_case: float | None = None, zooms: int | None = None) -> None:
+        self.study.answer(self.rater, self.order[position], question, score, seconds_on_case, zooms)
 
     def progress(self) -> tuple[int, int]:
         return self.study.progress(self.rater)

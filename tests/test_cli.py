@@ -97,15 +97,17 @@ def test_evaluate_prints_and_writes_table_one(photos, tiny_checkpoint, tmp_path,
     table = tmp_path / "table.csv"
     code = main(
         ["evaluate", "--images", str(photos), "--boxes", str(tmp_path / "gt.json"), "--model", str(tiny_checkpoint),
-         "--methods", "pathology,cam,occlusion", "--out", str(table)]
+         "--methods", "pathology,cam,occlusion", "--metrics", "accuracy,pointing-game,deletion", "--out", str(table)]
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "RL" in out and "RNFLD" in out and "pathology" in out
+    assert "RL" in out and "RNFLD" in out and "pathology" in out and "Pointing game" in out and "Deletion" in out
     lines = table.read_text().splitlines()
-    assert lines[0] == "pathology,method,mean_percent,std_percent,n"
-    assert len(lines) == 1 + 2 * 4  # RL and RNFLD x (3 methods + chance)
-    assert (tmp_path / "table.per-image.csv").exists()
+    assert lines[0] == "metric,pathology,method,mean,std,n,ours_minus_mean,paired_t_p,wilcoxon_p"
+    assert len(lines) == 1 + 3 * 2 * 4  # 3 metrics x RL and RNFLD x (3 methods + chance)
+    assert len((tmp_path / "table.per-image.csv").read_text().splitlines()) == 1 + 3 * 2 * 4  # one photo
+    assert main(["evaluate", "--images", str(photos), "--boxes", str(tmp_path / "gt.json"), "--metrics", "accuracy,banana"]) == 2
+    assert "unknown metric(s) banana" in capsys.readouterr().err
 
 
 def test_help_runs_without_torch_or_qt():

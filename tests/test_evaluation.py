@@ -85,3 +85,20 @@ def test_coco_round_trip_and_errors(tmp_path):
     (tmp_path / "orphan.json").write_text(json.dumps(coco))
     with pytest.raises(BoxesError, match="unknown image_id"):
         load_coco(tmp_path / "orphan.json")
+
+
+def test_every_metric_on_the_planted_spot_beats_the_flat_map(spot_model, spot_folder, tmp_path, capsys):
+    visualizer = PathologyVisualizer(spot_model, layers=["network.features.relu"])
+    everything = Thresholds(theta_act=0.0, cmi_low=0.75, cmi_high=0.75)
+    metrics = ("accuracy", "pointing-game", "rank-accuracy", "auc", "deletion", "insertion")
+    result = evaluate_localization(visualizer, spot_folder, boxes_around(), ["pathology"], everything, metrics=metrics)
+    assert {s.method for s in result.scores} == {"pathology", "chance"}
+    for metric in metrics:
+        ours, chance = (result.table(["pathology"], metric)["RL"][m][0] for m in ("pathology", "chance"))
+        assert (ours < chance) if metric == "deletion" else (ours > chance), metric
+    assert result.table(["pathology"], "pointing-game")["RL"]["pathology"][:2] == (100.0, 0.0)
+    paired = result.paired(["pathology"], "accuracy")["RL"]["chance"]
+    assert paired["n"] == 2 and paired["mean_difference"] > 0.5
+    path, per_image = result.write_csv(tmp_path / "t.csv", ["pathology"])
+    assert "deletion" in path.read_text() and len(per_image.read_text().splitlines()) == 1 + len(result.scores)
+    assert "Pointing game" in result.format_table(["pathology"])

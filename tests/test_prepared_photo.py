@@ -135,13 +135,14 @@ def test_the_exported_map_is_the_scored_map_pixel_for_pixel(tiny_checkpoint, mak
     assert main(["heatmap", str(photos / "eye.png"), "--out", str(tmp_path / "maps"), "--methods", "pathology,cam", "--model", str(tiny_checkpoint), "--device", "cpu"]) == 0
 
     scored = []
-    real = evaluation.localization_accuracy
-    monkeypatch.setattr(evaluation, "localization_accuracy", lambda heat, boxes: scored.append(heat) or real(heat, boxes))
+    real = evaluation.localisation_scores
+    monkeypatch.setattr(evaluation, "localisation_scores", lambda heat, region, metrics: scored.append(heat) or real(heat, region, metrics))
     entry = ImageBoxes("eye.png", 600, 420, {"RL": [(100, 100, 200, 150)], "RNFLD": [(300, 200, 100, 100)]})
     visualizer = PathologyVisualizer(load_classifier(tiny_checkpoint))
     result = evaluation.evaluate_localization(visualizer, photos, {"eye.png": entry}, ("pathology", "cam"))
-    assert not result.failures and len(scored) == 4  # RL and RNFLD boxes, each scoring two maps
-    rl, cam_rl, rnfld, cam_rnfld = scored
+    assert not result.failures and len(scored) == 6  # RL and RNFLD boxes, each scoring two maps and the flat one
+    rl, cam_rl, flat, rnfld, cam_rnfld, _ = scored
+    assert np.all(flat == 1)
     assert np.array_equal(np.load(tmp_path / "maps" / "eye.pathology-rl.npy"), rl)
     assert np.array_equal(np.load(tmp_path / "maps" / "eye.pathology-rnfld.npy"), rnfld)
     assert np.array_equal(np.load(tmp_path / "maps" / "eye.cam.npy"), cam_rl) and np.array_equal(cam_rl, cam_rnfld)

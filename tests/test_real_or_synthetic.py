@@ -14,7 +14,7 @@ from fundus_viewer.core.study.discrimination import ALL_ARMS
 from fundus_viewer.core.study.mrmc import write_mrmc
 from fundus_viewer.core.study.questions import CALL, CONFIDENCE, synthetic_rating
 from fundus_viewer.core.study.report import analyze_study, format_text
-from fundus_viewer.core.study.store import StudyError
+from fundus_viewer.core.study.store import StudyError, StudyFile
 from tests.test_study import write_arm
 
 SIZE = (200, 240)
@@ -77,7 +77,7 @@ def test_accuracy_ci_binomial_test_and_d_prime_match_the_hand_computed_figures(t
 
 def test_the_rating_scale_orders_every_call_and_confidence():
     assert [synthetic_rating(1, c) for c in (3, 2, 1)] + [synthetic_rating(2, c) for c in (1, 2, 3)] == [1, 2, 3, 4, 5, 6]
-    assert synthetic_rating(2, None) == 2
+    assert (synthetic_rating(1, None), synthetic_rating(2, None)) == (3, 4)  # no confidence: the least sure, same scale
 
 
 def test_mrmc_export_reads_back_with_truth_and_the_real_photos_under_every_modality(tmp_path, arms):
@@ -86,7 +86,7 @@ def test_mrmc_export_reads_back_with_truth_and_the_real_photos_under_every_modal
         answer_known(study, "ann", {"real": 2, "patho-gan": 6, "baseline": 1}, confidence=2)
         written = write_mrmc(study, tmp_path / "out")
         arm_of = {c["case_id"]: c["arm"] for c in study.case_table()}
-    assert [p.name for p in written] == ["mrmc-real-or-synthetic.csv", "mrmc-real-or-synthetic.imrmc"]
+    assert [p.name for p in written] == ["mrmc-real-or-synthetic.csv", "mrmc-real-or-synthetic-patho-gan.imrmc", "mrmc-real-or-synthetic-baseline.imrmc"]
     with open(written[0], newline="") as stream:
         rows = list(csv.DictReader(stream))
     truth = {r["caseID"]: int(r["score"]) for r in rows if r["readerID"] == "truth"}
@@ -94,14 +94,15 @@ def test_mrmc_export_reads_back_with_truth_and_the_real_photos_under_every_modal
     readings = [r for r in rows if r["readerID"] != "truth"]
     assert {m: sum(r["modalityID"] == m for r in readings) for m in ("patho-gan", "baseline")} == {"patho-gan": 20, "baseline": 14}
     assert {r["score"] for r in readings} <= {"2", "5"}  # "fairly sure" either way
-    lines = written[1].read_text().splitlines()
-    header = dict(line.split(": ") for line in lines[:lines.index("BEGIN DATA:")] if line.startswith(("NR:", "N0:", "N1:", "NM:")))
-    assert header == {"NR": "1", "N0": "10", "N1": "14", "NM": "2"}
-    data = [line.split(",") for line in lines[lines.index("BEGIN DATA:") + 1:]]
-    truth_rows = {int(c): int(s) for r, c, m, s in data if r == "-1"}
-    assert all(m == "0" for r, c, m, s in data if r == "-1")
-    assert truth_rows == {case: int(arm != "real") for case, arm in arm_of.items()}
-    assert sum(1 for r, *_ in data if r != "-1") == 34
+    for path, arm, n_synthetic in ((written[1], "patho-gan", 10), (written[2], "baseline", 4)):  # one modality each: RJafroc reads it
+        lines = path.read_text().splitlines()
+        header = dict(line.split(": ") for line in lines[:lines.index("BEGIN DATA:")] if line.startswith(("NR:", "N0:", "N1:", "NM:")))
+        assert header == {"NR": "1", "N0": "10", "N1": str(n_synthetic), "NM": "1"}
+        data = [line.split(",") for line in lines[lines.index("BEGIN DATA:") + 1:]]
+        truth_rows = {int(c): int(s) for r, c, m, s in data if r == "-1"}
+        assert all(m == "0" for r, c, m, s in data if r == "-1")
+        assert truth_rows == {case: int(a != "real") for case, a in arm_of.items() if a in ("real", arm)}
+        assert sum(1 for r, *_ in data if r != "-1") == 10 + n_synthetic
 
 
 def test_score_studies_export_one_table_per_question_paired_by_key(tmp_path):
@@ -126,10 +127,12 @@ def test_the_cli_makes_and_exports_a_real_or_synthetic_study(tmp_path, arms, cap
     assert "--real-arm" in capsys.readouterr().err
     assert main(["study", "create", str(out), "--arm", f"gan={arms['patho-gan'][0].parent}", "--arm", f"photos={arms['real'][0].parent}", "--task", "real-or-synthetic",
                  "--real-arm", "photos", "--size", "48"]) == 0
+    with StudyFile(out) as study:
+        answer_known(study, "ann", {"photos": 2, "gan": 7})
     assert main(["study", "analyze", str(out), "--format", "imrmc"]) == 2
     assert "--out" in capsys.readouterr().err
     assert main(["study", "analyze", str(out), "--format", "imrmc", "--out", str(tmp_path / "report")]) == 0
-    assert (tmp_path / "report" / "mrmc-real-or-synthetic.imrmc").is_file()
+    assert (tmp_path / "report" / "mrmc-real-or-synthetic-gan.imrmc").is_file()
 
 
 def test_real_or_synthetic_refuses_what_it_cannot_analyse(tmp_path, arms):
@@ -137,3 +140,20 @@ def test_real_or_synthetic_refuses_what_it_cannot_analyse(tmp_path, arms):
         create_study(tmp_path / "a.fvstudy", {"real": arms["real"]}, size=48, task="real-or-synthetic")
     with pytest.raises(StudyError, match="--task must be one of"):
         create_study(tmp_path / "b.fvstudy", arms, size=48, task="guess")
+
+
+def test_unequal_arms_are_flagged_and_the_call_gets_its_consistency(tmp_path, arms):
+    arms["baseline"] = sorted(write_arm(tmp_path / "base", "base", 10, size=SIZE, seed=70).iterdir())
+    with create_study(tmp_path / "s.fvstudy", arms, size=48, task="real-or-synthetic", repeats=3) as study:
+        answer_known(study, "ann", {"real": 10, "patho-gan": 10, "baseline": 10})  # "synthetic" to everything
+        for case in study.case_table():
+            if case["repeat_of"] is not None:
+                study.answer("ann", case["case_id"], CALL.key, 1)  # changes its mind on every repeat
+        analysis = analyze_study(study)
+    result = analysis.discrimination
+    everything = next(a for a in result.accuracy if a.arm == ALL_ARMS)
+    assert result.unbalanced and everything.accuracy == pytest.approx(20 / 30)  # response bias, not skill
+    assert all(s.balanced_accuracy == 0.5 for s in result.sensitivity)
+    [call] = [c for c in analysis.consistency if c.question == CALL.key]
+    assert (call.n, call.exact_agreement) == (3, 0.0)
+    assert "balanced accuracy" in format_text(analysis)

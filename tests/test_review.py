@@ -194,14 +194,16 @@ def test_evaluate_a_folder_with_a_known_answer(qtbot, window, folder):
     dialog = window.evaluate_dialog or window.evaluate_folder()
     for method, check in dialog.checks.items():
         check.setChecked(method in ("pathology", "cam"))
+    dialog.metric_checks["auc"].setChecked(True)
     dialog.run_button.click()
     # (waiting on the worker's own signal would run pytest-qt's slot in the worker thread)
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
-    scores = {(s.file_name, s.method): (s.accuracy, s.chance) for s in dialog.result.scores}
-    assert scores["a-eye.png", "pathology"] == (pytest.approx(1.0), pytest.approx(1.0))
-    assert scores["a-eye.png", "cam"][0] == pytest.approx(1.0)
-    assert scores["b-eye.png", "cam"][1] == pytest.approx(0.25)
-    assert dialog.table.rowCount() == 2 and dialog.details.rowCount() == len(dialog.result.scores)
+    scores = {(s.file_name, s.method, s.metric): s.value for s in dialog.result.scores}
+    assert scores["a-eye.png", "pathology", "accuracy"] == pytest.approx(1.0) and scores["a-eye.png", "chance", "accuracy"] == pytest.approx(1.0)
+    assert scores["a-eye.png", "cam", "accuracy"] == pytest.approx(1.0)
+    assert scores["b-eye.png", "chance", "accuracy"] == pytest.approx(0.25)
+    assert scores["b-eye.png", "chance", "auc"] == 0.5  # a flat map against a quarter of the photo
+    assert dialog.table.rowCount() == 2 * 2 and dialog.details.rowCount() == len(dialog.result.scores)
     assert "(n 2)" in dialog.table.item(0, 0).text()
     dialog.close()
 

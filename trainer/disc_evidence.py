@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", help="only this data set (the manifest's dataset column)")
     parser.add_argument("--label", default="glaucoma", help="only photos with this label ('' for all)")
     parser.add_argument("--level", type=int, default=191, help="disc and cup mask level (Drishti-GS1: 191 = 3 of 4 experts)")
-    parser.add_argument("--methods", default="pathology-rl,pathology-rnfld,cam")
+    parser.add_argument("--methods", default="pathology-rl,pathology-rnfld,cam", help="maps by name: pathology-rl, pathology-rnfld, cam, gbp, smoothgrad, occlusion")
+    parser.add_argument("--metrics", default="accuracy", help="also: pointing-game, rank-accuracy, top-k, auc, deletion, insertion (fundus-viewer evaluate's); "
+                        "each on the disc box and the rim, every map against a flat one (chance), paired tests of the first map against the others")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     return parser
@@ -63,10 +65,11 @@ def measure(args) -> dict:
 
     from fundus_viewer.core.boxes import mask_bounding_box
     from fundus_viewer.core.device import select_device
+    from fundus_viewer.core.evaluation import check_metrics, score_maps
     from fundus_viewer.core.images import load_image
-    from fundus_viewer.core.metrics import localization_accuracy, region_accuracy, uniform_accuracy
+    from fundus_viewer.core.metrics import boxes_mask, localization_accuracy, region_accuracy, uniform_accuracy
     from fundus_viewer.core.models.checkpoint import load_classifier
-    from fundus_viewer.core.visualization.baselines import baseline_map
+    from fundus_viewer.core.visualization.maps import PATHOLOGY_NAMES, build_maps
     from fundus_viewer.core.visualization.pathology import PathologyVisualizer
     from trainer.sources import DataError
 
@@ -76,6 +79,10 @@ def measure(args) -> dict:
     device = select_device(args.device)
     visualizer = PathologyVisualizer(load_classifier(args.model, device=device), device=device)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    check_metrics(metrics)
+    wanted = tuple(dict.fromkeys("pathology" if m in PATHOLOGY_NAMES.values() else m for m in methods))
+    rows = []  # (photo, map, region, metric, value) of every metric asked beyond the accuracy
     shares = {m: [] for m in methods}
     rim_shares = {m: [] for m in methods}
     chance, rim_chance = [], []
@@ -88,17 +95,14 @@ def measure(args) -> dict:
         rim = None
         if cup_path is not None:
             rim = (disc >= args.level) & ~(np.asarray(Image.open(cup_path).convert("L")) >= args.level)
-        maps = visualizer.analyze(photo).heatmaps()
-        _, transform, x = visualizer.prepare(photo)
+        maps = build_maps(visualizer, photo, wanted)
         for method in methods:
-            if method == "pathology-rl":
-                heat = maps.rl
-            elif method == "pathology-rnfld":
-                heat = maps.rnfld
-            else:
-                heat = baseline_map(method, visualizer.model, x, transform).heat
+            heat = maps.full(method)
             shares[method].append(localization_accuracy(heat, [box]))
             rim_shares[method].append(region_accuracy(heat, rim) if rim is not None else np.nan)
+        if metrics != ["accuracy"]:
+            regions = {"disc box": boxes_mask(disc.shape, [box]), **({"rim": rim} if rim is not None else {})}
+            rows += [(photo_path.name, *row) for row in score_maps(visualizer, maps, regions, methods, metrics, map_for=lambda m, _r: m, seed=photo_path.name)]
         chance.append(uniform_accuracy((photo.height, photo.width), [box]))
         rim_chance.append(float(rim.mean()) if rim is not None else np.nan)
     chance_mean = float(np.mean(chance))
@@ -112,6 +116,9 @@ def measure(args) -> dict:
         result["paired_rim"] = paired_tests(rim_shares, methods[0])
         print(f"the rim (disc and not cup) covers {result['rim_share_percent']:.2f}% of a photo on average")
         report(result["rim"], "the rim")
+    if rows:
+        result["metrics"] = metric_tables(rows, methods, metrics)
+        print_metric_tables(result["metrics"], methods[0])
     for region in ("paired_disc_box", "paired_rim"):
         for method, t in result.get(region, {}).items():
             print(f"{region[len('paired_'):]:<9} {methods[0]} - {method}: {100 * t['mean_difference']:+.1f} points over {t['n_pairs']} photos, "
@@ -142,22 +149,45 @@ def summarise(shares: dict, chance: list) -> dict:
 
 def paired_tests(shares: dict, reference: str) -> dict:
     """Each other method against ``reference`` on the photos where both maps have heat."""
-    import numpy as np
+    from fundus_viewer.core.evaluation import paired_test
 
-    from fundus_viewer.core.study.stats import compare_paired
-
-    ours = np.array(shares[reference], dtype=float)
     out = {}
     for method, values in shares.items():
-        if method == reference:
-            continue
-        values = np.array(values, dtype=float)
-        both = np.isfinite(ours) & np.isfinite(values)
-        if both.sum() < 2:
-            continue
-        r = compare_paired(ours[both], values[both])
-        out[method] = {"n_pairs": r.n_pairs, "mean_difference": r.mean_difference, "t_p": r.p, "wilcoxon_p": r.wilcoxon_p}
+        if method != reference:
+            test = paired_test(shares[reference], values)
+            if test["n"] >= 2:
+                out[method] = {"n_pairs": test["n"], "mean_difference": test["mean_difference"], "t_p": test["t_p"], "wilcoxon_p": test["wilcoxon_p"]}
     return out
+
+
+def metric_tables(rows: list[tuple], methods: list[str], metrics: list[str]) -> dict:
+    """region -> metric -> {"methods": map -> mean / sd / n (chance included), "paired": the first map minus
+    each other, on the photos both scored}."""
+    import numpy as np
+
+    from fundus_viewer.core.evaluation import CHANCE
+
+    out = {}
+    for region in dict.fromkeys(r[2] for r in rows):
+        out[region] = {}
+        for metric in metrics:
+            values = {m: {photo: v for photo, mm, rr, me, v in rows if mm == m and rr == region and me == metric} for m in (*methods, CHANCE)}
+            photos = sorted(values[methods[0]])
+            summary = {}
+            for m, per_photo in values.items():
+                finite = np.array([v for v in per_photo.values() if np.isfinite(v)])
+                summary[m] = {"mean": float(finite.mean()) if finite.size else None, "sd": float(finite.std(ddof=1)) if finite.size > 1 else None, "n": int(finite.size)}
+            series = {m: [values[m].get(p, float("nan")) for p in photos] for m in values}
+            out[region][metric] = {"methods": summary, "paired": paired_tests(series, methods[0])}
+    return out
+
+
+def print_metric_tables(tables: dict, reference: str) -> None:
+    for region, by_metric in tables.items():
+        for metric, table in by_metric.items():
+            cells = "  ".join(f"{m} {r['mean']:.3f}+-{(r['sd'] or 0):.3f}" for m, r in table["methods"].items() if r["mean"] is not None)
+            tests = "  ".join(f"{m} {t['mean_difference']:+.3f} p {t['wilcoxon_p']:.2g}" for m, t in table["paired"].items())
+            print(f"{region:<9} {metric:<14} {cells}\n{'':<24} {reference} minus: {tests}")
 
 
 def report(methods: dict, region: str) -> None:

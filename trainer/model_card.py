@@ -118,7 +118,38 @@ def classifier_card(path: Path, spec: dict, evidence: dict | None, card: Path | 
                           [[method, f"{r['heat_in_box_percent']:.1f}%", f"{r['ratio_to_box_share']:.2f}x", f"{r['median_per_photo_ratio']:.2f}x"]
                            for method, r in evidence["methods"].items()])]
         lines += _evidence_tests(evidence)
+        lines += metrics_lines(evidence)
     return "\n".join(lines) + "\n"
+
+
+METRIC_HEADERS = {"accuracy": "heat in region", "pointing-game": "pointing game", "rank-accuracy": "rank accuracy", "top-k": "top-2% in region",
+                  "auc": "AUC", "deletion": "deletion area (lower)", "insertion": "insertion area (higher)"}
+
+
+def metrics_lines(evidence: dict) -> list[str]:
+    """Every metric of ``disc-evidence --metrics`` per map and region, and the first map's paired tests."""
+    tables = evidence.get("metrics")
+    if not tables:
+        return []
+    lines = ["", "## Localisation and faithfulness metrics (`disc-evidence --metrics`)", "",
+             "Mean +- SD over photos; `chance` is a flat map (the region's share for the first four, 0.5 for AUC, pixels in random order for the curves). "
+             "Deletion and insertion are areas under P(glaucoma) as the model input's pixels are blacked out (deletion) or restored into a blurred "
+             "copy (insertion), most relevant first, in 20 steps; they do not depend on the region. A map without heat has no score."]
+    for index, (region, by_metric) in enumerate(tables.items()):
+        metrics = [m for m in by_metric if index == 0 or m not in ("deletion", "insertion")]  # the curves are the same on every region
+        maps = list(next(iter(by_metric.values()))["methods"])
+        reference = maps[0]
+
+        def cell(r):
+            return "-" if r["mean"] is None else f"{r['mean']:.3f} +- {r['sd'] or 0:.3f} ({r['n']})"
+
+        lines += ["", f"On the {region} (n photos in brackets):", "",
+                  *_table(["map", *[METRIC_HEADERS[m] for m in metrics]], [[m, *[cell(by_metric[k]["methods"][m]) for k in metrics]] for m in maps]),
+                  "", f"{reference} minus each other map, paired over the photos both scored (Wilcoxon signed-rank p):", "",
+                  *_table(["map", *[METRIC_HEADERS[m] for m in metrics]],
+                          [[m, *[(lambda t: f"{t['mean_difference']:+.3f} (p {t['wilcoxon_p']:.2g})" if t else "-")(by_metric[k]["paired"].get(m)) for k in metrics]]
+                           for m in maps[1:]])]
+    return lines
 
 
 def _evidence_tests(evidence: dict) -> list[str]:

@@ -19,12 +19,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fundus-viewer evaluate",
         description="Localisation accuracy (heat inside the boxes / total heat), mean +- std %, per method "
-        "and pathology. RL boxes score the RL map, RNFLD boxes the RNFLD map; a baseline's single map is "
-        "scored against both.",
+        "and pathology, and with --metrics the pointing game, rank accuracy, top-k intersection, AUC and the "
+        "deletion / insertion areas. RL boxes score the RL map, RNFLD boxes the RNFLD map; a baseline's single "
+        "map is scored against both; a flat map gives each metric's chance level.",
     )
     parser.add_argument("--images", required=True, metavar="DIR", help="folder holding the photos named in the box file")
     parser.add_argument("--boxes", required=True, metavar="COCO.json")
     parser.add_argument("--methods", default=",".join(METHOD_NAMES))
+    parser.add_argument("--metrics", default="accuracy", help="comma-separated: accuracy (the paper's), pointing-game, rank-accuracy, top-k, auc, deletion, insertion; "
+                        "every method is compared with a flat map (chance) and, paired, with ours")
     parser.add_argument("--out", metavar="table.csv", help="write the table here (and every image's scores beside it)")
     add_threshold_options(parser)
     add_model_options(parser)
@@ -33,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from fundus_viewer.core.boxes import load_coco
-    from fundus_viewer.core.evaluation import evaluate_localization
+    from fundus_viewer.core.evaluation import check_metrics, evaluate_localization
 
     methods = parse_methods(args.methods)
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    check_metrics(metrics)
     thresholds = thresholds_from(args)
     boxes = load_coco(args.boxes)
     visualizer = open_visualizer(args)
@@ -44,7 +49,7 @@ def run(args) -> int:
         if name:
             print(f"[{done + 1}/{total}] {name}", file=sys.stderr)
 
-    result = evaluate_localization(visualizer, args.images, boxes, methods, thresholds, progress=progress)
+    result = evaluate_localization(visualizer, args.images, boxes, methods, thresholds, progress=progress, metrics=metrics)
     for name, reason in result.failures.items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(result.format_table(methods))

@@ -23,7 +23,7 @@ class EvaluateMixin:
         if self.evaluate_dialog is not None:
             self.evaluate_dialog.close()
         dialog = EvaluateDialog(folder, len(boxes), self)
-        dialog.run_requested.connect(lambda methods: self._run_evaluation(folder, boxes, methods))
+        dialog.run_requested.connect(lambda methods, metrics: self._run_evaluation(folder, boxes, methods, metrics))
         dialog.cancel_requested.connect(self._cancel_evaluation)
         dialog.open_photo.connect(lambda name: self.open_photo(Path(folder) / name))
         dialog.finished.connect(lambda _result, d=dialog: self._evaluation_closed(d))
@@ -31,9 +31,9 @@ class EvaluateMixin:
         dialog.show()
         return dialog
 
-    def _run_evaluation(self, folder: str, boxes, methods) -> None:
+    def _run_evaluation(self, folder: str, boxes, methods, metrics=("accuracy",)) -> None:
         self._evaluation_job = self._next_job()
-        self.request_evaluation.emit(self._evaluation_job, folder, boxes, methods, self.panel.thresholds_object())
+        self.request_evaluation.emit(self._evaluation_job, folder, boxes, methods, self.panel.thresholds_object(), metrics)
 
     def _cancel_evaluation(self) -> None:
         if self._evaluation_job is not None:

@@ -17,13 +17,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from fundus_viewer.core.evaluation import METHODS, Evaluation
+from fundus_viewer.core.evaluation import CHANCE, METHODS, METRIC_TITLES, METRICS, PERCENT, Evaluation
 
 NAMES = {"pathology": "Ours (pathology-aware)", "cam": "CAM", "gbp": "Guided BP", "smoothgrad": "SmoothGrad", "occlusion": "Occlusion", "chance": "flat map (chance)"}
 
 
 class EvaluateDialog(QDialog):
-    run_requested = Signal(tuple)  # methods
+    run_requested = Signal(tuple, tuple)  # methods, metrics
     cancel_requested = Signal()
     open_photo = Signal(str)  # file name
 
@@ -38,6 +38,13 @@ class EvaluateDialog(QDialog):
         methods_row = QHBoxLayout()
         for check in self.checks.values():
             methods_row.addWidget(check)
+        self.metric_checks = {m: QCheckBox(METRIC_TITLES[m]) for m in METRICS}
+        self.metric_checks["accuracy"].setChecked(True)  # the paper's
+        for m in ("deletion", "insertion"):
+            self.metric_checks[m].setToolTip("21 passes of the network per map and curve: slower")
+        metrics_row = QHBoxLayout()
+        for check in self.metric_checks.values():
+            metrics_row.addWidget(check)
         self.info = QLabel(f"{n_images} photos with boxes in this folder. Accuracy = heat inside the boxes / all heat, per photo; mean ± std %.")
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
@@ -57,6 +64,7 @@ class EvaluateDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.info)
         layout.addLayout(methods_row)
+        layout.addLayout(metrics_row)
         layout.addLayout(buttons)
         layout.addWidget(QLabel("Table 1"))
         layout.addWidget(self.table)
@@ -67,14 +75,17 @@ class EvaluateDialog(QDialog):
     def methods(self) -> tuple[str, ...]:
         return tuple(m for m, check in self.checks.items() if check.isChecked())
 
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(m for m, check in self.metric_checks.items() if check.isChecked())
+
     def run(self) -> None:
-        if not self.methods():
+        if not self.methods() or not self.metrics():
             return
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.export_button.setEnabled(False)
         self.progress.setRange(0, 0)
-        self.run_requested.emit(self.methods())
+        self.run_requested.emit(self.methods(), self.metrics())
 
     def on_progress(self, done: int, total: int, name: str) -> None:
         self.progress.setRange(0, total)
@@ -94,23 +105,28 @@ class EvaluateDialog(QDialog):
         self.progress.setFormat("cancelled" if result.cancelled else "done")
         self.export_button.setEnabled(True)
         methods = self.methods()
-        table = result.table(methods)
-        columns = list(methods) + ["chance"]
+        columns = [*methods, CHANCE]
+        rows = [(metric, pathology, row, result.paired(methods, metric).get(pathology, {}) if "pathology" in methods else {})
+                for metric in result.metrics for pathology, row in result.table(methods, metric).items()]
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels([NAMES[c] for c in columns])
-        self.table.setRowCount(len(table))
-        self.table.setVerticalHeaderLabels(list(table))
-        for r, row in enumerate(table.values()):
+        self.table.setRowCount(len(rows))
+        self.table.setVerticalHeaderLabels([f"{METRIC_TITLES[m]}{' %' if m in PERCENT else ''} · {p}" for m, p, _, _ in rows])
+        for r, (metric, _, row, paired) in enumerate(rows):
+            digits = 1 if metric in PERCENT else 3
             for c, column in enumerate(columns):
                 mean, std, n = row[column]
-                self.table.setItem(r, c, QTableWidgetItem(f"{mean:.1f} ± {std:.1f}  (n {n})" if n else "-"))
+                test = paired.get(column)
+                p = f"  · Wilcoxon p {test['wilcoxon_p']:.2g}" if test and test["n"] >= 2 else ""
+                self.table.setItem(r, c, QTableWidgetItem(f"{mean:.{digits}f} ± {std:.{digits}f}  (n {n}){p}" if n else "-"))
         self.table.resizeColumnsToContents()
-        headers = ["photo", "method", "pathology", "accuracy %", "chance %"]
+        headers = ["photo", "method", "pathology", "metric", "value"]
         self.details.setColumnCount(len(headers))
         self.details.setHorizontalHeaderLabels(headers)
         self.details.setRowCount(len(result.scores))
         for r, score in enumerate(result.scores):
-            for c, value in enumerate([score.file_name, NAMES[score.method], score.pathology, f"{100 * score.accuracy:.1f}", f"{100 * score.chance:.1f}"]):
+            value = f"{100 * score.value:.1f} %" if score.metric in PERCENT else f"{score.value:.3f}"
+            for c, value in enumerate([score.file_name, NAMES[score.method], score.pathology, METRIC_TITLES[score.metric], value]):
                 item = QTableWidgetItem(value)
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 self.details.setItem(r, c, item)

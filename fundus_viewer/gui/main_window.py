@@ -32,7 +32,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
     request_open = Signal(int, str)
     request_analysis = Signal(int, object)
     request_baseline = Signal(int, object, str)
-    request_evaluation = Signal(int, str, object, object, object)
+    request_evaluation = Signal(int, str, object, object, object, object)  # job, folder, boxes, methods, thresholds, metrics
     request_layers = Signal(object)
     request_synthesis = Signal(int, object, int)
     redrawn = Signal()  # the maps on screen match the panel (after every redraw)

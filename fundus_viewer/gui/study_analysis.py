@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.study.report import analyze_study, format_number, format_p, format_text, write_answers_csv, write_json
 from fundus_viewer.core.study.store import StudyFile
 
@@ -191,8 +192,8 @@ class AnalysisWindow(QWidget):
         try:
             with StudyFile(self.study_path, readonly=True) as study:
                 written = write_mrmc(study, folder)
-        except OSError as exc:
-            QMessageBox.critical(self, "MRMC tables not written", f"{folder}: {exc.strerror or exc}")
+        except (OSError, FundusViewerError) as exc:
+            QMessageBox.critical(self, "MRMC tables not written", f"{folder}: {getattr(exc, 'strerror', None) or exc}")
             return []
         QMessageBox.information(self, "MRMC tables written", "\n".join(p.name for p in written))
         return written

@@ -210,7 +210,7 @@ class AnalysisWorker(QObject):
             self._error(job_id, BASELINE, exc)
 
     @Slot(int, str, object, object, object)
-    def evaluate(self, job_id: int, folder: str, boxes, methods, thresholds) -> None:
+    def evaluate(self, job_id: int, folder: str, boxes, methods, thresholds, metrics=("accuracy",)) -> None:
         """The paper's Table 1 for the drawn boxes; progress per photo, cancellable between photos."""
         if self._visualizer is None:
             self._error(job_id, EVALUATION, "No classifier is loaded, so nothing can be evaluated.")
@@ -221,7 +221,7 @@ class AnalysisWorker(QObject):
             result = evaluate_localization(
                 self._visualizer, folder, boxes, methods, thresholds,
                 progress=lambda done, total, name: self._reply(job_id, PROGRESS, (done, total, name)),
-                should_stop=lambda: job_id in self._cancelled,
+                should_stop=lambda: job_id in self._cancelled, metrics=metrics,
             )
         except Exception as exc:
             log.exception("evaluation failed")

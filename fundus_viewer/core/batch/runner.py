@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from fundus_viewer.core.batch.inputs import DataItem, DataSourceError
 from fundus_viewer.core.batch.journal import Journal, read_rows, write_summary
+from fundus_viewer.core.jsonsafe import json_safe
 from fundus_viewer.core.batch.loader import PhotoDataset, default_workers, keep_as_list, opencv_pool_stopped, worker_context
 from fundus_viewer.core.distributed import Dist, barrier, broadcast_object
 from fundus_viewer.core.errors import FundusViewerError
@@ -128,15 +128,10 @@ def process_batch(task, batch) -> list[dict]:
         if p.error:
             row["error"] = p.error
         else:
-            row.update(_finite(results[p.index]))
+            row.update(json_safe(results[p.index]))  # a float16 overflow can make NaN or infinity
         row["seconds"] = round(p.seconds + (0 if p.error else share), 4)
         rows.append(row)
     return rows
-
-
-def _finite(values: dict) -> dict:
-    """NaN and infinity become empty cells (JSON has neither; a float16 overflow can make them)."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
 
 
 def _digest(items: list[DataItem]) -> str:

@@ -124,11 +124,11 @@ def read_calibration(folder: str | Path, questions, size: int = 512, fit: str = 
     if not folder.is_dir():
         raise StudyError(f"--calibration {folder}: not a folder")
     table = folder / "reference.csv"
+    questions = [q for q in questions if q.key != CONFIDENCE.key]  # how sure a rater is has no reference
     if not table.is_file():
         raise StudyError(f"--calibration {folder}: needs reference.csv (columns: file, {', '.join(q.key for q in questions)})")
     with table.open(newline="", encoding="utf-8-sig") as stream:
         rows = {row.get("file", "").strip(): row for row in csv.DictReader(stream)}
-    questions = [q for q in questions if q.key != CONFIDENCE.key]  # how sure a rater is has no reference
     cases = []
     for path in list_images(folder):
         row = rows.get(path.name)

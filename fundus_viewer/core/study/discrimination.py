@@ -7,8 +7,11 @@ Per rater, on every case shown for the first time (repeats and calibration cases
 - per synthetic arm against the real arm, d' = z(H) - z(F) and the criterion c = -(z(H) + z(F)) / 2, with
   H the share of that arm called synthetic and F the share of real photos called synthetic, each
   corrected log-linearly ((k + 0.5) / (n + 1), Hautus 1995) so that 0 % and 100 % stay finite;
-- with the confidence question, the AUC of the rating scale (call x confidence, ``synthetic_rating``).
-A rater at chance has accuracy 0.5, d' 0 and AUC 0.5: the synthetic photos pass.
+- with the confidence question, the AUC of the rating scale (call x confidence, ``synthetic_rating``);
+- the balanced accuracy (H + 1 - F) / 2 per synthetic arm.
+A rater at chance has d' 0, AUC 0.5 and balanced accuracy 0.5: the synthetic photos pass. The overall
+accuracy is at 50 % only when there are as many real photos as synthetic ones: a rater who calls every
+photo synthetic scores k / (k + 1) with k synthetic arms the size of the real one (``unbalanced``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Sensitivity:
     arm: str  # a synthetic arm, against the real arm
     hit_rate: float  # the arm's photos called synthetic
     false_alarm_rate: float  # real photos called synthetic
+    balanced_accuracy: float  # (H + 1 - F) / 2: what response bias cannot raise when the arms differ in size
     d_prime: float
     criterion: float
     auc: float | None  # of the rating scale; None without the confidence question
@@ -51,6 +55,7 @@ class Discrimination:
     real_arm: str
     accuracy: list[Accuracy]
     sensitivity: list[Sensitivity]
+    unbalanced: bool = False  # real and synthetic photos differ in number: read d' and balanced accuracy
 
 
 def accuracy(rater: str, arm: str, correct: int, n: int) -> Accuracy:
@@ -81,6 +86,8 @@ def analyze_discrimination(rows: list[AnswerRow], real_arm: str, arms: list[str]
         correct = {case: said_synthetic[case] == (arm_of[case] != real_arm) for case in calls}
         if calls:
             result.accuracy.append(accuracy(rater, ALL_ARMS, sum(correct.values()), len(correct)))
+            n_real = sum(1 for case in calls if arm_of[case] == real_arm)
+            result.unbalanced |= n_real != len(calls) - n_real
         for arm in arms:
             cases = [c for c in calls if arm_of[c] == arm]
             if cases:
@@ -93,8 +100,9 @@ def analyze_discrimination(rows: list[AnswerRow], real_arm: str, arms: list[str]
             hits, false_alarms = sum(said_synthetic[c] for c in synthetic), sum(said_synthetic[c] for c in real)
             d, c = d_prime(hits, len(synthetic), false_alarms, len(real))
             auc = None
-            if all(case in sure for case in real + synthetic):
-                ratings = [synthetic_rating(calls[case], sure[case], confidence_levels) for case in real + synthetic]
+            if any(case in sure for case in real + synthetic):  # without any confidence the scale is the call alone
+                ratings = [synthetic_rating(calls[case], sure.get(case), confidence_levels) for case in real + synthetic]
                 auc = float(roc_auc_score([0] * len(real) + [1] * len(synthetic), ratings))
-            result.sensitivity.append(Sensitivity(rater, arm, hits / len(synthetic), false_alarms / len(real), d, c, auc))
+            hit_rate, false_alarm_rate = hits / len(synthetic), false_alarms / len(real)
+            result.sensitivity.append(Sensitivity(rater, arm, hit_rate, false_alarm_rate, (hit_rate + 1 - false_alarm_rate) / 2, d, c, auc))
     return result

@@ -30,7 +30,8 @@ def task_questions(task: str, questions=DEFAULT_QUESTIONS, confidence: bool = Fa
 def synthetic_rating(call: int, confidence: int | None, levels: int = len(CONFIDENCE.anchors)) -> int:
     """The call and its confidence as one ordinal rating of how synthetic the rater thinks the photo is:
     1 = certain it is real ... 2 x levels = certain it is synthetic (the rating scale ROC and MRMC
-    analyses take); without a confidence, the call itself (1 real, 2 synthetic)."""
+    analyses take). A call without a confidence is the least sure of its side (levels or levels + 1), so
+    it stays on the same scale."""
     if confidence is None:
-        return call
+        confidence = 1
     return levels + confidence if call == SYNTHETIC else levels + 1 - confidence

@@ -25,6 +25,9 @@ def analyze_study(study: StudyFile) -> StudyAnalysis:
     analysis.reading, analysis.reading_comparisons = reading_times(rows, arms)
     if task == "real-or-synthetic":
         analysis.discrimination = analyze_discrimination(rows, study.settings["real_arm"], arms)
+        calls = analyze_answers(rows, [CALL.key], len(CALL.anchors), arms)  # the call's agreement and consistency, no arm tests
+        analysis.agreement += calls.agreement
+        analysis.consistency += calls.consistency
     return analysis
 
 
@@ -87,12 +90,15 @@ def format_reading(analysis: StudyAnalysis) -> list[str]:
 
 def format_discrimination(result: Discrimination) -> list[str]:
     lines = ["", f"real or synthetic (real arm: {result.real_arm}); accuracy with exact 95% CI, binomial test against 50 %"]
+    if result.unbalanced:
+        lines.append("  (real and synthetic photos differ in number: the 'all' row rewards answering the larger side; read the balanced accuracy and d')")
     for a in result.accuracy:
         lines.append(f"  {a.rater:<14} {a.arm:<14} {a.correct:>4} of {a.n:<4} {a.accuracy:6.1%} (95% CI {a.ci95[0]:.1%} to {a.ci95[1]:.1%}), p {format_p(a.p_vs_chance)}")
     if result.sensitivity:
         lines.append("  d' (log-linear correction) per synthetic arm against the real photos; AUC of call x confidence")
     for s in result.sensitivity:
-        lines.append(f"  {s.rater:<14} {s.arm:<14} hits {s.hit_rate:.0%}, false alarms {s.false_alarm_rate:.0%}, d' {format_number(s.d_prime)}, c {format_number(s.criterion)}, AUC {format_number(s.auc)}")
+        lines.append(f"  {s.rater:<14} {s.arm:<14} hits {s.hit_rate:.0%}, false alarms {s.false_alarm_rate:.0%}, balanced accuracy {s.balanced_accuracy:.1%}, "
+                     f"d' {format_number(s.d_prime)}, c {format_number(s.criterion)}, AUC {format_number(s.auc)}")
     return lines
 
 

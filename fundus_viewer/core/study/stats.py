@@ -26,6 +26,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
+from fundus_viewer.core.jsonsafe import json_safe
 from fundus_viewer.core.study.discrimination import Discrimination
 from fundus_viewer.core.study.reading import ReadingComparison, ReadingTime
 from fundus_viewer.core.study.store import AnswerRow
@@ -113,7 +114,7 @@ class StudyAnalysis:
     discrimination: Discrimination | None = None  # a real-or-synthetic study (core.study.discrimination)
 
     def to_dict(self) -> dict:
-        return _finite(asdict(self))
+        return json_safe(asdict(self))
 
 
 def analyze_answers(rows: list[AnswerRow], questions: list[str], max_score: int = 5, arms: list[str] | None = None) -> StudyAnalysis:
@@ -293,14 +294,3 @@ def _kappa(a, b, labels) -> float:
     if len(set(a)) == 1 and len(set(b)) == 1:
         return 1.0 if a[0] == b[0] else 0.0  # kappa is undefined with no variation; report the agreement
     return float(cohen_kappa_score(a, b, labels=labels, weights="quadratic"))
-
-
-def _finite(value):
-    """JSON has no NaN: NaN becomes None."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

@@ -45,9 +45,16 @@ def run(args) -> int:
     _, _, x = visualizer.prepare(photos[0])
     layers = layers_to_the_logit(visualizer.model, x, visualizer.model.glaucoma_index)
     result = randomisation_test(visualizer.model, photos, explain, args.max_steps, args.seed, copy_model=lambda: load_classifier(args.model, device=visualizer.device),
-                                layers=layers, regions=[p.fov.mask() for p in photos],
+                                layers=layers, regions=[seen_field(visualizer, p) for p in photos],
                                 progress=lambda done, total: print(f"[{done}/{total}] cascade step", file=sys.stderr))
     print(format_table(result))
     written = write_outputs(result, Path(out), [str(p) for p in args.images])
     print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0
+
+
+def seen_field(visualizer, photo):
+    from fundus_viewer.core.sanity import compared_region
+
+    _, transform, _ = visualizer.prepare(photo)
+    return compared_region(photo.fov.mask(), transform.seen_region)

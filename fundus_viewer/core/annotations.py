@@ -98,14 +98,22 @@ class AnnotationStore(SqliteFile):
         return cls(Path(folder) / FOLDER_FILE)
 
     # -- boxes ------------------------------------------------------------------------------------
-    def add(self, box: Box) -> Box:
-        """Store a new box (or bring back a deleted one with its id, for undo)."""
+    def add(self, box: Box, origin: str | None = None) -> Box:
+        """Store a new box (or bring back a deleted one with its id, for undo). ``origin``: where it came
+        from when it was not drawn by hand (an accepted proposal), kept beside it in ``box_origins``, a table
+        older versions do not know and leave alone (so the file stays schema 1)."""
         if not box.box_id:
             box = replace(box, box_id=uuid.uuid4().hex)
-        self._insert([box])
+        self._insert([box], origin)
         return box
 
-    def _insert(self, boxes: list[Box]) -> None:
+    def origin(self, box_id: str) -> str | None:
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone() is None:
+            return None
+        row = self.db.execute("SELECT origin FROM box_origins WHERE box_id = ?", (box_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def _insert(self, boxes: list[Box], origin: str | None = None) -> None:
         """One transaction for all of them: a COCO import lands whole or not at all."""
         stamp = _now()
         with write_transaction(self.db, AnnotationError):
@@ -113,6 +121,9 @@ class AnnotationStore(SqliteFile):
                 "INSERT INTO boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(b.box_id, b.image, b.label, b.x, b.y, b.w, b.h, b.annotator, stamp, stamp) for b in boxes],
             )
+            if origin is not None:
+                self.db.execute("CREATE TABLE IF NOT EXISTS box_origins (box_id TEXT PRIMARY KEY, origin TEXT NOT NULL)")
+                self.db.executemany("INSERT OR REPLACE INTO box_origins VALUES (?, ?)", [(b.box_id, origin) for b in boxes])
 
     def update(self, box: Box) -> None:
         with write_transaction(self.db, AnnotationError):

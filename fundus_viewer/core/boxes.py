@@ -40,6 +40,10 @@ def load_coco(path: str | Path) -> dict[str, ImageBoxes]:
             names[category["id"]] = name
     if not names:
         raise BoxesError(f"{path}: no category named RL or RNFLD")
+    proposed = sum(1 for a in data["annotations"] if isinstance(a, dict) and a.get("proposal") is True)
+    if proposed:
+        raise BoxesError(f"{path}: holds {proposed} box proposal(s) made from heat maps (propose-boxes), which are not ground truth; "
+                         "accept or reject them in the window (Annotate ▸ Propose boxes from the maps) first")
     images = {}
     by_id = {}
     for image in data["images"]:

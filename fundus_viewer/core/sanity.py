@@ -79,6 +79,17 @@ def cascade(layers: list[str], max_steps: int = MAX_STEPS) -> list[list[str]]:
     return [top_down[a:b] for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def compared_region(fov_mask: np.ndarray, seen_region: tuple[int, int, int, int]) -> np.ndarray:
+    """Where maps are compared: the field of view within the part of the photo the model sees (x0, y0,
+    x1, y1). Outside it every map is zero, and those ties would make any two maps look alike (a disc-
+    centred model sees a square around the disc: over the whole field of view Guided Backprop's rank
+    correlation stays at 0.998 however its map changes)."""
+    x0, y0, x1, y1 = seen_region
+    region = np.zeros(fov_mask.shape, bool)
+    region[y0:y1, x0:x1] = fov_mask[y0:y1, x0:x1]
+    return region
+
+
 def on_grid(heat: np.ndarray, side: int = SIDE) -> np.ndarray:
     height, width = heat.shape
     scale = side / max(height, width)

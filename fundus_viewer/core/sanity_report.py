@@ -51,9 +51,10 @@ def write_figures(result: SanityResult, out: Path) -> list[Path]:
     for method, maps in result.maps.items():
         fig = plt.figure(figsize=(1.6 * steps, 4.2), dpi=110)
         grid = fig.add_gridspec(2, steps, height_ratios=[1, 1.1])
+        crop = _heat_extent(maps)
         for i, heat in enumerate(maps):
             ax = fig.add_subplot(grid[0, i])
-            ax.imshow(heat, cmap="inferno", vmin=0, vmax=max(float(heat.max()), 1e-6))
+            ax.imshow(heat[crop], cmap="inferno", vmin=0, vmax=max(float(heat.max()), 1e-6))
             ax.set_title("trained" if i == 0 else f"-{i}", fontsize=8)
             ax.axis("off")
         ax = fig.add_subplot(grid[1, :])
@@ -72,3 +73,12 @@ def write_figures(result: SanityResult, out: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def _heat_extent(maps: list[np.ndarray]) -> tuple[slice, slice]:
+    """The part of the frame any of the maps has heat in (a disc-centred model sees a small square)."""
+    union = np.any([m > 0 for m in maps], axis=0)
+    if not union.any():
+        return slice(None), slice(None)
+    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)

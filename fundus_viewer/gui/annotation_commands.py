@@ -79,3 +79,38 @@ class EditBox(BoxCommand):
         else:
             self.layer.update(box)
         self.layer.select(box.box_id)
+
+
+class AcceptProposal(BoxCommand):
+    """A proposal becomes an ordinary box of the annotator's, with its origin recorded; undone, the box
+    goes and the proposal is back where it was."""
+
+    def __init__(self, store: AnnotationStore, layer: BoxLayer, proposals, proposal, box: Box):
+        super().__init__(f"accept proposed {box.label} box")
+        self.store, self.layer, self.proposals, self.proposal, self.box = store, layer, proposals, proposal, box
+        self.index = 0
+
+    def do(self) -> None:
+        self.store.add(self.box, origin=self.proposal.origin)
+        self.layer.add(self.box)
+        self.layer.select(self.box.box_id)
+        self.index = self.proposals.remove(self.proposal)
+
+    def undo_it(self) -> None:
+        self.store.delete(self.box)
+        self.layer.remove(self.box.box_id)
+        self.proposals.restore(self.proposal, self.index)
+
+
+class RejectProposal(BoxCommand):
+    """Nothing is written: the proposal leaves the screen (and comes back on undo)."""
+
+    def __init__(self, proposals, proposal):
+        super().__init__(f"reject proposed {proposal.label} box")
+        self.proposals, self.proposal, self.index = proposals, proposal, 0
+
+    def do(self) -> None:
+        self.index = self.proposals.remove(self.proposal)
+
+    def undo_it(self) -> None:
+        self.proposals.restore(self.proposal, self.index)

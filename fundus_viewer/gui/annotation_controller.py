@@ -33,6 +33,9 @@ class AnnotationController(QObject):
         view.viewbox.rect_drawn.connect(self.draw)
         self.layer.moved.connect(self.moved)
         self._build_actions()
+        from fundus_viewer.gui.proposal_actions import ProposalActions
+
+        self.proposals = ProposalActions(self)
 
     # -- actions ----------------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -60,7 +63,7 @@ class AnnotationController(QObject):
 
     def menu_actions(self) -> list[QAction | None]:
         return [self.draw_rl, self.draw_rnfld, self.stop_drawing, self.relabel, self.delete, None, self.undo, self.redo, None,
-                self.reviewed, self.save, None, self.export, self.import_, None, self.rename, self.use_project]
+                *self.proposals.actions(), None, self.reviewed, self.save, None, self.export, self.import_, None, self.rename, self.use_project]
 
     def _draw_mode(self, label: str | None) -> None:
         self.view.viewbox.draw_label = label
@@ -74,6 +77,7 @@ class AnnotationController(QObject):
     def open_for(self, photo_path: Path) -> None:
         """Show the boxes of ``photo_path``, from its folder's store (or the project file)."""
         self.undo_stack.clear()  # undo history belongs to one photo
+        self.proposals.layer.clear()  # and so do its proposals
         self.target = self.project_file or Path(photo_path).parent / FOLDER_FILE
         if self.store is not None and self.store.path != self.target:
             self.store.close()

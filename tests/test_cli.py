@@ -104,8 +104,8 @@ def test_evaluate_prints_and_writes_table_one(photos, tiny_checkpoint, tmp_path,
     assert "RL" in out and "RNFLD" in out and "pathology" in out and "Pointing game" in out and "Deletion" in out
     lines = table.read_text().splitlines()
     assert lines[0] == "metric,pathology,method,mean,std,n,ours_minus_mean,paired_t_p,wilcoxon_p"
-    assert len(lines) == 1 + 3 * 2 * 4  # 3 metrics x RL and RNFLD x (3 methods + chance)
-    assert len((tmp_path / "table.per-image.csv").read_text().splitlines()) == 1 + 3 * 2 * 4  # one photo
+    assert len(lines) == 1 + 3 * 2 * 5  # 3 metrics x RL and RNFLD x (3 methods + the two flat maps)
+    assert len((tmp_path / "table.per-image.csv").read_text().splitlines()) == 1 + 3 * 2 * 5  # one photo
     assert main(["evaluate", "--images", str(photos), "--boxes", str(tmp_path / "gt.json"), "--metrics", "accuracy,banana"]) == 2
     assert "unknown metric(s) banana" in capsys.readouterr().err
 

@@ -92,7 +92,9 @@ def test_every_metric_on_the_planted_spot_beats_the_flat_map(spot_model, spot_fo
     everything = Thresholds(theta_act=0.0, cmi_low=0.75, cmi_high=0.75)
     metrics = ("accuracy", "pointing-game", "rank-accuracy", "auc", "deletion", "insertion")
     result = evaluate_localization(visualizer, spot_folder, boxes_around(), ["pathology"], everything, metrics=metrics)
-    assert {s.method for s in result.scores} == {"pathology", "chance"}
+    assert {s.method for s in result.scores} == {"pathology", "chance", "chance-seen"}
+    seen, flat = (result.table(["pathology"], "accuracy")["RL"][m][0] for m in ("chance-seen", "chance"))
+    assert seen > flat  # the box lies inside what the model sees: a harder level to beat
     for metric in metrics:
         ours, chance = (result.table(["pathology"], metric)["RL"][m][0] for m in ("pathology", "chance"))
         assert (ours < chance) if metric == "deletion" else (ours > chance), metric

@@ -140,9 +140,9 @@ def test_the_exported_map_is_the_scored_map_pixel_for_pixel(tiny_checkpoint, mak
     entry = ImageBoxes("eye.png", 600, 420, {"RL": [(100, 100, 200, 150)], "RNFLD": [(300, 200, 100, 100)]})
     visualizer = PathologyVisualizer(load_classifier(tiny_checkpoint))
     result = evaluation.evaluate_localization(visualizer, photos, {"eye.png": entry}, ("pathology", "cam"))
-    assert not result.failures and len(scored) == 6  # RL and RNFLD boxes, each scoring two maps and the flat one
-    rl, cam_rl, flat, rnfld, cam_rnfld, _ = scored
-    assert np.all(flat == 1)
+    assert not result.failures and len(scored) == 8  # RL and RNFLD boxes, each scoring two maps and the two flat ones
+    rl, cam_rl, flat, seen, rnfld, cam_rnfld, _, _ = scored
+    assert np.all(flat == 1) and 0 < seen.mean() < 1 and set(np.unique(seen)) == {0.0, 1.0}
     assert np.array_equal(np.load(tmp_path / "maps" / "eye.pathology-rl.npy"), rl)
     assert np.array_equal(np.load(tmp_path / "maps" / "eye.pathology-rnfld.npy"), rnfld)
     assert np.array_equal(np.load(tmp_path / "maps" / "eye.cam.npy"), cam_rl) and np.array_equal(cam_rl, cam_rnfld)

@@ -40,19 +40,21 @@ def test_a_proposal_file_is_refused_as_ground_truth(tmp_path):
         load_coco(path)
 
 
-def test_accept_reject_and_undo_in_the_window(qtbot, window, folder):  # noqa: F811
+@pytest.fixture
+def planted(monkeypatch):
+    """The window's proposals made from the two-region map (RL) and none (RNFLD), whatever the photo's maps."""
     from fundus_viewer.gui import proposal_actions
 
+    heat = two_blobs()
+    monkeypatch.setattr(proposal_actions, "propose_boxes", lambda _map, label, *a, **k: propose_boxes(heat, label, *a, **k) if label == "RL" else [])
+
+
+@pytest.mark.usefixtures("planted")
+def test_accept_reject_and_undo_in_the_window(qtbot, window, folder):  # noqa: F811
     open_and_wait(qtbot, window, folder / "a-eye.png")
     controller = window.annotations
     proposals = controller.proposals
-    heat = two_blobs()
-    original = proposal_actions.propose_boxes
-    proposal_actions.propose_boxes = lambda _map, label, *a, **k: original(heat, label, *a, **k) if label == "RL" else []
-    try:
-        assert proposals.propose_from_maps() == 2
-    finally:
-        proposal_actions.propose_boxes = original
+    assert proposals.propose_from_maps() == 2
     assert controller.store is None or controller.store.boxes("a-eye.png") == []  # shown, nothing written
     window.activateWindow()
     qtbot.keyClick(window, Qt.Key.Key_A)  # accept the strongest
@@ -65,5 +67,24 @@ def test_accept_reject_and_undo_in_the_window(qtbot, window, folder):  # noqa: F
     assert len(proposals.layer.proposals) == 1
     controller.undo.trigger()  # the accepted box goes, its proposal returns
     assert controller.store.boxes("a-eye.png") == [] and len(proposals.layer.proposals) == 2
+    assert controller.store.origin(box.box_id) is None  # the undone box took its origin with it
     controller.redo.trigger()
     assert len(controller.store.boxes("a-eye.png")) == 1 and box.box_id in controller.layer.items
+
+
+@pytest.mark.usefixtures("planted")
+def test_proposing_again_leaves_the_older_commands_harmless(qtbot, window, folder):  # noqa: F811
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    controller = window.annotations
+    proposals = controller.proposals
+    proposals.propose_from_maps()
+    proposals.reject_current()
+    assert proposals.propose_from_maps() == 2  # the same two again, equal in value
+    controller.undo.trigger()  # the old rejection: nothing of the new set moves
+    assert len(proposals.layer.proposals) == 2 and len(proposals.layer.items) == 2
+    controller.redo.trigger()
+    assert len(proposals.layer.proposals) == 2
+    proposals.accept_current()
+    proposals.propose_from_maps()  # a new set, then the accept undone: the box goes, the new set stays
+    controller.undo.trigger()
+    assert controller.store.boxes("a-eye.png") == [] and len(proposals.layer.proposals) == 2 == len(proposals.layer.items)

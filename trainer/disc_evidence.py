@@ -165,13 +165,13 @@ def metric_tables(rows: list[tuple], methods: list[str], metrics: list[str]) -> 
     each other, on the photos both scored}."""
     import numpy as np
 
-    from fundus_viewer.core.evaluation import CHANCE
+    from fundus_viewer.core.evaluation import LEVELS
 
     out = {}
     for region in dict.fromkeys(r[2] for r in rows):
         out[region] = {}
         for metric in metrics:
-            values = {m: {photo: v for photo, mm, rr, me, v in rows if mm == m and rr == region and me == metric} for m in (*methods, CHANCE)}
+            values = {m: {photo: v for photo, mm, rr, me, v in rows if mm == m and rr == region and me == metric} for m in (*methods, *LEVELS)}
             photos = sorted(values[methods[0]])
             summary = {}
             for m, per_photo in values.items():

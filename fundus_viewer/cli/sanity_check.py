@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--out", required=True, metavar="DIR", help="sanity.json, sanity.csv and sanity-METHOD.png go here")
     parser.add_argument("--methods", default=",".join(METHOD_NAMES), help="pathology (its RL and RNFLD maps), cam, gbp, smoothgrad, occlusion")
-    parser.add_argument("--max-steps", type=int, default=8, help="cascade steps; more weighted layers than this are re-initialised in blocks (8)")
+    parser.add_argument("--max-steps", type=int, default=10, help="cascade steps; more weighted units (a conv with its norm) than this are re-initialised in blocks (10)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the re-initialisation")
     add_model_options(parser)
     return parser

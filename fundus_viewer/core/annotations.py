@@ -107,6 +107,12 @@ class AnnotationStore(SqliteFile):
         self._insert([box], origin)
         return box
 
+    def forget_origin(self, box_id: str) -> None:
+        """An accepted proposal undone: the box is gone and so is where it came from."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone() is not None:
+            with write_transaction(self.db, AnnotationError):
+                self.db.execute("DELETE FROM box_origins WHERE box_id = ?", (box_id,))
+
     def origin(self, box_id: str) -> str | None:
         if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone() is None:
             return None

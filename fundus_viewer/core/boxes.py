@@ -40,10 +40,10 @@ def load_coco(path: str | Path) -> dict[str, ImageBoxes]:
             names[category["id"]] = name
     if not names:
         raise BoxesError(f"{path}: no category named RL or RNFLD")
-    proposed = sum(1 for a in data["annotations"] if isinstance(a, dict) and a.get("proposal") is True)
+    proposed = sum(1 for a in data["annotations"] if isinstance(a, dict) and a.get("proposal") not in (None, False, 0, "", "false"))
     if proposed:
         raise BoxesError(f"{path}: holds {proposed} box proposal(s) made from heat maps (propose-boxes), which are not ground truth; "
-                         "accept or reject them in the window (Annotate ▸ Propose boxes from the maps) first")
+                         "open the photos in the window and accept or reject the proposals Annotate ▸ Propose boxes from the maps makes there")
     images = {}
     by_id = {}
     for image in data["images"]:

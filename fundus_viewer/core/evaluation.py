@@ -11,6 +11,8 @@ from pathlib import Path
 from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.images import load_image
+import zlib
+
 import cv2
 import numpy as np
 import torch
@@ -25,6 +27,10 @@ from fundus_viewer.core.visualization.selection import Thresholds
 
 METHODS = ("pathology",) + BASELINES
 CHANCE = "chance"  # a flat map: each metric's chance level (deletion / insertion: pixels in random order)
+# flat over what the model sees only (its input's square, within the field of view): a map of a disc-
+# centred model is zero outside that square, so the photo-wide flat map is too easy a level to beat
+CHANCE_SEEN = "chance-seen"
+LEVELS = (CHANCE, CHANCE_SEEN)
 METRICS = LOCALISATION + FAITHFULNESS
 PERCENT = ("accuracy", "pointing-game", "rank-accuracy", "top-k")
 METRIC_TITLES = {"accuracy": "Accuracy (heat in box)", "pointing-game": "Pointing game", "rank-accuracy": "Rank accuracy", "top-k": "Top-k intersection",
@@ -57,7 +63,7 @@ class Evaluation:
         out = {}
         for pathology in CATEGORIES:
             row = {}
-            for method in (*methods, CHANCE):
+            for method in (*methods, *LEVELS):
                 mean, std, n = mean_std(self.values(method, pathology, metric).values())
                 row[method] = (scale * mean, scale * std, n)
             out[pathology] = row
@@ -70,7 +76,7 @@ class Evaluation:
         for pathology in CATEGORIES:
             ours = self.values(reference, pathology, metric)
             row = {}
-            for method in (*methods, CHANCE):
+            for method in (*methods, *LEVELS):
                 if method != reference:
                     theirs = self.values(method, pathology, metric)
                     row[method] = paired_test([ours[f] for f in ours if f in theirs], [theirs[f] for f in ours if f in theirs])
@@ -79,7 +85,7 @@ class Evaluation:
 
     def format_table(self, methods=METHODS) -> str:
         lines = []
-        columns = [*methods, CHANCE]
+        columns = [*methods, *LEVELS]
         for metric in self.metrics:
             table = self.table(methods, metric)
             unit = " %" if metric in PERCENT else ""
@@ -185,8 +191,16 @@ def _score_image(visualizer, images_dir: Path, entry: ImageBoxes, methods, thres
         result.scores.append(ImageScore(entry.file_name, method, region, metric, value))
 
 
+def seen_flat(photo, transform) -> np.ndarray:
+    """1 inside the field of view within the square the model sees, 0 elsewhere."""
+    from fundus_viewer.core.sanity import compared_region
+
+    return compared_region(photo.fov.mask(), transform.seen_region).astype(np.float32)
+
+
 def score_maps(visualizer, maps, regions: dict[str, np.ndarray], methods, metrics, map_for=None, seed: str = "") -> list[tuple[str, str, str, float]]:
-    """(method, region, metric, value) for every method (and CHANCE, a flat map) on every region of one
+    """(method, region, metric, value) for every method (and CHANCE, a flat map, and CHANCE_SEEN, one flat
+    over what the model sees) on every region of one
     photo. ``map_for(method, region)``: the map that scores a region (default: ``PhotoMaps.scored_by``,
     the RL map for RL boxes); a map's full-size grid and its curves are made once however many regions
     it scores. Deletion and insertion do not depend on the region: each region gets its map's figure."""
@@ -195,26 +209,26 @@ def score_maps(visualizer, maps, regions: dict[str, np.ndarray], methods, metric
     local = [m for m in metrics if m in LOCALISATION]
     curves = [m for m in metrics if m in FAITHFULNESS]
     full, faithful, rows = {}, {}, []
-    order_seed = int.from_bytes(seed.encode()[:8].ljust(8, b"\0"), "little") % 2**32  # a photo's own tie-break, the same for every method
+    order_seed = zlib.crc32(seed.encode())  # a photo's own tie-break, the same for every method
+    _, transform, x = visualizer.prepare(maps.photo)
     if curves:
-        _, _, x = visualizer.prepare(maps.photo)
         model = visualizer.model
 
         def score(batch):
             return model.glaucoma_probability(model(batch.to(x.device)))
 
     for region, mask in regions.items():
-        for method in (*methods, CHANCE):
-            name = CHANCE if method == CHANCE else map_for(method, region)
+        for method in (*methods, *LEVELS):
+            name = method if method in (CHANCE, CHANCE_SEEN) else map_for(method, region)
             if local:
                 if name not in full:
-                    full[name] = np.ones(shape, np.float32) if name == CHANCE else maps.full(name)
+                    full[name] = np.ones(shape, np.float32) if name == CHANCE else seen_flat(maps.photo, transform) if name == CHANCE_SEEN else maps.full(name)
                 rows += [(method, region, m, v) for m, v in localisation_scores(full[name], mask, local).items()]
             if curves:
                 if name not in faithful:
                     height, width = x.shape[-2:]  # the map's grid covers the model input
-                    relevance = np.zeros((height, width)) if name == CHANCE else cv2.resize(np.maximum(maps.maps[name].grid, 0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-                    if name != CHANCE and relevance.max(initial=0) <= 0:  # no heat: it ranks nothing, no score (not chance)
+                    relevance = np.zeros((height, width)) if name in (CHANCE, CHANCE_SEEN) else cv2.resize(np.maximum(maps.maps[name].grid, 0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+                    if name not in (CHANCE, CHANCE_SEEN) and relevance.max(initial=0) <= 0:  # no heat: it ranks nothing, no score (not chance)
                         faithful[name] = dict.fromkeys(curves, float("nan"))
                     else:
                         faithful[name] = faithfulness_scores(score, x, relevance, torch.zeros_like(x), curves, seed=order_seed)

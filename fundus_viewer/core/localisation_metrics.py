@@ -47,7 +47,7 @@ def on_metric_grid(heat: np.ndarray, region: np.ndarray, side: int = METRIC_SIDE
 def pointing_game(heat: np.ndarray, region: np.ndarray) -> float:
     """The share of the map's peak pixels inside the region (1 or 0 for a single peak); NaN without heat."""
     heat, region = _flat(heat, region)
-    if heat.max(initial=0) <= 0:
+    if heat.max(initial=0) <= 0 or not region.any():
         return math.nan
     peak = heat == heat.max()
     return float(region[peak].mean())

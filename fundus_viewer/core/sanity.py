@@ -23,7 +23,7 @@ import torch
 from scipy.stats import spearmanr
 
 SIDE = 224
-MAX_STEPS = 8
+MAX_STEPS = 10
 
 
 @dataclass
@@ -40,9 +40,32 @@ class SanityResult:
 
 
 def weighted_layers(model: torch.nn.Module) -> list[str]:
-    """Modules that hold their own weights (convolutions, linear layers, norms), in the order they were
-    registered (input to output)."""
-    return [name for name, module in model.named_modules() if name and any(True for _ in module.parameters(recurse=False)) and hasattr(module, "reset_parameters")]
+    """Modules that hold their own weights (convolutions, linear layers, norms, and modules with bare
+    parameters such as a learned scale), in the order they were registered (input to output)."""
+    return [name for name, module in model.named_modules() if name and any(True for _ in module.parameters(recurse=False))]
+
+
+def reinitialise(module: torch.nn.Module) -> None:
+    """The module's own initialisation where it has one; bare parameters drawn from N(0, 1)."""
+    if hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+    else:
+        for parameter in module.parameters(recurse=False):
+            torch.nn.init.normal_(parameter)
+
+
+def units(model: torch.nn.Module, layers: list[str]) -> list[list[str]]:
+    """Layers in forward order as units: a norm layer goes with the layer before it (conv + BN are one
+    step, as the literature randomises them)."""
+    modules = dict(model.named_modules())
+    norms = (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm)
+    out: list[list[str]] = []
+    for name in layers:
+        if out and isinstance(modules[name], norms):
+            out[-1].append(name)
+        else:
+            out.append([name])
+    return out
 
 
 def layers_to_the_logit(model: torch.nn.Module, x: torch.Tensor, index: int) -> list[str]:
@@ -69,14 +92,15 @@ def layers_to_the_logit(model: torch.nn.Module, x: torch.Tensor, index: int) -> 
     return used
 
 
-def cascade(layers: list[str], max_steps: int = MAX_STEPS) -> list[list[str]]:
-    """The layers re-initialised at each step, top first; more layers than ``max_steps`` are grouped into
-    ``max_steps`` consecutive blocks (the first block holds the head)."""
-    top_down = layers[::-1]
+def cascade(layers: list, max_steps: int = MAX_STEPS) -> list[list[str]]:
+    """The layers re-initialised at each step, top first. ``layers``: names, or units (lists of names,
+    ``units``) kept together; more units than ``max_steps`` are grouped into ``max_steps`` consecutive
+    blocks (the first block holds the head)."""
+    top_down = [unit if isinstance(unit, list) else [unit] for unit in layers][::-1]
     if len(top_down) <= max_steps:
-        return [[name] for name in top_down]
+        return [list(unit) for unit in top_down]
     edges = np.linspace(0, len(top_down), max_steps + 1).round().astype(int)
-    return [top_down[a:b] for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    return [[name for unit in top_down[a:b] for name in unit] for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
 def compared_region(fov_mask: np.ndarray, seen_region: tuple[int, int, int, int]) -> np.ndarray:
@@ -121,7 +145,7 @@ def randomisation_test(model: torch.nn.Module, photos: list, explain: Callable[[
     again; by default a deep copy), re-initialised cumulatively with a seed per step. ``layers``: the
     weighted layers in forward order (``layers_to_the_logit``; default: every weighted layer);
     ``regions``: per photo, where maps are compared (its field of view, photo-sized)."""
-    blocks = cascade(layers or weighted_layers(model), max_steps)
+    blocks = cascade(units(model, layers or weighted_layers(model)), max_steps)
     inside = [on_grid(r.astype(np.float32)) >= 0.5 for r in regions] if regions else [None] * len(photos)
     result = SanityResult(steps=["trained"] + [b[0] if len(b) == 1 else f"{b[0]} .. {b[-1]}" for b in blocks])
     trained = [{m: on_grid(h) for m, h in explain(model, photo).items()} for photo in photos]
@@ -135,7 +159,7 @@ def randomisation_test(model: torch.nn.Module, photos: list, explain: Callable[[
         torch.manual_seed(seed + step)
         with torch.no_grad():
             for name in block:
-                modules[name].reset_parameters()
+                reinitialise(modules[name])
         for index, photo in enumerate(photos):
             maps = {m: on_grid(h) for m, h in explain(randomised, photo).items()}
             for method, heat in maps.items():

@@ -83,34 +83,40 @@ class EditBox(BoxCommand):
 
 class AcceptProposal(BoxCommand):
     """A proposal becomes an ordinary box of the annotator's, with its origin recorded; undone, the box
-    goes and the proposal is back where it was."""
+    (and its origin) goes and the proposal is back where it was, if its set is still on screen (proposing
+    again replaces the set: the box's part of the command still works)."""
 
     def __init__(self, store: AnnotationStore, layer: BoxLayer, proposals, proposal, box: Box):
         super().__init__(f"accept proposed {box.label} box")
         self.store, self.layer, self.proposals, self.proposal, self.box = store, layer, proposals, proposal, box
-        self.index = 0
+        self.index, self.generation = 0, proposals.generation
 
     def do(self) -> None:
         self.store.add(self.box, origin=self.proposal.origin)
         self.layer.add(self.box)
         self.layer.select(self.box.box_id)
-        self.index = self.proposals.remove(self.proposal)
+        if self.proposals.generation == self.generation and self.proposals.holds(self.proposal):
+            self.index = self.proposals.remove(self.proposal)
 
     def undo_it(self) -> None:
         self.store.delete(self.box)
+        self.store.forget_origin(self.box.box_id)
         self.layer.remove(self.box.box_id)
-        self.proposals.restore(self.proposal, self.index)
+        if self.proposals.generation == self.generation and not self.proposals.holds(self.proposal):
+            self.proposals.restore(self.proposal, self.index)
 
 
 class RejectProposal(BoxCommand):
-    """Nothing is written: the proposal leaves the screen (and comes back on undo)."""
+    """Nothing is written: the proposal leaves the screen (and comes back on undo) while its set is on screen."""
 
     def __init__(self, proposals, proposal):
         super().__init__(f"reject proposed {proposal.label} box")
-        self.proposals, self.proposal, self.index = proposals, proposal, 0
+        self.proposals, self.proposal, self.index, self.generation = proposals, proposal, 0, proposals.generation
 
     def do(self) -> None:
-        self.index = self.proposals.remove(self.proposal)
+        if self.proposals.generation == self.generation and self.proposals.holds(self.proposal):
+            self.index = self.proposals.remove(self.proposal)
 
     def undo_it(self) -> None:
-        self.proposals.restore(self.proposal, self.index)
+        if self.proposals.generation == self.generation and not self.proposals.holds(self.proposal):
+            self.proposals.restore(self.proposal, self.index)

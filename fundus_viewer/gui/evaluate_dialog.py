@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from fundus_viewer.core.evaluation import CHANCE, METHODS, METRIC_TITLES, METRICS, PERCENT, Evaluation
+from fundus_viewer.core.evaluation import LEVELS, METHODS, METRIC_TITLES, METRICS, PERCENT, Evaluation
 
-NAMES = {"pathology": "Ours (pathology-aware)", "cam": "CAM", "gbp": "Guided BP", "smoothgrad": "SmoothGrad", "occlusion": "Occlusion", "chance": "flat map (chance)"}
+NAMES = {"pathology": "Ours (pathology-aware)", "cam": "CAM", "gbp": "Guided BP", "smoothgrad": "SmoothGrad", "occlusion": "Occlusion", "chance": "flat map (chance)", "chance-seen": "flat where the model sees"}
 
 
 class EvaluateDialog(QDialog):
@@ -105,7 +105,7 @@ class EvaluateDialog(QDialog):
         self.progress.setFormat("cancelled" if result.cancelled else "done")
         self.export_button.setEnabled(True)
         methods = self.methods()
-        columns = [*methods, CHANCE]
+        columns = [*methods, *LEVELS]
         rows = [(metric, pathology, row, result.paired(methods, metric).get(pathology, {}) if "pathology" in methods else {})
                 for metric in result.metrics for pathology, row in result.table(methods, metric).items()]
         self.table.setColumnCount(len(columns))

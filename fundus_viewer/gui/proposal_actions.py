@@ -54,7 +54,7 @@ class ProposalActions(QObject):
         self.controller = controller
         self.layer = ProposalLayer(controller.view.viewbox)
         w = controller.window
-        self.propose = QAction("&Propose boxes from the maps…", w, shortcut=QKeySequence("Ctrl+P"), triggered=self.ask_and_propose,
+        self.propose = QAction("Propose &boxes from the maps…", w, shortcut=QKeySequence("Ctrl+P"), triggered=self.ask_and_propose,
                                toolTip="Threshold the RL / RNFLD maps into proposed boxes to accept (A) or reject (X); never ground truth until accepted")
         self.accept = QAction("&Accept proposed box", w, shortcut=QKeySequence("A"), triggered=self.accept_current)
         self.reject = QAction("Re&ject proposed box", w, shortcut=QKeySequence("X"), triggered=self.reject_current)

@@ -15,8 +15,9 @@ class ProposalLayer:
     def __init__(self, viewbox: pg.ViewBox):
         self.viewbox = viewbox
         self.proposals: list[Proposal] = []
-        self.items: dict[Proposal, pg.RectROI] = {}
+        self.items: dict[int, pg.RectROI] = {}  # by id(): two proposals may be equal in value
         self.current = 0
+        self.generation = 0  # each show() or clear() is a new set: commands of an older set leave this one alone
 
     def show(self, proposals: list[Proposal]) -> None:
         self.clear()
@@ -30,21 +31,25 @@ class ProposalLayer:
         self.items.clear()
         self.proposals = []
         self.current = 0
+        self.generation += 1
+
+    def holds(self, proposal: Proposal) -> bool:
+        return any(p is proposal for p in self.proposals)
 
     def current_proposal(self) -> Proposal | None:
         return self.proposals[self.current] if self.proposals else None
 
     def remove(self, proposal: Proposal) -> int:
         """Take it off the screen; its place in the list (for an undo to put it back)."""
-        index = self.proposals.index(proposal)
+        index = next(i for i, p in enumerate(self.proposals) if p is proposal)
         self.proposals.pop(index)
-        self.viewbox.removeItem(self.items.pop(proposal))
+        self.viewbox.removeItem(self.items.pop(id(proposal)))
         self.current = min(index, max(0, len(self.proposals) - 1))
         self._highlight()
         return index
 
     def restore(self, proposal: Proposal, index: int) -> None:
-        self._add(proposal, index)
+        self._add(proposal, min(index, len(self.proposals)))
         self.current = index
         self._highlight()
 
@@ -63,9 +68,9 @@ class ProposalLayer:
         item.setToolTip(f"Proposed {proposal.label} box ({proposal.origin}): A accepts, X rejects, ] the next proposal")
         self.viewbox.addItem(item)
         self.proposals.insert(index, proposal)
-        self.items[proposal] = item
+        self.items[id(proposal)] = item
 
     def _highlight(self) -> None:
         for index, proposal in enumerate(self.proposals):
             width = 4 if index == self.current else 2
-            self.items[proposal].setPen(pg.mkPen(COLOURS[proposal.label], width=width, style=Qt.PenStyle.DotLine))
+            self.items[id(proposal)].setPen(pg.mkPen(COLOURS[proposal.label], width=width, style=Qt.PenStyle.DotLine))

@@ -209,7 +209,7 @@ class AnalysisWorker(QObject):
             log.exception("%s failed", method)
             self._error(job_id, BASELINE, exc)
 
-    @Slot(int, str, object, object, object)
+    @Slot(int, str, object, object, object, object)
     def evaluate(self, job_id: int, folder: str, boxes, methods, thresholds, metrics=("accuracy",)) -> None:
         """The paper's Table 1 for the drawn boxes; progress per photo, cancellable between photos."""
         if self._visualizer is None:

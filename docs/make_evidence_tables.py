@@ -29,7 +29,9 @@ def metric_tables(evidence: dict) -> str:
 
 def sanity_table(sanity: dict) -> str:
     steps = sanity["steps"]
-    names = ["trained"] + [s.split(" .. ")[0].replace("network.", "").replace("features.", "").replace("classifier.", "") for s in steps[1:]]
+    # "network" holds the bare parameters of the AlexNet's own: the cup/disc term's scale and offset in the logit
+    names = ["trained"] + ["cup/disc term" if s == "network" else s.split(" .. ")[0].replace("network.", "").replace("features.", "").replace("classifier.", "")
+                           for s in steps[1:]]
     rows = ["| map | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
     for m, r in sanity["methods"].items():
         rows.append(f"| {m} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in r["spearman_mean"]) + " |")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fundus_viewer.core.annotations import AnnotationError, AnnotationStore, new_box
+from fundus_viewer.core.annotations import FOLDER_FILE, AnnotationError, AnnotationStore, new_box
 from fundus_viewer.core.boxes import load_coco
 
 
@@ -87,3 +87,22 @@ def test_bad_files_and_boxes_get_messages(tmp_path):
         new_box("a.jpg", "CUP", 0, 0, 1, 1, "ann")
     with pytest.raises(AnnotationError, match="positive"):
         new_box("a.jpg", "RL", 0, 0, 0, 1, "ann")
+
+
+def test_files_in_folders_named_with_uri_characters_open_themselves(tmp_path):
+    """'#', '?' and '%' in a path were read by SQLite as a URI's fragment, query and escapes."""
+    from fundus_viewer.core.study.create import create_study
+    from fundus_viewer.core.study.store import StudyFile
+    from tests.test_study import write_arm
+
+    folder = tmp_path / "clinic #2? 100%"
+    folder.mkdir()
+    with AnnotationStore.for_folder(folder) as store:
+        store.add(new_box("eye.png", "RL", 1, 2, 3, 4, "ann"))
+    assert (folder / FOLDER_FILE).is_file() and not (tmp_path / "clinic ").exists()
+    with AnnotationStore.for_folder(folder) as store:
+        assert len(store.boxes("eye.png")) == 1
+    arm = write_arm(folder / "arm", "x", 1, size=(120, 160))
+    create_study(folder / "s.fvstudy", {"a": sorted(arm.iterdir())}, size=32).close()
+    with StudyFile(folder / "s.fvstudy", readonly=True) as study:
+        assert len(study.case_ids()) == 1

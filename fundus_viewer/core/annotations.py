@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes, load_coco, save_coco
 from fundus_viewer.core.errors import BoxesError
-from fundus_viewer.core.sqlite_file import SqliteFile, connect, write_transaction
+from fundus_viewer.core.sqlite_file import SqliteFile, connect, file_uri, write_transaction
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4656414E  # "FVAN"
@@ -74,7 +74,7 @@ class AnnotationStore(SqliteFile):
         self.path = Path(path)
         fresh = not self.path.exists()
         try:
-            self.db = connect(f"file:{self.path.resolve()}")
+            self.db = connect(file_uri(self.path))
             if fresh:
                 self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 with write_transaction(self.db, AnnotationError):

@@ -8,6 +8,7 @@ rest (no ``-wal`` companions to lose when it is copied), and several processes m
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from fundus_viewer.core.errors import FundusViewerError
 
@@ -25,6 +26,12 @@ class SqliteFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def file_uri(path, readonly: bool = False) -> str:
+    """The SQLite URI of a file: percent-encoded (``Path.as_uri``), so a folder named with '#', '?' or
+    '%' opens that file and not another."""
+    return Path(path).resolve().as_uri() + ("?mode=ro" if readonly else "")
 
 
 def connect(uri: str) -> sqlite3.Connection:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fundus_viewer.core.errors import FundusViewerError
-from fundus_viewer.core.sqlite_file import SqliteFile, connect, write_transaction
+from fundus_viewer.core.sqlite_file import SqliteFile, connect, file_uri, write_transaction
 
 SCHEMA_VERSION = 3  # 2: calibration cases; 3: answers record zooms (older programs insert 6 values and must refuse it)
 CALIBRATION_ARM = "calibration"  # the arm of calibration cases; no study arm may take the name
@@ -163,7 +163,7 @@ def write_new_file(path: Path, fill, what: str, before_rename=None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
-    db = connect(f"file:{partial.resolve()}")
+    db = connect(file_uri(partial))
     try:
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.executescript(SCHEMA)
@@ -186,7 +186,7 @@ class StudyFile(SqliteFile):
         self.path = Path(path)
         if not self.path.is_file():
             raise StudyError(f"{self.path}: no such study file")
-        uri = f"file:{self.path.resolve()}{'?mode=ro' if readonly else ''}"
+        uri = file_uri(self.path, readonly)
         try:
             self.db = connect(uri)
             app_id = self.db.execute("PRAGMA application_id").fetchone()[0]

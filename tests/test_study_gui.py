@@ -50,13 +50,19 @@ def test_analysis_view_shows_the_figures_and_exports_them(qtbot, paper_study, tm
     assert len((tmp_path / "mrmc" / "mrmc-rl.csv").read_text().splitlines()) == 1 + 240
 
 
-def test_new_study_dialog_creates_a_study(qtbot, tmp_path, monkeypatch):
+def two_arm_dialog(qtbot, tmp_path, monkeypatch, first: str, second: str) -> CreateStudyDialog:
+    """The New study dialog with two arms of two images each and its file name filled in."""
     monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
     dialog = CreateStudyDialog()
     qtbot.addWidget(dialog)
-    dialog.add_arm(str(write_arm(tmp_path / "a", "x", 2)), "real")
-    dialog.add_arm(str(write_arm(tmp_path / "b", "y", 2, seed=4)), "synthetic")
+    dialog.add_arm(str(write_arm(tmp_path / "a", "x", 2)), first)
+    dialog.add_arm(str(write_arm(tmp_path / "b", "y", 2, seed=4)), second)
     dialog.out.setText(str(tmp_path / "new.fvstudy"))
+    return dialog
+
+
+def test_new_study_dialog_creates_a_study(qtbot, tmp_path, monkeypatch):
+    dialog = two_arm_dialog(qtbot, tmp_path, monkeypatch, "real", "synthetic")
     dialog.repeats.setValue(1)
     dialog.size.setValue(128)
     dialog.create()
@@ -99,14 +105,9 @@ def test_study_menu_reports_a_file_that_is_not_a_study(qtbot, tiny_checkpoint, t
 
 
 def test_new_study_dialog_makes_a_real_or_synthetic_study_with_calibration(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
-    dialog = CreateStudyDialog()
-    qtbot.addWidget(dialog)
-    dialog.add_arm(str(write_arm(tmp_path / "a", "x", 2)), "photos")
-    dialog.add_arm(str(write_arm(tmp_path / "b", "y", 2, seed=4)), "patho-gan")
+    dialog = two_arm_dialog(qtbot, tmp_path, monkeypatch, "photos", "patho-gan")
     calibration = write_arm(tmp_path / "cal", "cal", 1, seed=8)
     (calibration / "reference.csv").write_text("file,call\ncal_00.png,real\n")
-    dialog.out.setText(str(tmp_path / "new.fvstudy"))
     dialog.size.setValue(128)
     dialog.task.setCurrentIndex(dialog.task.findData("real-or-synthetic"))
     assert dialog.real_arm.isEnabled() and not dialog.confidence.isEnabled()

@@ -163,9 +163,8 @@ def paired_tests(shares: dict, reference: str) -> dict:
 def metric_tables(rows: list[tuple], methods: list[str], metrics: list[str]) -> dict:
     """region -> metric -> {"methods": map -> mean / sd / n (chance included), "paired": the first map minus
     each other, on the photos both scored}."""
-    import numpy as np
-
     from fundus_viewer.core.evaluation import LEVELS
+    from fundus_viewer.core.metrics import mean_std
 
     out = {}
     for region in dict.fromkeys(r[2] for r in rows):
@@ -175,8 +174,8 @@ def metric_tables(rows: list[tuple], methods: list[str], metrics: list[str]) -> 
             photos = sorted(values[methods[0]])
             summary = {}
             for m, per_photo in values.items():
-                finite = np.array([v for v in per_photo.values() if np.isfinite(v)])
-                summary[m] = {"mean": float(finite.mean()) if finite.size else None, "sd": float(finite.std(ddof=1)) if finite.size > 1 else None, "n": int(finite.size)}
+                mean, sd, n = mean_std(per_photo.values())
+                summary[m] = {"mean": mean if n else None, "sd": sd if n > 1 else None, "n": n}
             series = {m: [values[m].get(p, float("nan")) for p in photos] for m in values}
             out[region][metric] = {"methods": summary, "paired": paired_tests(series, methods[0])}
     return out

@@ -4,21 +4,20 @@ and pathology, mean +- std over images. Qt-free; the GUI passes ``progress`` and
 from __future__ import annotations
 
 import csv
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes
-from fundus_viewer.core.errors import FundusViewerError
-from fundus_viewer.core.images import load_image
-import zlib
 
 import cv2
 import numpy as np
 import torch
 
+from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes
+from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.faithfulness import FAITHFULNESS, faithfulness_scores
 from fundus_viewer.core.localisation_metrics import LOCALISATION, localisation_scores
+from fundus_viewer.core.images import load_image
 from fundus_viewer.core.metrics import boxes_mask, mean_std
 from fundus_viewer.core.photo import prepare_photo
 from fundus_viewer.core.visualization.baselines import BASELINES
@@ -219,18 +218,19 @@ def score_maps(visualizer, maps, regions: dict[str, np.ndarray], methods, metric
 
     for region, mask in regions.items():
         for method in (*methods, *LEVELS):
-            name = method if method in (CHANCE, CHANCE_SEEN) else map_for(method, region)
+            name = method if method in LEVELS else map_for(method, region)
             if local:
                 if name not in full:
                     full[name] = np.ones(shape, np.float32) if name == CHANCE else seen_flat(maps.photo, transform) if name == CHANCE_SEEN else maps.full(name)
                 rows += [(method, region, m, v) for m, v in localisation_scores(full[name], mask, local).items()]
             if curves:
-                if name not in faithful:
+                key = CHANCE if name in LEVELS else name  # both flat maps rank the model input at random: one pair of curves
+                if key not in faithful:
                     height, width = x.shape[-2:]  # the map's grid covers the model input
-                    relevance = np.zeros((height, width)) if name in (CHANCE, CHANCE_SEEN) else cv2.resize(np.maximum(maps.maps[name].grid, 0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-                    if name not in (CHANCE, CHANCE_SEEN) and relevance.max(initial=0) <= 0:  # no heat: it ranks nothing, no score (not chance)
-                        faithful[name] = dict.fromkeys(curves, float("nan"))
+                    relevance = np.zeros((height, width)) if key == CHANCE else cv2.resize(np.maximum(maps.maps[key].grid, 0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+                    if key != CHANCE and relevance.max(initial=0) <= 0:  # no heat: it ranks nothing, no score (not chance)
+                        faithful[key] = dict.fromkeys(curves, float("nan"))
                     else:
-                        faithful[name] = faithfulness_scores(score, x, relevance, torch.zeros_like(x), curves, seed=order_seed)
-                rows += [(method, region, m, v) for m, v in faithful[name].items()]
+                        faithful[key] = faithfulness_scores(score, x, relevance, torch.zeros_like(x), curves, seed=order_seed)
+                rows += [(method, region, m, v) for m, v in faithful[key].items()]
     return rows

@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 from scipy.stats import rankdata
 
+from fundus_viewer.core.metrics import region_accuracy
+
 LOCALISATION = ("accuracy", "pointing-game", "rank-accuracy", "top-k", "auc")
 TOP_K_FRACTION = 0.02  # Quantus's default k = 1000 of 224 x 224 pixels
 METRIC_SIDE = 512  # the metrics' grid: maps come from grids of at most 56 cells, so nothing is lost
@@ -94,8 +96,6 @@ def region_auc(heat: np.ndarray, region: np.ndarray) -> float:
 def localisation_scores(heat: np.ndarray, region: np.ndarray, metrics=LOCALISATION) -> dict[str, float]:
     """Every asked metric of one map against one region; relevance mass ("accuracy", the paper's) on the
     photo's own grid, the rest on the metric grid."""
-    from fundus_viewer.core.metrics import region_accuracy
-
     scores = {}
     if "accuracy" in metrics:
         scores["accuracy"] = region_accuracy(heat, region)

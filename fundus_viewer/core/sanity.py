@@ -114,6 +114,14 @@ def compared_region(fov_mask: np.ndarray, seen_region: tuple[int, int, int, int]
     return region
 
 
+def bounding_slices(mask: np.ndarray) -> tuple[slice, slice]:
+    """(rows, columns) of the smallest box around a mask's True pixels (everything when there are none)."""
+    if not mask.any():
+        return slice(None), slice(None)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
 def on_grid(heat: np.ndarray, side: int = SIDE) -> np.ndarray:
     height, width = heat.shape
     scale = side / max(height, width)
@@ -129,8 +137,7 @@ def similarity(a: np.ndarray, b: np.ndarray, inside: np.ndarray | None = None) -
         return math.nan, math.nan
     inside = np.ones(a.shape, bool) if inside is None or not inside.any() else inside
     rho = spearmanr(a[inside], b[inside]).statistic
-    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-    crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    crop = bounding_slices(inside)
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     ssim = structural_similarity_index_measure(torch.from_numpy(a[crop])[None, None].double(), torch.from_numpy(b[crop])[None, None].double(), data_range=1.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fundus_viewer.core.jsonsafe import json_safe
-from fundus_viewer.core.sanity import SanityResult
+from fundus_viewer.core.sanity import SanityResult, bounding_slices
 
 
 def format_table(result: SanityResult) -> str:
@@ -51,7 +51,7 @@ def write_figures(result: SanityResult, out: Path) -> list[Path]:
     for method, maps in result.maps.items():
         fig = plt.figure(figsize=(1.6 * steps, 4.2), dpi=110)
         grid = fig.add_gridspec(2, steps, height_ratios=[1, 1.1])
-        crop = _heat_extent(maps)
+        crop = bounding_slices(np.any([m > 0 for m in maps], axis=0))  # the part any map has heat in: a disc-centred model sees a small square
         for i, heat in enumerate(maps):
             ax = fig.add_subplot(grid[0, i])
             ax.imshow(heat[crop], cmap="inferno", vmin=0, vmax=max(float(heat.max()), 1e-6))
@@ -73,12 +73,3 @@ def write_figures(result: SanityResult, out: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
-
-
-def _heat_extent(maps: list[np.ndarray]) -> tuple[slice, slice]:
-    """The part of the frame any of the maps has heat in (a disc-centred model sees a small square)."""
-    union = np.any([m > 0 for m in maps], axis=0)
-    if not union.any():
-        return slice(None), slice(None)
-    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)

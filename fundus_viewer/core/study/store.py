@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -365,8 +366,9 @@ class StudyFile(SqliteFile):
         update = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[3:])
         self.db.execute(f"INSERT INTO answers ({columns}) VALUES ({', '.join('?' * len(values))}) ON CONFLICT (rater_id, case_id, question_id) DO UPDATE SET {update}", values)
 
-    @property
+    @cached_property
     def has_zooms(self) -> bool:
+        """Schema 3's column; read once (an open file's schema never changes: nothing upgrades it)."""
         return any(row[1] == "zooms" for row in self.db.execute("PRAGMA table_info(answers)"))
 
     def answers_of(self, name: str) -> dict[tuple[int, str], int]:

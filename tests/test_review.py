@@ -203,7 +203,9 @@ def test_evaluate_a_folder_with_a_known_answer(qtbot, window, folder):
     assert scores["a-eye.png", "cam", "accuracy"] == pytest.approx(1.0)
     assert scores["b-eye.png", "chance", "accuracy"] == pytest.approx(0.25)
     assert scores["b-eye.png", "chance", "auc"] == 0.5  # a flat map against a quarter of the photo
-    assert dialog.table.rowCount() == 2 * 2 and dialog.details.rowCount() == len(dialog.result.scores)
+    labels = [dialog.table.verticalHeaderItem(r).text() for r in range(dialog.table.rowCount())]
+    assert labels == ["Accuracy (heat in box) % · RL", "AUC (map vs box) · RL"]  # no RNFLD boxes here: no empty RNFLD rows
+    assert dialog.details.rowCount() == len(dialog.result.scores)
     assert "(n 2)" in dialog.table.item(0, 0).text()
     dialog.close()
 

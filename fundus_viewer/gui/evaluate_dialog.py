@@ -107,7 +107,8 @@ class EvaluateDialog(QDialog):
         methods = self.methods()
         columns = [*methods, *LEVELS]
         rows = [(metric, pathology, row, result.paired(methods, metric).get(pathology, {}) if "pathology" in methods else {})
-                for metric in result.metrics for pathology, row in result.table(methods, metric).items()]
+                for metric in result.metrics for pathology, row in result.table(methods, metric).items()
+                if any(n for _, _, n in row.values())]  # a pathology without boxes in this folder has no row
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels([NAMES[c] for c in columns])
         self.table.setRowCount(len(rows))

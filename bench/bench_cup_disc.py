@@ -42,14 +42,22 @@ def main() -> int:
     photo = load_image(args.photo)
     segmenter = load_cup_disc_segmenter()
     visualizer = PathologyVisualizer(load_classifier())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {Path(args.photo).name} {photo.width} x {photo.height}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; "
+        f"{Path(args.photo).name} {photo.width} x {photo.height}"
+    )
     measured = median_ms(lambda: measure_cup_disc(segmenter, photo), args.repeats)
     located = median_ms(lambda: locate_optic_disc(photo.rgb), args.repeats)
     analysed = median_ms(lambda: visualizer.analyze(photo), args.repeats)
-    print(f"cup/disc measurement {measured:.1f} ms (of which locating the disc {located:.1f} ms); "
-          f"pathology analysis {analysed:.1f} ms; ratio {measured / analysed:.2f}")
+    print(
+        f"cup/disc measurement {measured:.1f} ms (of which locating the disc {located:.1f} ms); "
+        f"pathology analysis {analysed:.1f} ms; ratio {measured / analysed:.2f}"
+    )
     measured = measure_cup_disc(segmenter, photo)
-    print(f"vCDR {measured.vcdr:.2f}" if measured.disc is not None else "no disc found", f"({measured.squares} squares segmented)")
+    print(
+        f"vCDR {measured.vcdr:.2f}" if measured.disc is not None else "no disc found",
+        f"({measured.squares} squares segmented)",
+    )
     return 0
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -46,7 +47,13 @@ def timed(fn, device, repeats: int) -> float:
 
 def spec_for(preset: str, size: int | None = None) -> GanSpec:
     p = PRESETS[preset]
-    return GanSpec(size=size or p["size"], gen_base=p["gen_base"], gen_depth=p["gen_depth"], disc_base=p["disc_base"], disc_layers=p["disc_layers"])
+    return GanSpec(
+        size=size or p["size"],
+        gen_base=p["gen_base"],
+        gen_depth=p["gen_depth"],
+        disc_base=p["disc_base"],
+        disc_layers=p["disc_layers"],
+    )
 
 
 def main() -> None:
@@ -62,8 +69,11 @@ def main() -> None:
         for batch in (1, 8):
             vessels = torch.rand(batch, 1, 512, 512, device=device)
             with torch.no_grad():
-                seconds = timed(lambda: generator(vessels), device, args.repeats)
-            print(f"(a) {preset}-size generator ({sum(p.numel() for p in generator.parameters()) / 1e6:.1f} M params), 512 px, batch {batch}: {1000 * seconds / batch:.1f} ms per image")
+                seconds = timed(functools.partial(generator, vessels), device, args.repeats)
+            print(
+                f"(a) {preset}-size generator ({sum(p.numel() for p in generator.parameters()) / 1e6:.1f} M params), "
+                f"512 px, batch {batch}: {1000 * seconds / batch:.1f} ms per image"
+            )
     classifier = load_classifier(device=device)
     for preset in ("laptop", "paper"):
         settings = dict(PRESETS[preset])
@@ -74,9 +84,18 @@ def main() -> None:
         disc = torch.tensor([[size / 2, size / 2, size // 3]] * batch, dtype=torch.float32)
         rates = {}
         for lam in (1000.0, 0.0):
-            steps = GanSteps(Generator(spec).to(device), Discriminator(spec).to(device), classifier, settings, lam, "both", device)
-            rates[lam] = 1 / timed(lambda: steps.iteration([(real, vessels, disc), (real, vessels, disc)]), device, max(2, args.repeats // 2))
-        print(f"(b) {preset} preset ({size} px, batch {batch}): {rates[1000.0]:.2f} iterations/s with L_patho, {rates[0.0]:.2f} without (ratio {rates[0.0] / rates[1000.0]:.1f}x)")
+            steps = GanSteps(
+                Generator(spec).to(device), Discriminator(spec).to(device), classifier, settings, lam, "both", device
+            )
+            rates[lam] = 1 / timed(
+                functools.partial(steps.iteration, [(real, vessels, disc), (real, vessels, disc)]),
+                device,
+                max(2, args.repeats // 2),
+            )
+        print(
+            f"(b) {preset} preset ({size} px, batch {batch}): {rates[1000.0]:.2f} iterations/s with L_patho, "
+            f"{rates[0.0]:.2f} without (ratio {rates[0.0] / rates[1000.0]:.1f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import statistics
@@ -56,7 +57,7 @@ def longest_stall(app, run, done) -> float:
         time.sleep(0.0005)
     timer.stop()
     ticks.append(clock.nsecsElapsed() / 1e6)
-    return max(b - a for a, b in zip(ticks, ticks[1:])) if len(ticks) > 1 else float("nan")
+    return max(b - a for a, b in itertools.pairwise(ticks)) if len(ticks) > 1 else float("nan")
 
 
 def drag(app, window, steps: int = 100, spacing_ms: float = 20.0) -> list[float]:
@@ -68,7 +69,7 @@ def drag(app, window, steps: int = 100, spacing_ms: float = 20.0) -> list[float]
         t = time.perf_counter()
         done = len(redraws)
         window.panel.theta_act.setValue(value)  # valueChanged -> one redraw when the event loop is free
-        wait(app, lambda: len(redraws) > done, timeout=5)
+        wait(app, lambda done=done: len(redraws) > done, timeout=5)
         app.processEvents()  # the repaint
         latencies.append((time.perf_counter() - t) * 1000)
         while (time.perf_counter() - t) * 1000 < spacing_ms:
@@ -111,8 +112,11 @@ def main() -> None:
     wait(app, lambda: shown)
     # the drag measures the steady state: after the cup/disc outlines follow the maps ((b) covers that time)
     wait(app, lambda: window.cup_disc is not None or window.worker._cup_disc is None)
-    print(f"model: {window.device_label.text()}; photo {Path(photo).name}, {window.photo.width} x {window.photo.height} "
-          f"({window.photo.width * window.photo.height / 1e6:.1f} MP); view {window.view.width()} x {window.view.height()} px")
+    print(
+        f"model: {window.device_label.text()}; photo {Path(photo).name}, {window.photo.width} x {window.photo.height} "
+        f"({window.photo.width * window.photo.height / 1e6:.1f} MP); "
+        f"view {window.view.width()} x {window.view.height()} px"
+    )
 
     # (a) one network pass, the cost a redraw avoids
     passes = []
@@ -123,8 +127,10 @@ def main() -> None:
     network = statistics.median(passes)
     latencies = drag(app, window)
     median, worst = statistics.median(latencies), max(latencies)
-    print(f"(a) slider to redraw over a 100-step drag: median {median:.1f} ms, worst {worst:.1f} ms; "
-          f"one network pass {network:.1f} ms: redraw is {network / median:.0f}x faster (worst {network / worst:.1f}x)")
+    print(
+        f"(a) slider to redraw over a 100-step drag: median {median:.1f} ms, worst {worst:.1f} ms; "
+        f"one network pass {network:.1f} ms: redraw is {network / median:.0f}x faster (worst {network / worst:.1f}x)"
+    )
 
     # (b) event-loop stalls
     idle = longest_stall(app, lambda: None, lambda: False if time.sleep(0) else _after(1.0))
@@ -133,8 +139,11 @@ def main() -> None:
     occlusion = []
     window.baseline_shown.connect(occlusion.append)
     slow = longest_stall(app, lambda: window.panel.pathology.setCurrentIndex(5), lambda: bool(occlusion))
-    print(f"(b) longest event-loop stall: idle {idle:.1f} ms; while analysing a photo {busy:.1f} ms ({busy / idle:.1f}x idle); "
-          f"while computing Occlusion {slow:.1f} ms ({slow / idle:.1f}x idle); budget 20 ms")
+    print(
+        f"(b) longest event-loop stall: idle {idle:.1f} ms; "
+        f"while analysing a photo {busy:.1f} ms ({busy / idle:.1f}x idle); "
+        f"while computing Occlusion {slow:.1f} ms ({slow / idle:.1f}x idle); budget 20 ms"
+    )
 
     # (c) zoomed onto the disc, one photo pixel per screen pixel
     window.panel.pathology.setCurrentIndex(0)
@@ -153,11 +162,18 @@ def main() -> None:
         window.view.refresh()  # what the coalescing timer runs once per burst
         app.processEvents()
         pans.append((time.perf_counter() - t) * 1000)
-    print(f"(c) zoomed 1:1 on the disc: slider to redraw median {statistics.median(zoomed):.1f} ms, worst {max(zoomed):.1f} ms; "
-          f"pan step median {statistics.median(pans):.1f} ms, worst {max(pans):.1f} ms")
+    print(
+        f"(c) zoomed 1:1 on the disc: slider to redraw median {statistics.median(zoomed):.1f} ms, "
+        f"worst {max(zoomed):.1f} ms; "
+        f"pan step median {statistics.median(pans):.1f} ms, worst {max(pans):.1f} ms"
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"(d) peak memory (RSS high-water mark) with the {window.photo.width * window.photo.height / 1e6:.1f} MP photo open and analysed: "
-          f"{peak_mb:.0f} MB (model loaded, no photo yet: {before_mb:.0f} MB; the photo's own pixels: {window.photo.rgb.nbytes / 2**20:.0f} MB)")
+    print(
+        "(d) peak memory (RSS high-water mark) with the "
+        f"{window.photo.width * window.photo.height / 1e6:.1f} MP photo open and analysed: "
+        f"{peak_mb:.0f} MB (model loaded, no photo yet: {before_mb:.0f} MB; "
+        f"the photo's own pixels: {window.photo.rgb.nbytes / 2**20:.0f} MB)"
+    )
     window.close()
 
 

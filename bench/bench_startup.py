@@ -15,6 +15,7 @@ $DISPLAY the benchmark starts its own Xvfb (needs the Debian packages xvfb, xdot
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -56,28 +57,33 @@ def require_tools() -> None:
 
 
 def display_answers(display: str, env: dict[str, str]) -> bool:
-    probe = subprocess.run(["xdpyinfo", "-display", display], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    probe = subprocess.run(
+        ["xdpyinfo", "-display", display], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return probe.returncode == 0
 
 
 def start_xvfb(timeout: float = 20.0) -> tuple[subprocess.Popen, str]:
     """Start Xvfb on a display number it picks itself (-displayfd: no race with another server)."""
     read_end, write_end = os.pipe()
-    log = tempfile.TemporaryFile()  # not a pipe: Xvfb's warnings over a long run would fill it and stall the server
-    # -noreset: by default the server resets when its last client leaves and refuses the next one meanwhile
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24",
-                               "-nolisten", "tcp", "-noreset"],
-                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=log)
-    os.close(write_end)
-    with os.fdopen(read_end) as announced:
-        number = announced.readline().strip()  # written once the server is up; empty if it died
-    if not number:
-        server.kill()
-        server.wait()
-        log.seek(0)
-        raise LaunchError(f"Xvfb did not start: {log.read().decode(errors='replace')[-2000:]}")
-    log.close()  # the server keeps its own descriptor
+    # not a pipe: Xvfb's warnings over a long run would fill it and stall the server; closed on leaving the
+    # block, the server keeps its own descriptor
+    with tempfile.TemporaryFile() as log:
+        # -noreset: by default the server resets when its last client leaves and refuses the next one meanwhile
+        server = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-nolisten", "tcp", "-noreset"],
+            pass_fds=(write_end,),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        os.close(write_end)
+        with os.fdopen(read_end) as announced:
+            number = announced.readline().strip()  # written once the server is up; empty if it died
+        if not number:
+            server.kill()
+            server.wait()
+            log.seek(0)
+            raise LaunchError(f"Xvfb did not start: {log.read().decode(errors='replace')[-2000:]}")
     display = f":{number}"
     end = time.perf_counter() + timeout
     while not display_answers(display, dict(os.environ, DISPLAY=display)):
@@ -108,18 +114,21 @@ def fresh_home(home: Path) -> None:
 
 
 def visible_window(pid: int, env: dict[str, str]) -> bool:
-    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(pid)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    found = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--pid", str(pid)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     return found.returncode == 0 and bool(found.stdout.split())
 
 
 def stop(child: subprocess.Popen) -> None:
     """terminate, kill after 5 s; the whole process group, in case the app started helpers."""
     for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             child.wait(grace)
             return
@@ -131,8 +140,15 @@ def time_to_window(name: str, command: list[str], env: dict[str, str], home: Pat
     fresh_home(home)
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty child can't block on a full pipe
         started = time.perf_counter()
-        child = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=errors, start_new_session=True)
+        child = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
         try:
             while True:
                 tick = time.perf_counter()
@@ -188,8 +204,10 @@ def main() -> int:
                 f"fundus-viewer {photo.name}": [sys.executable, "-m", "fundus_viewer", str(photo)],
             }
             times: dict[str, list[float]] = {name: [] for name in commands}
-            print(f"display {display}{' (own Xvfb)' if server else ''}; {args.repeats} alternating runs after a warm-up",
-                  flush=True)
+            print(
+                f"display {display}{' (own Xvfb)' if server else ''}; {args.repeats} alternating runs after a warm-up",
+                flush=True,
+            )
             for round_ in range(args.repeats + 1):  # round 0 warms the file cache and is not counted
                 for name, command in commands.items():
                     seconds = time_to_window(name, command, env, home, args.timeout)

@@ -60,20 +60,28 @@ def main() -> int:
     x = torch.rand(16, 3, 227, 227)
     y = torch.randint(0, 2, (16,))
     train, infer = measure(classifier, x, lambda out: torch.nn.functional.cross_entropy(out, y), args.steps)
-    print(f"classifier (AlexNet-style, 227 px, batch 16): train {train:.1f} images/s; inference {infer:.1f} images/s; ratio {infer / train:.2f}")
+    print(
+        f"classifier (AlexNet-style, 227 px, batch 16): train {train:.1f} images/s; "
+        f"inference {infer:.1f} images/s; ratio {infer / train:.2f}"
+    )
     segmenter = VesselSegmenter(VesselSpec())
     patches = torch.rand(16, 3, 96, 96)
     target = (torch.rand(16, 1, 96, 96) > 0.9).float()
     mask = torch.ones_like(target)
     train, infer = measure(segmenter, patches, lambda out: vessel_loss(out, target, mask), args.steps)
     per_photo = (720 * 720) / (96 * 96)
-    print(f"vessel U-Net (base 16, depth 3, 96 px patches, batch 16): train {train:.1f} patches/s "
-          f"(= {train / per_photo:.2f} photos of 720 x 720/s); inference {infer:.1f} patches/s; ratio {infer / train:.2f}")
+    print(
+        f"vessel U-Net (base 16, depth 3, 96 px patches, batch 16): train {train:.1f} patches/s "
+        f"(= {train / per_photo:.2f} photos of 720 x 720/s); inference {infer:.1f} patches/s; ratio {infer / train:.2f}"
+    )
     cup_disc = CupDiscSegmenter(CupDiscSpec())
     squares = torch.rand(8, 3, 128, 128)
     masks = (torch.rand(8, 2, 128, 128) > 0.5).float()
     train, infer = measure(cup_disc, squares, lambda out: cup_disc_loss(out, masks), args.steps)
-    print(f"cup/disc U-Net (base 16, depth 4, 128 px, batch 8): train {train:.1f} squares/s; inference {infer:.1f} squares/s; ratio {infer / train:.2f}")
+    print(
+        f"cup/disc U-Net (base 16, depth 4, 128 px, batch 8): train {train:.1f} squares/s; "
+        f"inference {infer:.1f} squares/s; ratio {infer / train:.2f}"
+    )
     return 0
 
 

@@ -38,8 +38,14 @@ from fundus_viewer.core.visualization.baselines import cam_grid  # noqa: E402
 from fundus_viewer.core.visualization.pathology import PathologyVisualizer  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
-FAMILIES = ("torchvision:resnet50", "torchvision:densenet121", "torchvision:efficientnet_b0", "torchvision:vgg16_bn",
-            "torchvision:convnext_tiny", "timm:efficientnet_b0")  # timm's where installed
+FAMILIES = (
+    "torchvision:resnet50",
+    "torchvision:densenet121",
+    "torchvision:efficientnet_b0",
+    "torchvision:vgg16_bn",
+    "torchvision:convnext_tiny",
+    "timm:efficientnet_b0",
+)  # timm's where installed
 
 
 def build(name: str, input_size: int):
@@ -128,7 +134,11 @@ def main() -> int:
     parser.add_argument("--arch", choices=("alexnet", "resnet18", "both"), default="both")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--photos", type=int, default=20)
-    parser.add_argument("--model", nargs="+", help="checkpoints or torchvision:NAME / timm:NAME networks instead of ours; 'families' for the usual ones")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        help="checkpoints or torchvision:NAME / timm:NAME networks instead of ours; 'families' for the usual ones",
+    )
     parser.add_argument("--input-size", type=int, default=224, help="input side of torchvision / timm networks")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -140,7 +150,11 @@ def main() -> int:
         from fundus_viewer.core.models.architectures import is_external
 
         for name in names:
-            label = name.split(":", 1)[1] + (" (timm)" if name.startswith("timm:") else "") if is_external(name) else Path(name).name
+            label = (
+                name.split(":", 1)[1] + (" (timm)" if name.startswith("timm:") else "")
+                if is_external(name)
+                else Path(name).name
+            )
             try:
                 models[label] = build(name, args.input_size)
             except (ValueError, CheckpointError) as exc:  # timm not installed, a bad checkpoint
@@ -150,7 +164,10 @@ def main() -> int:
     else:
         archs = ("alexnet", "resnet18") if args.arch == "both" else (args.arch,)
         sizes = {"alexnet": 227, "resnet18": 224}
-        models = {a: GlaucomaClassifier(ClassifierSpec(arch=a, input_size=sizes[a])).eval().requires_grad_(False) for a in archs}
+        models = {
+            a: GlaucomaClassifier(ClassifierSpec(arch=a, input_size=sizes[a])).eval().requires_grad_(False)
+            for a in archs
+        }
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device CPU")
     header = (
         f"{'model':<22}{'GradCAM ms':>18}{'analysis ms':>12}{'(a) ratio':>14}"
@@ -167,7 +184,11 @@ def main() -> int:
         )
     print("(a) goal <= 0.5; (b) goal >= 100x; photo", r["photo"])
     for name, model in models.items():
-        print(f"{name}: {model.spec.input_size} px, layers {', '.join(n.removeprefix('network.') for n in model.default_layers)}; CAM at {model.cam_layer.removeprefix('network.')}")
+        print(
+            f"{name}: {model.spec.input_size} px, "
+            f"layers {', '.join(n.removeprefix('network.') for n in model.default_layers)}; "
+            f"CAM at {model.cam_layer.removeprefix('network.')}"
+        )
     return 0
 
 

@@ -31,7 +31,11 @@ def main() -> None:
     args = parser.parse_args()
     rows = list(csv.DictReader((args.data / "MANIFEST.csv").open()))
     masks = {r["pair_id"]: args.data / r["path"] for r in rows if r["role"] == "disc_mask"}
-    photos = [(r["dataset"], args.data / r["path"], masks.get(r["pair_id"])) for r in rows if r["role"] == "photo" and r["dataset"] != "ACRIMA"]
+    photos = [
+        (r["dataset"], args.data / r["path"], masks.get(r["pair_id"]))
+        for r in rows
+        if r["role"] == "photo" and r["dataset"] != "ACRIMA"
+    ]
     photos += [("HRF full size", p, None) for p in sorted((args.data / "hrf" / "full").glob("*.jpg"))]
     model = load_cup_disc_segmenter(args.model)
     results, tiles = [], []
@@ -46,9 +50,17 @@ def main() -> None:
             row["radius_ratio"] = found.radius / float(np.sqrt(truth.sum() / np.pi))
         results.append(row)
         scale = 240 / photo.width
-        small = np.ascontiguousarray(cv2.resize(photo.rgb, (240, round(photo.height * scale)), interpolation=cv2.INTER_AREA))
+        small = np.ascontiguousarray(
+            cv2.resize(photo.rgb, (240, round(photo.height * scale)), interpolation=cv2.INTER_AREA)
+        )
         located = photo.disc
-        cv2.circle(small, (round(located.x * scale), round(located.y * scale)), max(2, round(located.radius * scale)), (255, 255, 0), 1)
+        cv2.circle(
+            small,
+            (round(located.x * scale), round(located.y * scale)),
+            max(2, round(located.radius * scale)),
+            (255, 255, 0),
+            1,
+        )
         if "disc" in measured.outlines:
             cv2.polylines(small, [np.round(measured.outlines["disc"] * scale).astype(np.int32)], True, (0, 255, 0), 2)
         else:
@@ -62,7 +74,9 @@ def main() -> None:
         summary[row["dataset"]]["photos"] += 1
         summary[row["dataset"]]["found"] += row["found"]
         if "centre_in_expert_disc" in row:
-            summary[row["dataset"]]["centre_in_expert_disc"] = summary[row["dataset"]].get("centre_in_expert_disc", 0) + row["centre_in_expert_disc"]
+            summary[row["dataset"]]["centre_in_expert_disc"] = (
+                summary[row["dataset"]].get("centre_in_expert_disc", 0) + row["centre_in_expert_disc"]
+            )
     for name, figures in summary.items():
         print(name, figures, "missed:", [r["photo"] for r in results if r["dataset"] == name and not r["found"]])
     args.json.write_text(json.dumps({"summary": summary, "photos": results}, indent=1))

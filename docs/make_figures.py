@@ -1,6 +1,6 @@
 """Regenerate the README's heat-map figure from the bundled model and sample photos.
 
-    python docs/make_figures.py            # writes docs/heatmaps-sample.png
+python docs/make_figures.py            # writes docs/heatmaps-sample.png
 """
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ def main() -> int:
             (colorize(cam[y0:y1, x0:x1]), "CAM (Grad-CAM)"),
         ]
         height = 260
-        tiles = [label(cv2.resize(t, (round(t.shape[1] * height / t.shape[0]), height), interpolation=cv2.INTER_AREA), text) for t, text in panels]
+        tiles = [
+            label(cv2.resize(t, (round(t.shape[1] * height / t.shape[0]), height), interpolation=cv2.INTER_AREA), text)
+            for t, text in panels
+        ]
         rows.append(np.hstack([np.pad(t, ((0, 0), (0, 4), (0, 0)), constant_values=255) for t in tiles]))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]

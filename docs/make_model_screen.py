@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main(photo: str, prefix: str) -> None:
     import torch
     import torchvision
-
     from screen_window import ScreenWindow  # beside this script
+
     from fundus_viewer.core.models.importing import import_classifier
 
     screen = ScreenWindow()
@@ -27,11 +27,18 @@ def main(photo: str, prefix: str) -> None:
     screen.open_photo(photo)
     folder = Path(tempfile.mkdtemp())
     torch.manual_seed(0)
-    torch.save(torchvision.models.get_model("densenet121", weights=None, num_classes=2).state_dict(), folder / "densenet121_clinic.pth")
+    torch.save(
+        torchvision.models.get_model("densenet121", weights=None, num_classes=2).state_dict(),
+        folder / "densenet121_clinic.pth",
+    )
     notes = folder / "notes.md"
     notes.write_text("Seeded random weights, for this screenshot only: the maps mean nothing.", encoding="utf-8")
-    imported = import_classifier(folder / "densenet121_clinic.pth", "torchvision:densenet121", folder / "clinic-densenet121.safetensors",
-                                 notes=notes.read_text(encoding="utf-8"))
+    imported = import_classifier(
+        folder / "densenet121_clinic.pth",
+        "torchvision:densenet121",
+        folder / "clinic-densenet121.safetensors",
+        notes=notes.read_text(encoding="utf-8"),
+    )
     shown = []
     window.analysis_shown.connect(shown.append)
     window.open_model(imported.path)  # what File > Open model… does with the chosen file

@@ -1,6 +1,6 @@
 """Screenshot of boxes proposed from the maps, one accepted, on a bundled sample.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python docs/make_proposals_screen.py docs/review-proposals.png
+xvfb-run -s "-screen 0 1600x1000x24" python docs/make_proposals_screen.py docs/review-proposals.png
 """
 
 from __future__ import annotations

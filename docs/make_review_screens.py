@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main(photo: str, prefix: str) -> None:
     from PySide6.QtCore import QRectF
-
     from screen_window import ScreenWindow  # beside this script
 
     screen = ScreenWindow()

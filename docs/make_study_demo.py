@@ -37,8 +37,15 @@ SCORES = {
 def main(out: str) -> None:
     rng = np.random.default_rng(0)
     images = [prepare_image(load_image(p).rgb, 512) for p in list_images(ROOT / "resources" / "samples")]
-    cases = [NewCase(images[i % len(images)], arm, f"{arm}-{i:03d}.png", pair_key=f"{i:03d}") for arm in ("patho-gan", "baseline") for i in range(120)]
-    cases += [NewCase(c.image, c.arm, c.source, c.pair_key, repeat_of=int(i)) for i, c in ((int(i), cases[int(i)]) for i in rng.choice(240, 10, replace=False))]
+    cases = [
+        NewCase(images[i % len(images)], arm, f"{arm}-{i:03d}.png", pair_key=f"{i:03d}")
+        for arm in ("patho-gan", "baseline")
+        for i in range(120)
+    ]
+    cases += [
+        NewCase(c.image, c.arm, c.source, c.pair_key, repeat_of=int(i))
+        for i, c in ((int(i), cases[int(i)]) for i in rng.choice(240, 10, replace=False))
+    ]
     with StudyFile.create(out, cases, seed=0, title="Demo study (made-up answers)") as study:
         rows = {r["case_id"]: r for r in study.case_table()}
         for rater, noise in (("Dr A", 0.0), ("Dr B", 0.25)):

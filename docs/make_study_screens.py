@@ -52,7 +52,13 @@ def main(out: str) -> None:
     dialog.grab().save(str(Path(out) / "study-dialog.png"))
     dialog.close()
     path = Path(tempfile.mkdtemp()) / "real-or-synthetic.fvstudy"
-    create_study(path, {"real": samples[:3], "patho-gan": samples[3:]}, size=512, task="real-or-synthetic", title="Real or synthetic?").close()
+    create_study(
+        path,
+        {"real": samples[:3], "patho-gan": samples[3:]},
+        size=512,
+        task="real-or-synthetic",
+        title="Real or synthetic?",
+    ).close()
     with StudyFile(path) as study:
         window = RatingWindow(RatingSession(study, "Dr A"))
         window.resize(1500, 900)

@@ -12,6 +12,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from qt_threads import no_dangling_threads  # noqa: E402, F401 - a fixture, tested with pytester
+
+pytest_plugins = ["pytester"]
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -67,7 +71,9 @@ def tiny_alexnet():
     from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
 
     torch.manual_seed(0)
-    model = GlaucomaClassifier(ClassifierSpec(arch="alexnet", input_size=227, arch_options={"width": 0.125, "hidden": 32}))
+    model = GlaucomaClassifier(
+        ClassifierSpec(arch="alexnet", input_size=227, arch_options={"width": 0.125, "hidden": 32})
+    )
     return model.eval().requires_grad_(False)
 
 
@@ -138,19 +144,3 @@ def isolated_settings(tmp_path, monkeypatch):
     QCoreApplication.setApplicationName("fundus-viewer-tests")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return tmp_path / "settings"
-
-
-@pytest.fixture
-def no_dangling_threads(qapp):
-    """Fail a test that leaves a QThread running (napari's _dangling_qthreads)."""
-    from PySide6.QtCore import QThread
-
-    yield
-    qapp.processEvents()
-    running = [t for t in qapp.findChildren(QThread) if t.isRunning()]
-    import shiboken6
-
-    from fundus_viewer.gui import main_window
-
-    running += [t for t in main_window.MainWindow._threads if shiboken6.isValid(t) and t.isRunning()]
-    assert not running, f"QThreads left running: {[t.objectName() for t in running]}"

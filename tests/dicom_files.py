@@ -13,7 +13,15 @@ PATIENT_ID = "PID-4711-SECRET"
 OPHTHALMIC_PHOTOGRAPHY = "1.2.840.10008.5.1.4.1.1.77.1.5.1"
 
 
-def write_dicom(path: Path, rgb: np.ndarray, *, compression: str | None = None, frames: int = 1, pixel_data: bool = True, laterality: str = "R") -> Path:
+def write_dicom(
+    path: Path,
+    rgb: np.ndarray,
+    *,
+    compression: str | None = None,
+    frames: int = 1,
+    pixel_data: bool = True,
+    laterality: str = "R",
+) -> Path:
     """``compression``: None (explicit little endian), "jpeg" (baseline, YBR_FULL_422) or "rle"."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.encaps import encapsulate
@@ -74,7 +82,12 @@ def _secondary_capture(shape, interpretation: str, bits_allocated: int, bits_sto
     ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = SecondaryCaptureImageStorage, meta.MediaStorageSOPInstanceUID, "OT"
     ds.Rows, ds.Columns = shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, interpretation
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits_allocated, bits_stored, bits_stored - 1, int(signed)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = (
+        bits_allocated,
+        bits_stored,
+        bits_stored - 1,
+        int(signed),
+    )
     return ds
 
 
@@ -89,7 +102,9 @@ def write_palette_dicom(path: Path, indices: np.ndarray, lut: np.ndarray) -> Pat
     return Path(path)
 
 
-def write_grey_dicom(path: Path, values: np.ndarray, bits_stored: int, signed: bool, interpretation: str = "MONOCHROME2") -> Path:
+def write_grey_dicom(
+    path: Path, values: np.ndarray, bits_stored: int, signed: bool, interpretation: str = "MONOCHROME2"
+) -> Path:
     """A grey image stored in 16 bits: ``values`` (H x W int) as given, ``bits_stored`` of them used."""
     ds = _secondary_capture(values.shape, interpretation, 16, bits_stored, signed)
     ds.PixelData = values.astype("<i2" if signed else "<u2").tobytes()

@@ -54,7 +54,15 @@ WRITER = textwrap.dedent(
 def test_two_annotators_on_one_folder_do_not_overwrite_each_other(tmp_path):
     AnnotationStore.for_folder(tmp_path).close()
     path = tmp_path / "fundus-viewer-annotations.sqlite"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name], cwd=Path(__file__).parents[1], stderr=subprocess.PIPE, text=True) for name in ("ann", "bob")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), name],
+            cwd=Path(__file__).parents[1],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("ann", "bob")
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0], [p.stderr.read() for p in procs]
     with AnnotationStore(path) as store:
         boxes = store.boxes()
@@ -75,7 +83,11 @@ def test_coco_round_trip(tmp_path):
     other.mkdir()
     with AnnotationStore.for_folder(other) as store:
         assert store.import_coco(tmp_path / "all.json", "carl") == 3
-        assert sorted((b.image, b.label, b.x) for b in store.boxes()) == [("a.jpg", "RL", 10), ("a.jpg", "RNFLD", 5), ("b.jpg", "RL", 1)]
+        assert sorted((b.image, b.label, b.x) for b in store.boxes()) == [
+            ("a.jpg", "RL", 10),
+            ("a.jpg", "RNFLD", 5),
+            ("b.jpg", "RL", 1),
+        ]
         assert {b.annotator for b in store.boxes()} == {"carl"}
 
 
@@ -106,3 +118,22 @@ def test_files_in_folders_named_with_uri_characters_open_themselves(tmp_path):
     create_study(folder / "s.fvstudy", {"a": sorted(arm.iterdir())}, size=32).close()
     with StudyFile(folder / "s.fvstudy", readonly=True) as study:
         assert len(study.case_ids()) == 1
+
+
+def test_coco_export_gives_every_photo_its_size_not_only_the_one_on_screen(tmp_path):
+    """The window passed the size of the photo on screen only, so every other image entry had null width
+    and height. Sizes come from the photos' headers now, as the viewer shows them (EXIF-turned)."""
+    from PIL import Image
+
+    Image.new("RGB", (60, 40)).save(tmp_path / "shown.png")
+    Image.new("RGB", (50, 30)).save(tmp_path / "other.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown turned a quarter: 20 wide, 70 high on screen
+    Image.new("RGB", (70, 20)).save(tmp_path / "turned.jpg", exif=exif)
+    with AnnotationStore(tmp_path / FOLDER_FILE) as store:
+        for name in ("shown.png", "other.png", "turned.jpg", "gone.png"):
+            store.add(new_box(name, "RL", 1, 1, 5, 5, "ann"))
+        store.export_coco(tmp_path / "boxes.json", sizes={"shown.png": (60, 40)})
+    coco = load_coco(tmp_path / "boxes.json")
+    sizes = {name: (entry.width, entry.height) for name, entry in coco.items()}
+    assert sizes == {"shown.png": (60, 40), "other.png": (50, 30), "turned.jpg": (20, 70), "gone.png": (None, None)}

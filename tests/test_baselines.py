@@ -39,12 +39,15 @@ def test_grad_cam_equals_true_cam_for_a_gap_linear_head():
     assert np.corrcoef(grid.ravel(), expected.ravel())[0, 1] > 0.99
 
 
-@pytest.mark.parametrize("options, true_cam", [
-    ({"head": "gap"}, True),
-    ({"head": "gap", "cdr_head": True, "cdr_in_logit": False}, True),  # the disc/cup head trains conv5 only
-    ({"head": "gap", "cdr_head": True}, False),  # its ratio in the logit routes the decision around the weights
-    ({}, False),  # the paper's pool5 -> fc6 -> fc7
-])
+@pytest.mark.parametrize(
+    "options, true_cam",
+    [
+        ({"head": "gap"}, True),
+        ({"head": "gap", "cdr_head": True, "cdr_in_logit": False}, True),  # the disc/cup head trains conv5 only
+        ({"head": "gap", "cdr_head": True}, False),  # its ratio in the logit routes the decision around the weights
+        ({}, False),  # the paper's pool5 -> fc6 -> fc7
+    ],
+)
 def test_alexnet_heads_for_which_grad_cam_is_the_true_cam(options, true_cam):
     torch.manual_seed(0)
     spec = ClassifierSpec(arch="alexnet", input_size=99, arch_options={"width": 0.1, **options})
@@ -54,18 +57,25 @@ def test_alexnet_heads_for_which_grad_cam_is_the_true_cam(options, true_cam):
 
 def test_an_auxiliary_cdr_head_leaves_the_logit_to_conv5():
     torch.manual_seed(0)
-    spec = ClassifierSpec(arch="alexnet", input_size=99, arch_options={"width": 0.1, "head": "gap", "cdr_head": True, "cdr_in_logit": False})
+    spec = ClassifierSpec(
+        arch="alexnet",
+        input_size=99,
+        arch_options={"width": 0.1, "head": "gap", "cdr_head": True, "cdr_in_logit": False},
+    )
     model = GlaucomaClassifier(spec).eval()
     x = torch.rand(2, 3, 99, 99)
     seen = []
     handle = model.network.features.relu5.register_forward_hook(lambda m, i, o: seen.append(o))
+    segmentation = []
+    model.network.segmentation.register_forward_hook(lambda m, i, o: segmentation.append(o))
     logits = model(x)
     handle.remove()
     fc = model.network.classifier.fc
     assert torch.allclose(logits, seen[0].mean(dim=(-2, -1)) @ fc.weight.T + fc.bias, atol=1e-5)
-    assert model.network.last_segmentation is None  # not computed for use ...
+    assert segmentation == []  # not computed for use ...
     model.train()(x)
-    assert model.network.last_segmentation.shape[1] == 2  # ... but for the training loss
+    assert segmentation[0].shape[1] == 2  # ... but for the training loss (read by a hook)
+    assert not any(isinstance(v, torch.Tensor) for v in vars(model.network).values())  # no graph kept on it
 
 
 def test_occlusion_finds_the_spot(spot_model, make_fundus):

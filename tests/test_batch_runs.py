@@ -26,8 +26,14 @@ def photo_folder(folder: Path, make_fundus, count: int, size=(420, 600), extras:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sub").mkdir(exist_ok=True)
     for i in range(count):
-        rgb = make_fundus(height=size[0], width=size[1], centre=(size[1] // 2, size[0] // 2), radius=min(size) // 2 - 10,
-                          spot=(size[1] // 2 + 40 * (i % 3 - 1), size[0] // 2 + 30 * (i % 2)), seed=i)
+        rgb = make_fundus(
+            height=size[0],
+            width=size[1],
+            centre=(size[1] // 2, size[0] // 2),
+            radius=min(size) // 2 - 10,
+            spot=(size[1] // 2 + 40 * (i % 3 - 1), size[0] // 2 + 30 * (i % 2)),
+            seed=i,
+        )
         cv2.imwrite(str(folder / ("sub" if i % 4 == 0 else "") / f"p{i:03d}.png"), rgb[..., ::-1])
     if extras:
         (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
@@ -62,13 +68,24 @@ def without_seconds(rows):
 def test_rows_for_every_photo_and_error_and_no_identity(tmp_path, make_fundus, tiny_checkpoint):
     data = photo_folder(tmp_path / "data", make_fundus, 5)
     out = tmp_path / "out"
-    assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--batch-size", "3"]) == 1  # 1: some photos failed
+    assert (
+        heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--batch-size", "3"]) == 1
+    )  # 1: some photos failed
     summary = read_summary(out)
     rows = {Path(row["path"]).name: row for row in summary}
     dicom_files = ("jpeg.dcm", "report.dcm", "DOE_JANE")
-    assert sorted(row["key"] for row in summary if Path(row["path"]).name not in dicom_files) == ["broken.jpg", "p001.png", "p002.png", "p003.png", "sub/p000.png", "sub/p004.png"]
+    assert sorted(row["key"] for row in summary if Path(row["path"]).name not in dicom_files) == [
+        "broken.jpg",
+        "p001.png",
+        "p002.png",
+        "p003.png",
+        "sub/p000.png",
+        "sub/p004.png",
+    ]
     for name in dicom_files:  # a DICOM row is named by its UID, not by its file
-        assert rows[name]["key"].startswith("1.2.") and rows[name]["key"] == (rows[name]["sop_instance_uid"] or rows[name]["key"])
+        assert rows[name]["key"].startswith("1.2.") and rows[name]["key"] == (
+            rows[name]["sop_instance_uid"] or rows[name]["key"]
+        )
     assert "not a readable image" in rows["broken.jpg"]["error"] and rows["broken.jpg"]["probability_glaucoma"] == ""
     assert "without pixel data" in rows["report.dcm"]["error"]
     dicom = rows["jpeg.dcm"]
@@ -79,7 +96,9 @@ def test_rows_for_every_photo_and_error_and_no_identity(tmp_path, make_fundus, t
         if path.is_file():
             content = path.read_bytes()
             assert PATIENT_NAME.encode() not in content and PATIENT_ID.encode() not in content, path
-            assert b"DOE_JANE" not in content or path.name == "summary.csv" or path.suffix == ".jsonl", path  # the file name: only as its path
+            assert b"DOE_JANE" not in content or path.name == "summary.csv" or path.suffix == ".jsonl", (
+                path
+            )  # the file name: only as its path
 
 
 def test_maps_read_back_equal_the_in_process_maps(tmp_path, make_fundus, tiny_alexnet, tiny_checkpoint):
@@ -89,7 +108,23 @@ def test_maps_read_back_equal_the_in_process_maps(tmp_path, make_fundus, tiny_al
 
     data = photo_folder(tmp_path / "data", make_fundus, 4, extras=False)
     out = tmp_path / "out"
-    assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--methods", "pathology,cam", "--batch-size", "3"]) == 0
+    assert (
+        heatmap(
+            [
+                "--data",
+                data,
+                "--out",
+                out,
+                "--model",
+                tiny_checkpoint,
+                "--methods",
+                "pathology,cam",
+                "--batch-size",
+                "3",
+            ]
+        )
+        == 0
+    )
     store = MapStore.open(out)
     visualizer = PathologyVisualizer(load_classifier(tiny_checkpoint))
     for row in read_summary(out):
@@ -113,8 +148,23 @@ def test_sigkill_mid_run_then_resume_records_every_photo_once(tmp_path, make_fun
     count = 48
     data = photo_folder(tmp_path / "data", make_fundus, count, size=(1200, 1600), extras=False)
     out, clean = tmp_path / "out", tmp_path / "clean"
-    command = [sys.executable, "-m", "fundus_viewer", "heatmap", "--data", str(data), "--out", str(out), "--model", str(tiny_checkpoint),
-               "--batch-size", "1", "--workers", "0", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "fundus_viewer",
+        "heatmap",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_checkpoint),
+        "--batch-size",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     journal = out / "rows.0.jsonl"
     deadline = time.time() + 120
@@ -132,7 +182,9 @@ def test_sigkill_mid_run_then_resume_records_every_photo_once(tmp_path, make_fun
     assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint]) == 2  # without --resume: refused
     assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume"]) == 0
     rows = read_summary(out)
-    assert [int(r["index"]) for r in rows] == list(range(count)) and all(r["probability_glaucoma"] and not r["error"] for r in rows)
+    assert [int(r["index"]) for r in rows] == list(range(count)) and all(
+        r["probability_glaucoma"] and not r["error"] for r in rows
+    )
     assert heatmap(["--data", data, "--out", clean, "--model", tiny_checkpoint]) == 0
     assert without_seconds(rows) == without_seconds(read_summary(clean))
     resumed, uninterrupted = MapStore.open(out), MapStore.open(clean)
@@ -156,16 +208,69 @@ def test_two_torchrun_ranks_give_the_one_process_summary(tmp_path, make_fundus, 
 
     data = photo_folder(tmp_path / "data", make_fundus, 7)
     one, two = tmp_path / "one", tmp_path / "two"
-    args = ["heatmap", "--data", str(data), "--model", str(tiny_checkpoint), "--batch-size", "2", "--workers", "0", "--no-progress", "--device", "cpu"]
-    subprocess.run([sys.executable, "-m", "fundus_viewer", *args, "--out", str(one)], cwd=ROOT, capture_output=True, timeout=300)
-    ran = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "fundus_viewer", *args, "--out", str(two)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    args = [
+        "heatmap",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_checkpoint),
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    subprocess.run(
+        [sys.executable, "-m", "fundus_viewer", *args, "--out", str(one)], cwd=ROOT, capture_output=True, timeout=300
+    )
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "fundus_viewer",
+            *args,
+            "--out",
+            str(two),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ran.returncode == 1, ran.stderr[-2000:]  # 1: the broken photos' rows
     assert sorted(p.name for p in two.glob("rows.*.jsonl")) == ["rows.0.jsonl", "rows.1.jsonl"]
-    assert all((two / name).read_text().count("\n") > 0 for name in ("rows.0.jsonl", "rows.1.jsonl"))  # both ranks worked
+    assert all(
+        (two / name).read_text().count("\n") > 0 for name in ("rows.0.jsonl", "rows.1.jsonl")
+    )  # both ranks worked
     assert without_seconds(read_summary(two)) == without_seconds(read_summary(one))
-    again = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "fundus_viewer", *args,
-                            "--out", str(two)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "fundus_viewer",
+            *args,
+            "--out",
+            str(two),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode != 0 and "holds a run already" in again.stderr  # rank 0's refusal reaches rank 1: no hang
     a, b = MapStore.open(one), MapStore.open(two)
     np.testing.assert_allclose(a.group["pathology-rl"][:], b.group["pathology-rl"][:], rtol=1e-5, atol=1e-9)
@@ -173,10 +278,32 @@ def test_two_torchrun_ranks_give_the_one_process_summary(tmp_path, make_fundus, 
 
 def test_classify_and_vessels_take_data(tmp_path, make_fundus, tiny_checkpoint):
     data = photo_folder(tmp_path / "data", make_fundus, 2)
-    assert main(["classify", "--data", str(data), "--out", str(tmp_path / "c"), "--model", str(tiny_checkpoint), "--no-cup-disc", "--workers", "0", "--no-progress"]) == 1
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "c"),
+                "--model",
+                str(tiny_checkpoint),
+                "--no-cup-disc",
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
     rows = {Path(r["path"]).name: r for r in read_summary(tmp_path / "c")}
-    assert rows["p001.png"]["prediction"] in ("glaucoma", "normal") and "without pixel data" in rows["report.dcm"]["error"]
-    assert main(["segment-vessels", "--data", str(data), "--out", str(tmp_path / "v"), "--workers", "0", "--no-progress"]) == 1
+    assert (
+        rows["p001.png"]["prediction"] in ("glaucoma", "normal") and "without pixel data" in rows["report.dcm"]["error"]
+    )
+    assert (
+        main(["segment-vessels", "--data", str(data), "--out", str(tmp_path / "v"), "--workers", "0", "--no-progress"])
+        == 1
+    )
     rows = {r["key"]: r for r in read_summary(tmp_path / "v")}
     row = rows["sub/p000.png"]  # the index first: no two photos share a file
     assert row["mask_png"] == f"vessels/{int(row['index']):06d}-sub__p000.vessels-mask.png"
@@ -205,7 +332,23 @@ def test_decoding_workers_after_opencv_ran_in_this_process(tmp_path, make_fundus
     big = np.zeros((3000, 4000, 3), np.uint8)
     cv2.resize(big, (2000, 1500))  # OpenCV's thread pool now running in this process
     data = photo_folder(tmp_path / "data", make_fundus, 3, extras=False)
-    assert main(["heatmap", "--data", str(data), "--out", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "--workers", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "heatmap",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "out"),
+                "--model",
+                str(tiny_checkpoint),
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert len(read_summary(tmp_path / "out")) == 3
 
 
@@ -222,10 +365,14 @@ def test_resume_redoes_a_photo_whose_maps_were_lost_and_refuses_a_lost_store(tmp
     group["transform"][1] = -1  # its chunks never reached the disk (a power cut after the row was written)
     group["pathology-rl"][1] = np.nan
     assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume"]) == 0
-    np.testing.assert_allclose(zarr.open_group(str(out / "maps.zarr"), mode="r")["pathology-rl"][1], kept, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        zarr.open_group(str(out / "maps.zarr"), mode="r")["pathology-rl"][1], kept, rtol=1e-5, atol=1e-9
+    )
     assert len((out / "rows.0.jsonl").read_text().splitlines()) == 4  # photo 1 recorded again
     shutil.rmtree(out / "maps.zarr")
-    assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume"]) == 2  # rows without their store: refused
+    assert (
+        heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume"]) == 2
+    )  # rows without their store: refused
 
 
 def test_retry_errors_redoes_a_photo_fixed_since(tmp_path, make_fundus, tiny_checkpoint):
@@ -233,8 +380,12 @@ def test_retry_errors_redoes_a_photo_fixed_since(tmp_path, make_fundus, tiny_che
     out = tmp_path / "out"
     assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint]) == 1
     cv2.imwrite(str(data / "broken.jpg"), make_fundus(seed=5)[..., ::-1])
-    assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume"]) == 1  # errors stay errors ...
-    assert heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume", "--retry-errors"]) == 1  # ... until retried (report.dcm still fails)
+    assert (
+        heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume"]) == 1
+    )  # errors stay errors ...
+    assert (
+        heatmap(["--data", data, "--out", out, "--model", tiny_checkpoint, "--resume", "--retry-errors"]) == 1
+    )  # ... until retried (report.dcm still fails)
     rows = {Path(r["path"]).name: r for r in read_summary(out)}
     assert rows["broken.jpg"]["error"] == "" and rows["broken.jpg"]["probability_glaucoma"] != ""
 
@@ -267,7 +418,9 @@ def test_mixed_precision_keeps_the_analysed_layers_in_float32(tiny_alexnet):
     x = torch.rand(2, 3, 227, 227, generator=torch.Generator().manual_seed(0))
     layers = tiny_alexnet.default_layers
     result = capture(tiny_alexnet, x, layers, tiny_alexnet.glaucoma_index, autocast_dtype=torch.bfloat16)
-    assert all(a.dtype == torch.float32 for a in result.activations) and all(g.dtype == torch.float32 for g in result.gradients)
+    assert all(a.dtype == torch.float32 for a in result.activations) and all(
+        g.dtype == torch.float32 for g in result.gradients
+    )
     visualizer = PathologyVisualizer(tiny_alexnet)
     full, mixed = visualizer.analyze_batch(x), visualizer.analyze_batch(x, amp=True)
     for i in range(2):

@@ -46,7 +46,10 @@ def test_ece_and_reliability_by_hand():
     probs, labels = np.array([0.95, 0.85, 0.35, 0.25]), np.array([1, 0, 0, 1])
     # one photo per bin: |0.95 - 1|, |0.85 - 0|, |0.35 - 0|, |0.25 - 1|, each weighted 1/4
     assert expected_calibration_error(probs, labels) == pytest.approx((0.05 + 0.85 + 0.35 + 0.75) / 4, abs=1e-6)
-    assert reliability(np.array([0.05, 0.06, 0.92]), np.array([0, 1, 1])) == [(pytest.approx(0.055), 0.5, 2), (pytest.approx(0.92), 1.0, 1)]
+    assert reliability(np.array([0.05, 0.06, 0.92]), np.array([0, 1, 1])) == [
+        (pytest.approx(0.055), 0.5, 2),
+        (pytest.approx(0.92), 1.0, 1),
+    ]
     assert expected_calibration_error(np.array([0.0, 1.0]), np.array([0, 1])) == 0.0
 
 
@@ -57,7 +60,9 @@ def test_calibrate_keeps_what_it_did_on_validation():
     result = calibrate(np.stack([np.zeros_like(z), z], 1), labels, 1, 0.85, "the validation split, 4000 photos")
     assert result.temperature == pytest.approx(2.5, rel=0.08)
     assert result.validation["specificity"] >= 0.85 and result.validation["ece_after"] < result.validation["ece_before"]
-    assert result.threshold == pytest.approx(threshold_for_specificity(softmax(np.stack([np.zeros_like(z), z], 1), result.temperature)[:, 1], labels, 0.85))
+    assert result.threshold == pytest.approx(
+        threshold_for_specificity(softmax(np.stack([np.zeros_like(z), z], 1), result.temperature)[:, 1], labels, 0.85)
+    )
     again = Calibration.from_dict(json.loads(json.dumps(result.to_dict())))
     assert again == result and "specificity 0.85" in again.says() and not Calibration().calibrated
 

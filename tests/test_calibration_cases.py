@@ -17,7 +17,10 @@ from tests.test_study import write_arm
 
 @pytest.fixture
 def arms(tmp_path):
-    return {"patho-gan": sorted(write_arm(tmp_path / "g", "g", 3).iterdir()), "baseline": sorted(write_arm(tmp_path / "b", "b", 3, seed=9).iterdir())}
+    return {
+        "patho-gan": sorted(write_arm(tmp_path / "g", "g", 3).iterdir()),
+        "baseline": sorted(write_arm(tmp_path / "b", "b", 3, seed=9).iterdir()),
+    }
 
 
 @pytest.fixture
@@ -87,8 +90,13 @@ def test_an_older_studys_arm_named_calibration_is_still_analysed(tmp_path):
     from fundus_viewer.core.study.store import NewCase
     from tests.conftest import synthetic_fundus
 
-    cases = [NewCase(prepare_image(synthetic_fundus(seed=i), 64), arm, f"{arm}{i}.png") for i, arm in enumerate(["treated", "calibration"] * 2)]
-    with StudyFile.create(tmp_path / "old.fvstudy", cases, seed=1) as study:  # no reference scores: no calibration cases
+    cases = [
+        NewCase(prepare_image(synthetic_fundus(seed=i), 64), arm, f"{arm}{i}.png")
+        for i, arm in enumerate(["treated", "calibration"] * 2)
+    ]
+    with StudyFile.create(
+        tmp_path / "old.fvstudy", cases, seed=1
+    ) as study:  # no reference scores: no calibration cases
         assert study.arms() == ["calibration", "treated"] and study.calibration_ids() == []
         session = RatingSession(study, "ann")
         for position in range(4):
@@ -115,7 +123,14 @@ def test_reading_time_ignores_other_windows(qtbot, tmp_path, arms):
         window.clock = ActiveClock(idle=60.0, clock=lambda: now[0])
         for t in (30.0, 60.0, 90.0):  # someone works in another window
             now[0] = t
-            move = QMouseEvent(QEvent.Type.MouseMove, QPointF(5, 5), QPointF(5, 5), Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+            move = QMouseEvent(
+                QEvent.Type.MouseMove,
+                QPointF(5, 5),
+                QPointF(5, 5),
+                Qt.MouseButton.NoButton,
+                Qt.MouseButton.NoButton,
+                Qt.KeyboardModifier.NoModifier,
+            )
             QApplication.sendEvent(other, move)
         assert window.clock.total == 0.0
         window.close()

@@ -28,7 +28,7 @@ class Always:
 def test_each_change_on_a_flat_grey_photo():
     flat = np.full((64, 64, 3), 128.0, np.float32)
     out = camera_augment(flat, Always(lambda low, high: high))
-    assert out.shape == flat.shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 255
+    assert out.shape == flat.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 255
     # vignetting: the corners fall below the centre; the ramp (angle at its high end, 2 pi) makes the
     # right side brighter than the left
     assert out[0, 0].mean() < out[32, 32].mean() - 10
@@ -52,7 +52,9 @@ def test_the_draw_is_reproducible_and_defocus_softens_an_edge():
             return 0.0 if self.draws == 3 else 1.0
 
     out = camera_augment(photo, OnlyBlur(lambda low, high: high))
-    assert 0 < out[10, 31, 0] < 200 and out[10, 0, 0] == 0 and abs(out[10, 63, 0] - 200) < 1e-3  # spread at the edge only
+    assert (
+        0 < out[10, 31, 0] < 200 and out[10, 0, 0] == 0 and abs(out[10, 63, 0] - 200) < 1e-3
+    )  # spread at the edge only
 
 
 def test_the_training_set_applies_them_only_when_asked():

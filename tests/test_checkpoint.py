@@ -21,13 +21,19 @@ from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassif
 )
 def test_round_trip_gives_the_same_outputs(tmp_path, arch, size, options):
     torch.manual_seed(0)
-    spec = ClassifierSpec(arch=arch, input_size=size, arch_options=options, training={"data": "synthetic"}, metrics={"auc": 0.5})
+    spec = ClassifierSpec(
+        arch=arch, input_size=size, arch_options=options, training={"data": "synthetic"}, metrics={"auc": 0.5}
+    )
     model = GlaucomaClassifier(spec).eval()
     x = torch.rand(2, 3, size, size)
     path = save_classifier(model, tmp_path / "m.safetensors")
     loaded = load_classifier(path)
     assert torch.allclose(model(x), loaded(x), atol=1e-6)
-    assert loaded.spec.arch == arch and loaded.spec.training == {"data": "synthetic"} and loaded.spec.metrics == {"auc": 0.5}
+    assert (
+        loaded.spec.arch == arch
+        and loaded.spec.training == {"data": "synthetic"}
+        and loaded.spec.metrics == {"auc": 0.5}
+    )
     assert not any(p.requires_grad for p in loaded.parameters()) and not loaded.training
     assert read_spec(path).input_size == size
 
@@ -69,7 +75,11 @@ def test_missing_and_newer_files(tmp_path, tiny_alexnet):
     with pytest.raises(CheckpointError, match="no such model file"):
         load_classifier(tmp_path / "absent.safetensors")
     tensors = {k: v.contiguous() for k, v in tiny_alexnet.network.state_dict().items()}
-    metadata = {"kind": "fundus-viewer/classifier", "format_version": "99", "spec": json.dumps(tiny_alexnet.spec.to_dict())}
+    metadata = {
+        "kind": "fundus-viewer/classifier",
+        "format_version": "99",
+        "spec": json.dumps(tiny_alexnet.spec.to_dict()),
+    }
     save_file(tensors, str(tmp_path / "future.safetensors"), metadata=metadata)
     with pytest.raises(CheckpointError, match="newer"):
         load_classifier(tmp_path / "future.safetensors")

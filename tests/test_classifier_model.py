@@ -16,7 +16,9 @@ def test_local_contrast_removes_flat_colour_and_keeps_structure():
 
 def test_preprocessing_is_differentiable_inside_the_model():
     torch.manual_seed(0)
-    spec = ClassifierSpec(arch="alexnet", input_size=99, preprocess="local-contrast", arch_options={"width": 0.125, "hidden": 8})
+    spec = ClassifierSpec(
+        arch="alexnet", input_size=99, preprocess="local-contrast", arch_options={"width": 0.125, "hidden": 8}
+    )
     model = GlaucomaClassifier(spec).eval()
     x = torch.rand(1, 3, 99, 99, requires_grad=True)
     model(x)[0, 1].backward()

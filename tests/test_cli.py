@@ -22,7 +22,18 @@ def photos(tmp_path, make_fundus):
 
 
 def test_classify_json(photos, tiny_checkpoint, capsys):
-    code = main(["classify", str(photos / "eye1.png"), str(photos / "eye2.jpg"), "--model", str(tiny_checkpoint), "--json", "--device", "cpu"])
+    code = main(
+        [
+            "classify",
+            str(photos / "eye1.png"),
+            str(photos / "eye2.jpg"),
+            "--model",
+            str(tiny_checkpoint),
+            "--json",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     rows = json.loads(capsys.readouterr().out)
     assert [0 <= r["probability_glaucoma"] <= 1 for r in rows] == [True, True]
@@ -40,7 +51,9 @@ def test_classify_adds_the_cup_to_disc_ratio(photos, tiny_checkpoint, tmp_path, 
     path = save_cup_disc_segmenter(segmenter, tmp_path / "cd.safetensors")
     # a disc crop, segmented whole (around a located disc a square marked whole is no disc: test_cup_disc)
     crop = tmp_path / "crop.png"
-    Image.fromarray(np.clip(np.random.default_rng(0).normal(150, 15, (100, 100, 3)), 0, 255).astype(np.uint8)).save(crop)
+    Image.fromarray(np.clip(np.random.default_rng(0).normal(150, 15, (100, 100, 3)), 0, 255).astype(np.uint8)).save(
+        crop
+    )
     common = [str(crop), "--model", str(tiny_checkpoint), "--cup-disc-model", str(path)]
     assert main(["classify", *common, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["vertical_cdr"] == 1.0
@@ -56,7 +69,19 @@ def test_classify_adds_the_cup_to_disc_ratio(photos, tiny_checkpoint, tmp_path, 
     assert row["vertical_cdr"] is None and row["disc_found"] is False
     assert main(["classify", *common]) == 0
     assert "vCDR --  (no disc found)" in capsys.readouterr().out
-    assert main(["classify", str(photos / "eye1.png"), "--model", str(tiny_checkpoint), "--cup-disc-model", str(tiny_checkpoint)]) == 2
+    assert (
+        main(
+            [
+                "classify",
+                str(photos / "eye1.png"),
+                "--model",
+                str(tiny_checkpoint),
+                "--cup-disc-model",
+                str(tiny_checkpoint),
+            ]
+        )
+        == 2
+    )
     assert "not a cup/disc segmenter" in capsys.readouterr().err
 
 
@@ -71,7 +96,16 @@ def test_classify_bad_photo_is_reported_and_others_go_on(photos, tiny_checkpoint
 def test_heatmap_writes_maps_on_the_original_grid(photos, tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "maps"
     code = main(
-        ["heatmap", str(photos / "eye1.png"), "--out", str(out), "--model", str(tiny_checkpoint), "--methods", "pathology,cam,gbp"]
+        [
+            "heatmap",
+            str(photos / "eye1.png"),
+            "--out",
+            str(out),
+            "--model",
+            str(tiny_checkpoint),
+            "--methods",
+            "pathology,cam,gbp",
+        ]
     )
     assert code == 0
     err = capsys.readouterr().err
@@ -83,9 +117,14 @@ def test_heatmap_writes_maps_on_the_original_grid(photos, tiny_checkpoint, tmp_p
 
 
 def test_heatmap_refuses_bad_thresholds_and_missing_model(photos, tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["heatmap", str(photos / "eye1.png"), "--out", str(tmp_path), "--cmi-low", "0.9", "--cmi-high", "0.1"])
-    code = main(["heatmap", str(photos / "eye1.png"), "--out", str(tmp_path), "--model", str(tmp_path / "none.safetensors")])
+    # a usage error (exit status 2, as argparse's), not SystemExit("error: ...") with its status 1
+    code = main(["heatmap", str(photos / "eye1.png"), "--out", str(tmp_path), "--cmi-low", "0.9", "--cmi-high", "0.1"])
+    assert code == 2 and "heatmap: error: need 0 <= cmi_low <= cmi_high <= 1" in capsys.readouterr().err
+    assert main(["heatmap", str(photos / "eye1.png"), "--out", str(tmp_path), "--methods", "cam,grad"]) == 2
+    assert "unknown method(s) grad" in capsys.readouterr().err
+    code = main(
+        ["heatmap", str(photos / "eye1.png"), "--out", str(tmp_path), "--model", str(tmp_path / "none.safetensors")]
+    )
     assert code == 2 and "no such model file" in capsys.readouterr().err
 
 
@@ -96,8 +135,21 @@ def test_evaluate_prints_and_writes_table_one(photos, tiny_checkpoint, tmp_path,
     save_coco({"eye1.png": entry}, tmp_path / "gt.json")
     table = tmp_path / "table.csv"
     code = main(
-        ["evaluate", "--images", str(photos), "--boxes", str(tmp_path / "gt.json"), "--model", str(tiny_checkpoint),
-         "--methods", "pathology,cam,occlusion", "--metrics", "accuracy,pointing-game,deletion", "--out", str(table)]
+        [
+            "evaluate",
+            "--images",
+            str(photos),
+            "--boxes",
+            str(tmp_path / "gt.json"),
+            "--model",
+            str(tiny_checkpoint),
+            "--methods",
+            "pathology,cam,occlusion",
+            "--metrics",
+            "accuracy,pointing-game,deletion",
+            "--out",
+            str(table),
+        ]
     )
     assert code == 0
     out = capsys.readouterr().out
@@ -106,11 +158,19 @@ def test_evaluate_prints_and_writes_table_one(photos, tiny_checkpoint, tmp_path,
     assert lines[0] == "metric,pathology,method,mean,std,n,ours_minus_mean,paired_t_p,wilcoxon_p"
     assert len(lines) == 1 + 3 * 2 * 5  # 3 metrics x RL and RNFLD x (3 methods + the two flat maps)
     assert len((tmp_path / "table.per-image.csv").read_text().splitlines()) == 1 + 3 * 2 * 5  # one photo
-    assert main(["evaluate", "--images", str(photos), "--boxes", str(tmp_path / "gt.json"), "--metrics", "accuracy,banana"]) == 2
+    assert (
+        main(
+            ["evaluate", "--images", str(photos), "--boxes", str(tmp_path / "gt.json"), "--metrics", "accuracy,banana"]
+        )
+        == 2
+    )
     assert "unknown metric(s) banana" in capsys.readouterr().err
 
 
 def test_help_runs_without_torch_or_qt():
-    code = "import sys; from fundus_viewer.cli.main import main; main(['--help']); print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
+    code = (
+        "import sys; from fundus_viewer.cli.main import main; main(['--help']); "
+        "print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "classify" in result.stdout and result.stdout.strip().endswith("[]")

@@ -113,17 +113,58 @@ def toy_masks(tmp_path):
             for radius, colour in ((0.4, [230, 160, 110]), (cup_radius, [250, 235, 200])):
                 rgb[(xx - 48) ** 2 + (yy - 48) ** 2 < (radius * size) ** 2] = colour
             Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(tmp_path / f"{stem}.png")
-            rows.append({"path": f"{stem}.png", "label": label, "dataset": "toy", "split": "none", "role": "photo", "pair_id": stem})
+            rows.append(
+                {
+                    "path": f"{stem}.png",
+                    "label": label,
+                    "dataset": "toy",
+                    "split": "none",
+                    "role": "photo",
+                    "pair_id": stem,
+                }
+            )
             for role, radius in (("disc_mask", 0.4), ("cup_mask", cup_radius)):
                 mask = ((xx - 48) ** 2 + (yy - 48) ** 2 < (radius * size) ** 2).astype(np.uint8) * 255
                 Image.fromarray(mask).save(tmp_path / f"{stem}.{role}.png")
-                rows.append({"path": f"{stem}.{role}.png", "label": label, "dataset": "toy", "split": "none", "role": role, "pair_id": stem})
+                rows.append(
+                    {
+                        "path": f"{stem}.{role}.png",
+                        "label": label,
+                        "dataset": "toy",
+                        "split": "none",
+                        "role": role,
+                        "pair_id": stem,
+                    }
+                )
     return write_manifest(tmp_path / "manifest.csv", rows)
 
 
 def train_args(manifest, out, epochs):
-    return ["cup-disc", "--data", str(manifest), "--out", str(out), "--epochs", str(epochs), "--size", "32", "--resize", "36",
-            "--base", "4", "--depth", "2", "--batch-size", "4", "--lr", "1e-2", "--workers", "0", "--device", "cpu"]
+    return [
+        "cup-disc",
+        "--data",
+        str(manifest),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--size",
+        "32",
+        "--resize",
+        "36",
+        "--base",
+        "4",
+        "--depth",
+        "2",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
 
 
 def test_trainer_learns_resumes_and_reports(toy_masks, tmp_path):
@@ -141,7 +182,21 @@ def test_trainer_learns_resumes_and_reports(toy_masks, tmp_path):
     assert [int(r["epoch"]) for r in read_log(out)] == list(range(1, 9))
 
     report = tmp_path / "report.json"
-    assert fundus_train(["cup-disc-report", "--data", str(toy_masks), "--model", str(out / "cup-disc.safetensors"), "--all", "--json", str(report)]) == 0
+    assert (
+        fundus_train(
+            [
+                "cup-disc-report",
+                "--data",
+                str(toy_masks),
+                "--model",
+                str(out / "cup-disc.safetensors"),
+                "--all",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     figures = json.loads(report.read_text())
     assert figures["photos"] == 12 and 0 <= figures["disc_dice"] <= 1 and 0 <= figures["cup_dice"] <= 1
     # the experts' vCDR of these masks, by hand: cup rows / disc rows of two centred circles
@@ -185,7 +240,9 @@ def _photo_with_disc(make_fundus, located_radius):
     from fundus_viewer.core.disc import OpticDisc
     from fundus_viewer.core.photo import prepare_photo
 
-    photo = prepare_photo(make_fundus(height=800, width=900, centre=(450, 400), radius=380, spot=(330, 420), spot_radius=40))
+    photo = prepare_photo(
+        make_fundus(height=800, width=900, centre=(450, 400), radius=380, spot=(330, 420), spot_radius=40)
+    )
     photo.__dict__["disc"] = OpticDisc(335.0, 415.0, located_radius, located=True)  # the classical locator's guess
     return photo
 

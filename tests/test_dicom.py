@@ -35,7 +35,12 @@ def test_jpeg_ybr_is_converted_to_rgb(tmp_path, rgb):
 def test_tags_are_read_and_identity_is_not(tmp_path, rgb):
     image = load_image(write_dicom(tmp_path / "a.dcm", rgb, laterality="L"))
     info = image.dicom
-    assert (info.laterality, info.acquired, info.device, info.modality) == ("L", "2024-03-01T10:15:00", "ACME Fundus 9", "OP")
+    assert (info.laterality, info.acquired, info.device, info.modality) == (
+        "L",
+        "2024-03-01T10:15:00",
+        "ACME Fundus 9",
+        "OP",
+    )
     assert info.sop_instance_uid.startswith("1.2.")
     assert info.says() == "left eye · 2024-03-01T10:15:00 · ACME Fundus 9"
     text = repr(info.as_dict())
@@ -85,7 +90,9 @@ def test_palette_colour_goes_through_its_lookup_table(tmp_path):
     from dicom_files import write_palette_dicom
 
     indices = np.tile(np.arange(256, dtype=np.uint8), (8, 1))
-    lut = np.stack([np.arange(256) * 257, (255 - np.arange(256)) * 257, np.full(256, 128 * 257)], axis=1).astype(np.uint16)
+    lut = np.stack([np.arange(256) * 257, (255 - np.arange(256)) * 257, np.full(256, 128 * 257)], axis=1).astype(
+        np.uint16
+    )
     image = load_image(write_palette_dicom(tmp_path / "palette.dcm", indices, lut))
     assert image.rgb.shape == (8, 256, 3)
     np.testing.assert_array_equal(image.rgb[0, :, 0], np.arange(256))  # red = index
@@ -98,6 +105,16 @@ def test_signed_and_high_bit_depth_grey_is_scaled_not_clipped(tmp_path):
 
     ramp = np.tile(np.arange(-2048, 2048, 16), (4, 1))  # 12-bit signed: -2048 .. 2032
     grey = load_image(write_grey_dicom(tmp_path / "signed.dcm", ramp, 12, signed=True)).rgb[..., 0]
-    assert grey[0, 0] == 0 and grey[0, -1] == 254 and (np.diff(grey[0].astype(int)) >= 0).all()  # clipping made half of it 0
-    inverted = load_image(write_grey_dicom(tmp_path / "mono1.dcm", np.tile(np.arange(0, 4096, 16), (4, 1)), 12, signed=False, interpretation="MONOCHROME1")).rgb
+    assert (
+        grey[0, 0] == 0 and grey[0, -1] == 254 and (np.diff(grey[0].astype(int)) >= 0).all()
+    )  # clipping made half of it 0
+    inverted = load_image(
+        write_grey_dicom(
+            tmp_path / "mono1.dcm",
+            np.tile(np.arange(0, 4096, 16), (4, 1)),
+            12,
+            signed=False,
+            interpretation="MONOCHROME1",
+        )
+    ).rgb
     assert inverted[0, 0, 0] == 255 and inverted[0, -1, 0] == 1 and (inverted[..., 0] == inverted[..., 2]).all()

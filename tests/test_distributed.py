@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from tests.test_trainer_classifier import common_args, make_set
 from tests.test_trainer_vessels import args as vessel_args
 from tests.test_trainer_vessels import make_pairs
@@ -19,7 +18,19 @@ ROOT = Path(__file__).parents[1]
 
 def torchrun(command: str, argv: list[str], port: int):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    full = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port), "-m", "trainer", command, *argv]
+    full = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(port),
+        "-m",
+        "trainer",
+        command,
+        *argv,
+    ]
     result = subprocess.run(full, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result

@@ -55,7 +55,9 @@ def test_progress_cancel_and_bad_photos(spot_model, spot_folder):
     broken.boxes["RL"].append((1, 1, 5, 5))
     boxes["broken.png"] = broken
     seen = []
-    result = evaluate_localization(visualizer, spot_folder, boxes, ["pathology"], progress=lambda d, t, n: seen.append((d, t)))
+    result = evaluate_localization(
+        visualizer, spot_folder, boxes, ["pathology"], progress=lambda d, t, n: seen.append((d, t))
+    )
     assert "broken.png" in result.failures and len({s.file_name for s in result.scores}) == 2
     assert seen[0] == (0, 3) and seen[-1] == (3, 3)
     stopped = evaluate_localization(visualizer, spot_folder, boxes, ["pathology"], should_stop=lambda: True)
@@ -65,7 +67,9 @@ def test_progress_cancel_and_bad_photos(spot_model, spot_folder):
 def test_size_mismatch_is_reported(spot_model, spot_folder):
     boxes = boxes_around()
     boxes["a.png"].width = 1200
-    result = evaluate_localization(PathologyVisualizer(spot_model, layers=["network.features.relu"]), spot_folder, boxes, ["pathology"])
+    result = evaluate_localization(
+        PathologyVisualizer(spot_model, layers=["network.features.relu"]), spot_folder, boxes, ["pathology"]
+    )
     assert "1200 x 420" in result.failures["a.png"]
 
 
@@ -77,7 +81,9 @@ def test_coco_round_trip_and_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(BoxesError, match="not valid JSON"):
         load_coco(tmp_path / "bad.json")
-    (tmp_path / "nocat.json").write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "cup"}]}))
+    (tmp_path / "nocat.json").write_text(
+        json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "cup"}]})
+    )
     with pytest.raises(BoxesError, match="RL or RNFLD"):
         load_coco(tmp_path / "nocat.json")
     coco = json.loads((tmp_path / "gt.json").read_text())

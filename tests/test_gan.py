@@ -105,7 +105,7 @@ def test_lambda_zero_leaves_the_pathology_term_out(tiny_alexnet, monkeypatch):
     logits = fresh.D(synthetic, vessels)
     torch.nn.BCEWithLogitsLoss()(logits, torch.ones_like(logits)).backward()
     fresh.opt_g.step()
-    for a, b in zip(manual.G.parameters(), fresh.G.parameters()):
+    for a, b in zip(manual.G.parameters(), fresh.G.parameters(), strict=True):
         assert torch.allclose(a, b)
 
 
@@ -116,13 +116,38 @@ def test_two_generator_updates_per_discriminator_update(tiny_alexnet):
     for _ in range(3):
         steps.iteration([batch, batch])
     assert (steps.g_steps, steps.d_steps) == (6, 3)
-    assert any(not torch.equal(a, b) for a, b in zip(d_before, steps.D.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, steps.D.parameters(), strict=True))
 
 
 def gan_args(data, out, classifier, steps, every=1):
-    return ["--data", str(data), "--vessels", "masks", "--out", str(out), "--classifier", str(classifier), "--steps", str(steps),
-            "--size", "32", "--gen-base", "4", "--gen-depth", "2", "--batch-size", "2", "--sample-every", str(every),
-            "--checkpoint-every", str(every), "--workers", "0", "--device", "cpu"]
+    return [
+        "--data",
+        str(data),
+        "--vessels",
+        "masks",
+        "--out",
+        str(out),
+        "--classifier",
+        str(classifier),
+        "--steps",
+        str(steps),
+        "--size",
+        "32",
+        "--gen-base",
+        "4",
+        "--gen-depth",
+        "2",
+        "--batch-size",
+        "2",
+        "--sample-every",
+        str(every),
+        "--checkpoint-every",
+        str(every),
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +160,9 @@ def test_trainer_resumes_after_a_kill(pairs_folder, tiny_checkpoint, tmp_path):
 
     out = tmp_path / "run"
     command = [sys.executable, "-m", "trainer", "gan", *gan_args(pairs_folder, out, tiny_checkpoint, 400)]
-    proc = subprocess.Popen(command, cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command, cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -171,15 +198,28 @@ def test_missing_or_wrong_checkpoints_are_named(pairs_folder, tmp_path, tiny_che
     assert gan_main(gan_args(pairs_folder, tmp_path / "x", tmp_path / "absent.safetensors", 1)) == 2
     assert "absent.safetensors: no such model file" in capsys.readouterr().err
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "v.png")
-    assert viewer_main(["synthesize", "--vessels", str(tmp_path / "v.png"), "--out", str(tmp_path / "o"), "--model", str(tiny_checkpoint)]) == 2
+    assert (
+        viewer_main(
+            [
+                "synthesize",
+                "--vessels",
+                str(tmp_path / "v.png"),
+                "--out",
+                str(tmp_path / "o"),
+                "--model",
+                str(tiny_checkpoint),
+            ]
+        )
+        == 2
+    )
     assert "classifier, not a Patho-GAN generator checkpoint" in capsys.readouterr().err
 
 
 def test_synthesize_command(tmp_path):
+    from dataclasses import replace
+
     from fundus_viewer.cli.main import main as viewer_main
     from fundus_viewer.core.gan.checkpoint import save_generator
-
-    from dataclasses import replace
 
     torch.manual_seed(0)
     # untrained, a generator barely reacts to the paper's sigma of 0.01: a large one shows the noise is used
@@ -187,11 +227,45 @@ def test_synthesize_command(tmp_path):
     vessel_map = np.zeros((50, 70), np.uint8)
     vessel_map[20:24, :] = 255
     Image.fromarray(vessel_map).save(tmp_path / "map.png")
-    assert viewer_main(["synthesize", "--vessels", str(tmp_path / "map.png"), "--out", str(tmp_path / "o"), "--model", str(model), "--n", "3", "--batch-size", "2"]) == 0
+    assert (
+        viewer_main(
+            [
+                "synthesize",
+                "--vessels",
+                str(tmp_path / "map.png"),
+                "--out",
+                str(tmp_path / "o"),
+                "--model",
+                str(model),
+                "--n",
+                "3",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     images = [np.asarray(Image.open(tmp_path / "o" / f"map.synthetic-{k}.png")) for k in range(3)]
     assert all(i.shape == (32, 32, 3) for i in images) and not np.array_equal(images[0], images[1])
     # the same seed gives the same photos, whatever the batch size
-    assert viewer_main(["synthesize", "--vessels", str(tmp_path / "map.png"), "--out", str(tmp_path / "p"), "--model", str(model), "--n", "3", "--batch-size", "1"]) == 0
+    assert (
+        viewer_main(
+            [
+                "synthesize",
+                "--vessels",
+                str(tmp_path / "map.png"),
+                "--out",
+                str(tmp_path / "p"),
+                "--model",
+                str(model),
+                "--n",
+                "3",
+                "--batch-size",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert np.array_equal(images[2], np.asarray(Image.open(tmp_path / "p" / "map.synthetic-2.png")))
 
 
@@ -205,15 +279,48 @@ def test_fid_and_kid_known_answers():
     assert kid(a, b, subsets=5, subset_size=1000)[0] > 0.5
 
 
+def test_fid_of_fewer_photos_than_features_and_kid_worked_out_by_hand():
+    """48 photos in 256 feature dimensions give singular covariances (the gan-report case); a shifted copy
+    has the same covariance, so its FID is |shift|^2 exactly. KID on three photos a side with every photo
+    in the one subset is the unbiased MMD^2 of the cubic kernel, written out here."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(48, 256))
+    assert fid(a, a + 0.1) == pytest.approx(256 * 0.01, rel=1e-4)
+    x, y = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)) + 0.5
+    k = lambda p, q: (p @ q.T / 4 + 1) ** 3  # noqa: E731
+    by_hand = (k(x, x).sum() - np.trace(k(x, x)) + k(y, y).sum() - np.trace(k(y, y))) / 6 - 2 * k(x, y).mean()
+    state = torch.random.get_rng_state()
+    assert kid(x, y, subsets=3)[0] == pytest.approx(by_hand, rel=1e-9)
+    assert torch.equal(torch.random.get_rng_state(), state)  # its subsets leave the caller's draws alone
+    assert kid(a, a + 0.3, subsets=4, subset_size=10) == kid(a, a + 0.3, subsets=4, subset_size=10)
+
+
 def test_two_processes_under_torchrun_write_the_single_process_format(pairs_folder, tiny_checkpoint, tmp_path):
-    """torchrun --nproc_per_node 2 on the CPU (gloo): one log, one checkpoint that a single process loads and resumes."""
+    """torchrun --nproc_per_node 2 on the CPU (gloo): one log, one checkpoint that a single process loads and
+    resumes."""
     from fundus_viewer.core.gan.checkpoint import load_generator
     from trainer.gan import main as gan_main
 
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", "-m", "trainer", "gan", *gan_args(pairs_folder, out, tiny_checkpoint, 3)]
-    result = subprocess.run(command, cwd=Path(__file__).parents[1], env=env, capture_output=True, text=True, timeout=300)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "trainer",
+        "gan",
+        *gan_args(pairs_folder, out, tiny_checkpoint, 3),
+    ]
+    result = subprocess.run(
+        command, cwd=Path(__file__).parents[1], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader((out / "log.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3]  # rank 0 alone logs

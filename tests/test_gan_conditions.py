@@ -11,7 +11,14 @@ import torch
 from PIL import Image
 
 from fundus_viewer.core.cup_disc import vertical_cdr_of_masks
-from fundus_viewer.core.gan.conditions import disc_from_vessels, drawn_disc_cup, ellipse, map_fov, stack_condition, with_vcdr
+from fundus_viewer.core.gan.conditions import (
+    disc_from_vessels,
+    drawn_disc_cup,
+    ellipse,
+    map_fov,
+    stack_condition,
+    with_vcdr,
+)
 from fundus_viewer.core.gan.networks import Discriminator, GanSpec, Generator
 from fundus_viewer.core.gan.pairs import GanPair
 from fundus_viewer.core.gan.report import ROUND, fov_circularity
@@ -141,7 +148,9 @@ def test_vcdr_moves_the_segmented_vcdr_of_the_output(tmp_path):
     for _ in range(300):
         batch = []
         for _ in range(4):
-            disc, cup = drawn_disc_cup(size, tuple(rng.uniform(16, 32, 2)), float(rng.uniform(6, 9)), float(rng.uniform(0.2, 0.9)))
+            disc, cup = drawn_disc_cup(
+                size, tuple(rng.uniform(16, 32, 2)), float(rng.uniform(6, 9)), float(rng.uniform(0.2, 0.9))
+            )
             vessels = np.zeros((size, size), np.float32)  # a few strips the toy photo ignores
             for row, col in rng.integers(4, size - 20, (3, 2)):
                 vessels[row : row + 3, col : col + 16] = 1
@@ -160,7 +169,24 @@ def test_vcdr_moves_the_segmented_vcdr_of_the_output(tmp_path):
     measured = {}
     for asked in (0.3, 0.8):
         out = tmp_path / f"v{asked}"
-        assert viewer_main(["synthesize", "--vessels", str(tmp_path / "map.png"), "--out", str(out), "--model", str(model), "--vcdr", str(asked), "--device", "cpu"]) == 0
+        assert (
+            viewer_main(
+                [
+                    "synthesize",
+                    "--vessels",
+                    str(tmp_path / "map.png"),
+                    "--out",
+                    str(out),
+                    "--model",
+                    str(model),
+                    "--vcdr",
+                    str(asked),
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
         photo = np.asarray(Image.open(out / "map.synthetic-0.png")).astype(np.float32) / 255
         given = np.asarray(Image.open(out / "map.disc-cup.png")).astype(np.float32) / 255
         assert vcdr(given > 0.25, given > 0.75) == pytest.approx(asked, abs=0.1)  # what the generator was told
@@ -175,7 +201,22 @@ def test_vcdr_is_refused_by_a_generator_without_disc_and_cup(tmp_path, capsys):
 
     model = save_generator(Generator(GanSpec(size=32, gen_base=4, gen_depth=2)), tmp_path / "g.safetensors")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "v.png")
-    assert viewer_main(["synthesize", "--vessels", str(tmp_path / "v.png"), "--out", str(tmp_path / "o"), "--model", str(model), "--vcdr", "0.7"]) == 2
+    assert (
+        viewer_main(
+            [
+                "synthesize",
+                "--vessels",
+                str(tmp_path / "v.png"),
+                "--out",
+                str(tmp_path / "o"),
+                "--model",
+                str(model),
+                "--vcdr",
+                "0.7",
+            ]
+        )
+        == 2
+    )
     assert "--vcdr needs a generator trained with disc and cup masks" in capsys.readouterr().err
 
 
@@ -190,26 +231,99 @@ def test_gan_report_measures_a_generator_on_photos_outside_its_split(tmp_path, m
         for label, group in (("glaucoma", names), ("normal", "mn")):  # a labelled folder has both classes
             (tmp_path / folder / label).mkdir(parents=True)
             for k, name in enumerate(group):
-                photo = make_fundus(height=160, width=200, centre=(100, 80), radius=75, spot=(110, 80), spot_radius=6, seed=first + k + 50 * (label == "normal"))
+                photo = make_fundus(
+                    height=160,
+                    width=200,
+                    centre=(100, 80),
+                    radius=75,
+                    spot=(110, 80),
+                    spot_radius=6,
+                    seed=first + k + 50 * (label == "normal"),
+                )
                 Image.fromarray(photo).save(tmp_path / folder / label / f"{name}.png")
     out, cache = tmp_path / "run", tmp_path / "cache"
-    assert gan_main(["--data", str(tmp_path / "train"), "--out", str(out), "--classifier", str(tiny_checkpoint), "--vessel-cache", str(cache), "--steps", "2",
-                     "--size", "32", "--gen-base", "4", "--gen-depth", "2", "--batch-size", "2", "--disc-cup", "--test-fraction", "0.34",
-                     "--workers", "0", "--device", "cpu"]) == 0
+    assert (
+        gan_main(
+            [
+                "--data",
+                str(tmp_path / "train"),
+                "--out",
+                str(out),
+                "--classifier",
+                str(tiny_checkpoint),
+                "--vessel-cache",
+                str(cache),
+                "--steps",
+                "2",
+                "--size",
+                "32",
+                "--gen-base",
+                "4",
+                "--gen-depth",
+                "2",
+                "--batch-size",
+                "2",
+                "--disc-cup",
+                "--test-fraction",
+                "0.34",
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     spec = load_generator(out / "generator.safetensors").spec
     assert spec.fov_channel and spec.disc_cup and "disc_found" in spec.training
     report = tmp_path / "report.json"
     capsys.readouterr()
-    assert viewer_main(["gan-report", "--data", str(tmp_path / "other"), "--models", str(out / "generator.safetensors"), "--classifier", str(tiny_checkpoint),
-                        "--vessel-cache", str(cache), "--samples", "1", "--json", str(report), "--device", "cpu"]) == 0
-    assert "the 5 glaucoma full-field photos' vessel maps of --data (none of them in the generators' split)" in capsys.readouterr().out
+    assert (
+        viewer_main(
+            [
+                "gan-report",
+                "--data",
+                str(tmp_path / "other"),
+                "--models",
+                str(out / "generator.safetensors"),
+                "--classifier",
+                str(tiny_checkpoint),
+                "--vessel-cache",
+                str(cache),
+                "--samples",
+                "1",
+                "--json",
+                str(report),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert (
+        "the 5 glaucoma full-field photos' vessel maps of --data (none of them in the generators' split)"
+        in capsys.readouterr().out
+    )
     figures = json.loads(report.read_text())
     generator = figures["generators"][0]
-    assert generator["n_synthetic"] == 5 and 0 <= generator["disc_found"] <= 1 and generator["fov_round"] == 1.0  # the field is given: always round
+    assert (
+        generator["n_synthetic"] == 5 and 0 <= generator["disc_found"] <= 1 and generator["fov_round"] == 1.0
+    )  # the field is given: always round
     assert figures["real"]["fov_round"] == 1.0
     # photos it trained on, without one it held out, are neither: refused (the training manifest itself
     # reports on its held-out maps: test_import_model)
-    common = ["--models", str(out / "generator.safetensors"), "--classifier", str(tiny_checkpoint), "--vessel-cache", str(cache), "--samples", "1", "--device", "cpu"]
+    common = [
+        "--models",
+        str(out / "generator.safetensors"),
+        "--classifier",
+        str(tiny_checkpoint),
+        "--vessel-cache",
+        str(cache),
+        "--samples",
+        "1",
+        "--device",
+        "cpu",
+    ]
     for label, names in (("glaucoma", spec.training["split"]["train"]), ("normal", ["m.png", "n.png"])):
         (tmp_path / "seen" / label).mkdir(parents=True)
         for name in names:  # renamed: recognised by content, not by name

@@ -49,6 +49,7 @@ def test_train_panel_runs_stops_and_resumes_the_trainer(qtbot, tmp_path, tiny_ch
     extra = [a for i, a in enumerate(args) if a not in skip and (i == 0 or args[i - 1] not in skip)]
     panel.extra.setText(" ".join(extra))
     assert panel.start()
+
     def plotted() -> int:
         x = panel.lines["g_adv"].getData()[0]
         return 0 if x is None else len(x)

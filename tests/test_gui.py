@@ -76,6 +76,34 @@ def test_a_newer_photo_supersedes_an_older_one(qtbot, window, photo, tmp_path, m
     assert window.analysis.image.name == "second.png"
 
 
+def test_the_worker_drops_jobs_a_newer_photo_superseded(qapp, tiny_checkpoint, photo):
+    """The window test above would pass if stale replies were merely ignored on screen; here the worker
+    itself is driven: an opening or an analysis older than the newest request does no work and replies
+    nothing, the newest does."""
+    from fundus_viewer.core.photo import prepare_photo
+    from fundus_viewer.gui.worker import ANALYSIS, PHOTO, AnalysisWorker
+
+    worker = AnalysisWorker(str(tiny_checkpoint), "cpu", cup_disc_path="")
+    replies = []
+    worker.returned.connect(replies.append)
+    worker.errored.connect(replies.append)
+    worker.load_model(str(tiny_checkpoint))
+    replies.clear()
+    analysed = []
+    real_analyze = worker._visualizer.analyze
+    worker._visualizer.analyze = lambda p: analysed.append(p) or real_analyze(p)
+    prepared = prepare_photo(photo)
+    worker.note_open(1)
+    worker.note_open(2)  # a newer photo was asked for before job 1 reached the worker
+    worker.open_photo(1, str(photo))
+    worker.analyze(1, prepared)
+    assert replies == [] and analysed == []
+    worker.open_photo(2, str(photo))
+    worker.analyze(2, prepared)
+    assert [(r.job, r.kind, r.ok) for r in replies] == [(2, PHOTO, True), (2, ANALYSIS, True)]
+    assert len(analysed) == 1
+
+
 def test_missing_model_is_reported(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
@@ -90,7 +118,9 @@ def test_missing_model_is_reported(qtbot, tmp_path, monkeypatch):
     win.close()
 
 
-def test_a_model_opened_after_a_failed_start_analyses_the_photo_on_screen(qtbot, tmp_path, monkeypatch, tiny_checkpoint, photo):
+def test_a_model_opened_after_a_failed_start_analyses_the_photo_on_screen(
+    qtbot, tmp_path, monkeypatch, tiny_checkpoint, photo
+):
     from PySide6.QtWidgets import QMessageBox
 
     from fundus_viewer.gui.main_window import MainWindow
@@ -109,21 +139,33 @@ def test_a_model_opened_after_a_failed_start_analyses_the_photo_on_screen(qtbot,
     win.close()
 
 
-def test_the_dangling_thread_check_sees_a_running_thread(qapp):
-    """The no_dangling_threads fixture must be able to fail: a started worker thread is listed."""
-    import shiboken6
-    from PySide6.QtCore import QThread
+def test_the_dangling_thread_check_fails_a_test_that_leaks_a_thread(pytester):
+    """The no_dangling_threads fixture itself, run on two tests: a thread left running fails its test;
+    one stopped in time passes."""
+    pytester.makeconftest("from qt_threads import no_dangling_threads  # noqa: F401")
+    pytester.makepyfile(
+        """
+        import pytest
+        from PySide6.QtCore import QThread
 
-    from fundus_viewer.gui.main_window import MainWindow
+        pytestmark = pytest.mark.usefixtures("no_dangling_threads")
+        kept = []
 
-    thread = QThread()
-    MainWindow._threads.append(thread)
-    thread.start()
-    try:
-        assert any(shiboken6.isValid(t) and t.isRunning() for t in MainWindow._threads)
-    finally:
-        thread.quit()
-        thread.wait()
+        def test_leaks():
+            kept.append(QThread())
+            kept[-1].setObjectName("leaked-worker")
+            kept[-1].start()
+
+        def test_stops():
+            thread = QThread()
+            thread.start()
+            thread.quit()
+            thread.wait()
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.re_match_lines([r".*QThreads left running: \['leaked-worker'\]"])
 
 
 def test_self_test_opens_a_bundled_sample_with_every_bundled_model(tmp_path):
@@ -133,7 +175,9 @@ def test_self_test_opens_a_bundled_sample_with_every_bundled_model(tmp_path):
     import sys
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "fundus_viewer", "--self-test"], capture_output=True, text=True, timeout=180, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "fundus_viewer", "--self-test"], capture_output=True, text=True, timeout=180, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "self-test passed" in result.stdout
     assert "vertical cup-to-disc ratio" in result.stdout and "disc" in result.stdout.split("outlines", 1)[1]
@@ -189,8 +233,12 @@ def test_file_open_model_loads_an_imported_network_in_the_worker(qtbot, window, 
     from fundus_viewer.core.models.importing import import_classifier
 
     torch.manual_seed(0)
-    torch.save(torchvision.models.get_model("densenet121", weights=None, num_classes=2).state_dict(), tmp_path / "dn.pth")
-    imported = import_classifier(tmp_path / "dn.pth", "torchvision:densenet121", tmp_path / "ours-densenet.safetensors", input_size=128)
+    torch.save(
+        torchvision.models.get_model("densenet121", weights=None, num_classes=2).state_dict(), tmp_path / "dn.pth"
+    )
+    imported = import_classifier(
+        tmp_path / "dn.pth", "torchvision:densenet121", tmp_path / "ours-densenet.safetensors", input_size=128
+    )
     Image.fromarray(np.asarray(Image.open(photo))[:, ::-1]).save(tmp_path / "other.png")
     for path in (tmp_path / "other.png", photo):
         with qtbot.waitSignal(window.analysis_shown, timeout=30000):
@@ -236,9 +284,11 @@ def test_the_status_bar_and_the_list_make_the_models_own_call(qtbot, tmp_path, t
         win = MainWindow(str(path), "cpu")
         qtbot.addWidget(win)
         with qtbot.waitSignal(win.analysis_shown, timeout=30000):
-            qtbot.waitUntil(lambda: win.model_loaded is not None, timeout=30000)
+            qtbot.waitUntil(lambda win=win: win.model_loaded is not None, timeout=30000)
             win.open_photo(photo)
         assert f"→ {call}" in win.statusBar().currentMessage()
-        assert f"→ {call}</b>" in win.panel.result.text() and f"call at P &gt;= {threshold:.2f}" in win.panel.result.text()
+        assert (
+            f"→ {call}</b>" in win.panel.result.text() and f"call at P &gt;= {threshold:.2f}" in win.panel.result.text()
+        )
         assert win.photos.called["eye.png"] is (call == "glaucoma")
         win.close()

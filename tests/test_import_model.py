@@ -16,7 +16,10 @@ from fundus_viewer.core.errors import CheckpointError
 # head is GAP + linear (so that Grad-CAM is the true CAM)
 FAMILIES = {
     "resnet50": (("layer2", "layer3", "layer4"), True),
-    "densenet121": (("features.denseblock2", "features.denseblock3", "features.denseblock4"), False),  # ReLU after norm5
+    "densenet121": (
+        ("features.denseblock2", "features.denseblock3", "features.denseblock4"),
+        False,
+    ),  # ReLU after norm5
     "efficientnet_b0": (("features.3", "features.5", "features.8"), True),
     "vgg16_bn": (("features.32", "features.42", "features.43"), False),  # three fc layers
     "convnext_tiny": (("features.3", "features.5", "features.7"), False),  # LayerNorm after the pooling
@@ -24,7 +27,10 @@ FAMILIES = {
 # timm's own module names (built only where timm is installed: pip install ".[timm]")
 TIMM_FAMILIES = {
     "resnet50": (("layer2", "layer3", "layer4"), True),
-    "efficientnet_b0": (("blocks.2", "blocks.4", "bn2"), True),  # blocks.* stand beside the stem and head; bn2 holds its SiLU
+    "efficientnet_b0": (
+        ("blocks.2", "blocks.4", "bn2"),
+        True,
+    ),  # blocks.* stand beside the stem and head; bn2 holds its SiLU
     "convnext_tiny": (("stages.1", "stages.2", "stages.3"), False),  # the head normalises after pooling
 }
 SIZE = 128  # every family runs at this size (the smallest stage is then 4 x 4 or larger)
@@ -38,7 +44,7 @@ def state_dict_file(tmp_path, name: str, seed: int = 0, wrap=None):
     torch.manual_seed(seed)
     if name.startswith("timm:"):
         timm = pytest.importorskip("timm")
-        network = timm.create_model(name[len("timm:"):], pretrained=False, num_classes=2)
+        network = timm.create_model(name[len("timm:") :], pretrained=False, num_classes=2)
     else:
         network = torchvision.models.get_model(name, weights=None, num_classes=2)
     state = network.state_dict()
@@ -50,7 +56,9 @@ def state_dict_file(tmp_path, name: str, seed: int = 0, wrap=None):
 def brute_force(model, x, layers, theta_act, cmi_low, cmi_high):
     """Eqs. 1-4 with hooks placed here, numpy for the statistics, 'max' CMI normalisation."""
     outputs = []
-    handles = [model.get_submodule(name).register_forward_hook(lambda _m, _i, out: outputs.append(out)) for name in layers]
+    handles = [
+        model.get_submodule(name).register_forward_hook(lambda _m, _i, out: outputs.append(out)) for name in layers
+    ]
     try:
         with torch.enable_grad():
             logit = model(x.clone().requires_grad_(True))[0, model.glaucoma_index]  # frozen weights
@@ -60,7 +68,7 @@ def brute_force(model, x, layers, theta_act, cmi_low, cmi_high):
             handle.remove()
     grid = max((tuple(a.shape[-2:]) for a in outputs), key=lambda s: s[0] * s[1])
     total = {"rl": 0.0, "rnfld": 0.0}
-    for a, g in zip(outputs, gradients):
+    for a, g in zip(outputs, gradients, strict=True):
         a = a[0].detach().double().numpy()
         w = g[0].double().numpy().mean(axis=(1, 2))  # Eq. 3
         l1 = np.abs(a).sum(axis=(1, 2))
@@ -141,7 +149,13 @@ def test_a_dataparallel_checkpoint_dict_imports(tmp_path):
 
     wrap = lambda state: {"epoch": 12, "model_state_dict": {f"module.{k}": v for k, v in state.items()}}  # noqa: E731
     weights, original = state_dict_file(tmp_path, "resnet18", wrap=wrap)
-    imported = import_classifier(weights, "torchvision:resnet18", tmp_path / "model.safetensors", classes=("healthy", "glaucoma"), input_size=SIZE)
+    imported = import_classifier(
+        weights,
+        "torchvision:resnet18",
+        tmp_path / "model.safetensors",
+        classes=("healthy", "glaucoma"),
+        input_size=SIZE,
+    )
     assert torch.equal(imported.model.network.conv1.weight, original.conv1.weight)
     assert imported.model.spec.class_names == ("healthy", "glaucoma") and imported.model.glaucoma_index == 1
     card = imported.card.read_text(encoding="utf-8")
@@ -152,7 +166,10 @@ def test_weights_for_another_architecture_say_what_does_not_fit(tmp_path):
     from fundus_viewer.core.models.importing import import_classifier
 
     weights, _ = state_dict_file(tmp_path, "resnet18")
-    with pytest.raises(CheckpointError, match=r"do not match the 'torchvision:resnet50' architecture \(wrong shape for layer1\.0\.conv1\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"do not match the 'torchvision:resnet50' architecture \(wrong shape for layer1\.0\.conv1\.weight",
+    ):
         import_classifier(weights, "torchvision:resnet50", tmp_path / "model.safetensors", input_size=SIZE)
     with pytest.raises(CheckpointError, match="torchvision has no classification model 'resnet51'"):
         import_classifier(weights, "torchvision:resnet51", tmp_path / "model.safetensors", input_size=SIZE)
@@ -199,15 +216,64 @@ def test_import_model_command_and_the_imported_model_in_heatmap(tmp_path, make_f
     notes = tmp_path / "notes.md"
     notes.write_text("Trained on our clinic's 2,000 photos; AUC 0.91 on a held-out camera.", encoding="utf-8")
     out = tmp_path / "ours.safetensors"
-    assert main(["import-model", str(weights), "--arch", "torchvision:resnet18", "--out", str(out), "--input-size", "160",
-                 "--crop", "none", "--layers", "net.layer3,net.layer4".replace("net.", "network."), "--card", str(notes)]) == 0
+    assert (
+        main(
+            [
+                "import-model",
+                str(weights),
+                "--arch",
+                "torchvision:resnet18",
+                "--out",
+                str(out),
+                "--input-size",
+                "160",
+                "--crop",
+                "none",
+                "--layers",
+                "net.layer3,net.layer4".replace("net.", "network."),
+                "--card",
+                str(notes),
+            ]
+        )
+        == 0
+    )
     model = load_classifier(out)
     assert model.default_layers == ("network.layer3", "network.layer4") and model.spec.crop == "none"
     assert "held-out camera" in out.with_suffix(".md").read_text(encoding="utf-8")
     Image.fromarray(make_fundus()).save(tmp_path / "eye.png")
-    assert main(["heatmap", str(tmp_path / "eye.png"), "--out", str(tmp_path / "maps"), "--model", str(out), "--methods", "pathology,cam", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "heatmap",
+                str(tmp_path / "eye.png"),
+                "--out",
+                str(tmp_path / "maps"),
+                "--model",
+                str(out),
+                "--methods",
+                "pathology,cam",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert np.load(tmp_path / "maps" / "eye.pathology-rl.npy").shape == (420, 600)
-    assert main(["import-model", str(weights), "--arch", "torchvision:resnet18", "--out", str(out), "--layers", "network.nope"]) == 2
+    assert (
+        main(
+            [
+                "import-model",
+                str(weights),
+                "--arch",
+                "torchvision:resnet18",
+                "--out",
+                str(out),
+                "--layers",
+                "network.nope",
+            ]
+        )
+        == 2
+    )
 
 
 def test_an_imported_classifier_drives_patho_gan_its_report_and_the_synthesis_view(tmp_path, make_fundus):
@@ -226,29 +292,106 @@ def test_an_imported_classifier_drives_patho_gan_its_report_and_the_synthesis_vi
 
     weights, _ = state_dict_file(tmp_path, "resnet18")
     model_path = tmp_path / "ours.safetensors"
-    assert viewer_main(["import-model", str(weights), "--arch", "torchvision:resnet18", "--out", str(model_path), "--input-size", "64", "--crop", "disc"]) == 0
+    assert (
+        viewer_main(
+            [
+                "import-model",
+                str(weights),
+                "--arch",
+                "torchvision:resnet18",
+                "--out",
+                str(model_path),
+                "--input-size",
+                "64",
+                "--crop",
+                "disc",
+            ]
+        )
+        == 0
+    )
     for label, count in (("glaucoma", 6), ("normal", 2)):  # the GAN learns from the glaucoma photos
         (tmp_path / "data" / label).mkdir(parents=True)
         for k in range(count):
-            photo = make_fundus(height=160, width=200, centre=(100, 80), radius=75, spot=(110, 80), spot_radius=6, seed=k)
+            photo = make_fundus(
+                height=160, width=200, centre=(100, 80), radius=75, spot=(110, 80), spot_radius=6, seed=k
+            )
             Image.fromarray(photo).save(tmp_path / "data" / label / f"{label[0]}{k}.png")
     out, cache = tmp_path / "run", tmp_path / "cache"
-    assert gan_main(["--data", str(tmp_path / "data"), "--out", str(out), "--classifier", str(model_path), "--vessel-cache", str(cache), "--steps", "2",
-                     "--size", "32", "--gen-base", "4", "--gen-depth", "2", "--batch-size", "2", "--test-fraction", "0.34", "--workers", "0", "--device", "cpu"]) == 0
+    assert (
+        gan_main(
+            [
+                "--data",
+                str(tmp_path / "data"),
+                "--out",
+                str(out),
+                "--classifier",
+                str(model_path),
+                "--vessel-cache",
+                str(cache),
+                "--steps",
+                "2",
+                "--size",
+                "32",
+                "--gen-base",
+                "4",
+                "--gen-depth",
+                "2",
+                "--batch-size",
+                "2",
+                "--test-fraction",
+                "0.34",
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader((out / "log.csv").open()))
     assert len(rows) == 2 and all(float(r["g_patho"]) > 0 for r in rows)  # the imported maps entered the loss
     generator = load_generator(out / "generator.safetensors")
     assert generator.spec.training["classifier"] == str(model_path)
     report = tmp_path / "report.json"
-    assert viewer_main(["gan-report", "--data", str(tmp_path / "data"), "--models", str(out / "generator.safetensors"), "--classifier", str(model_path),
-                        "--vessel-cache", str(cache), "--samples", "1", "--json", str(report), "--device", "cpu"]) == 0
+    assert (
+        viewer_main(
+            [
+                "gan-report",
+                "--data",
+                str(tmp_path / "data"),
+                "--models",
+                str(out / "generator.safetensors"),
+                "--classifier",
+                str(model_path),
+                "--vessel-cache",
+                str(cache),
+                "--samples",
+                "1",
+                "--json",
+                str(report),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     import json
 
     figures = json.loads(report.read_text())["generators"][0]
     assert figures["heat_l1_mean"] > 0 and 0 <= figures["p_glaucoma"] <= 1
     classifier = load_classifier(model_path)
-    comparison = compare_photo(classifier, load_vessel_segmenter(), np.asarray(Image.open(tmp_path / "data" / "glaucoma" / "g0.png")), {"ours": generator}, 0, "g0.png")
-    assert [r.name for r in comparison.renditions] == ["real", "ours"] and comparison.renditions[0].rl.shape == (8, 8)  # layer2's grid at 64 px
+    comparison = compare_photo(
+        classifier,
+        load_vessel_segmenter(),
+        np.asarray(Image.open(tmp_path / "data" / "glaucoma" / "g0.png")),
+        {"ours": generator},
+        0,
+        "g0.png",
+    )
+    assert [r.name for r in comparison.renditions] == ["real", "ours"] and comparison.renditions[0].rl.shape == (
+        8,
+        8,
+    )  # layer2's grid at 64 px
 
 
 def test_what_cannot_be_built_here_is_named(tmp_path, monkeypatch, capsys):
@@ -274,7 +417,23 @@ def test_what_cannot_be_built_here_is_named(tmp_path, monkeypatch, capsys):
     from tests.test_trainer_classifier import make_set
 
     (tmp_path / "photos").mkdir()
-    assert train_main(["--data", str(make_set(tmp_path / "photos", per_class=4)), "--out", str(tmp_path / "run"), "--arch", "torchvision:vit_b_16", "--workers", "0", "--device", "cpu"]) == 2
+    assert (
+        train_main(
+            [
+                "--data",
+                str(make_set(tmp_path / "photos", per_class=4)),
+                "--out",
+                str(tmp_path / "run"),
+                "--arch",
+                "torchvision:vit_b_16",
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert "--arch torchvision:vit_b_16 at 224 px cannot be visualised" in error and "no spatial feature maps" in error
     assert "preparing" not in error  # no photo was decoded

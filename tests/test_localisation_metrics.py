@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from fundus_viewer.core.faithfulness import curve_area, faithfulness_scores, perturbation_curve, pixel_order
-from fundus_viewer.core.localisation_metrics import localisation_scores, pointing_game, rank_accuracy, region_auc, top_share
+from fundus_viewer.core.localisation_metrics import (
+    localisation_scores,
+    pointing_game,
+    rank_accuracy,
+    region_auc,
+    top_share,
+)
 
 BOX = (slice(2, 6), slice(3, 8))  # 4 x 5 = 20 of 10 x 12 = 120 pixels
 
@@ -49,7 +55,11 @@ def test_ties_at_the_last_rank_count_in_proportion(region):
 
 def test_no_heat_is_not_a_score(region):
     zero = np.zeros(region.shape)
-    assert np.isnan(pointing_game(zero, region)) and np.isnan(rank_accuracy(zero, region)) and np.isnan(region_auc(zero, region))
+    assert (
+        np.isnan(pointing_game(zero, region))
+        and np.isnan(rank_accuracy(zero, region))
+        and np.isnan(region_auc(zero, region))
+    )
 
 
 def test_without_ties_the_figures_are_quantus_figures(region):

@@ -34,24 +34,40 @@ def test_the_threshold_is_the_validation_percentile():
         fit_rule(bank, validation)
 
 
-def test_the_bank_travels_in_the_checkpoint_and_flags_a_photo_unlike_the_training_ones(tmp_path, tiny_alexnet, make_fundus, capsys):
+def test_the_bank_travels_in_the_checkpoint_and_flags_a_photo_unlike_the_training_ones(
+    tmp_path, tiny_alexnet, make_fundus, capsys
+):
     from PIL import Image
-
-    from fundus_viewer.cli.main import main
     from safetensors import safe_open
 
+    from fundus_viewer.cli.main import main
     from fundus_viewer.core.models.checkpoint import load_classifier, save_classifier, stored_half
     from fundus_viewer.core.photo import prepare_photo
     from fundus_viewer.core.visualization.pathology import PathologyVisualizer
 
     fundus = [make_fundus(seed=k) for k in range(3)]
-    grey = np.random.default_rng(0).integers(0, 256, (420, 600, 3), dtype=np.uint8)  # noise: nothing like a fundus photo
-    inputs = torch.stack([torch.from_numpy(prepare_photo(p).for_spec(tiny_alexnet.spec)[1]).permute(2, 0, 1).float() / 255 for p in fundus])
+    grey = np.random.default_rng(0).integers(
+        0, 256, (420, 600, 3), dtype=np.uint8
+    )  # noise: nothing like a fundus photo
+    inputs = torch.stack(
+        [
+            torch.from_numpy(prepare_photo(p).for_spec(tiny_alexnet.spec)[1]).permute(2, 0, 1).float() / 255
+            for p in fundus
+        ]
+    )
     bank = features_of(tiny_alexnet, inputs[:2], "cpu")  # fundus[2] stays out: a new photo of the same kind
     model = load_classifier(save_classifier(tiny_alexnet, tmp_path / "plain.safetensors"))
     assert model.ood_bank is None and PathologyVisualizer(model).analyze(fundus[0]).ood is None  # no bank, no flag
     model.ood_bank = bank
-    grey_score = knn_distance(bank, features_of(model, torch.from_numpy(prepare_photo(grey).for_spec(model.spec)[1]).permute(2, 0, 1)[None].float() / 255, "cpu"), 1)[0]
+    grey_score = knn_distance(
+        bank,
+        features_of(
+            model,
+            torch.from_numpy(prepare_photo(grey).for_spec(model.spec)[1]).permute(2, 0, 1)[None].float() / 255,
+            "cpu",
+        ),
+        1,
+    )[0]
     model.spec.ood = OodRule(k=1, threshold=grey_score / 2, percentile=95, fitted_on="a test").to_dict()
     path = save_classifier(model, tmp_path / "with-bank.safetensors", half=True)
     loaded = load_classifier(path)
@@ -65,6 +81,23 @@ def test_the_bank_travels_in_the_checkpoint_and_flags_a_photo_unlike_the_trainin
     assert visualizer.analyze(grey).ood.flagged
     Image.fromarray(grey).save(tmp_path / "grey.png")
     Image.fromarray(fundus[2]).save(tmp_path / "eye.png")
-    assert main(["classify", str(tmp_path / "eye.png"), str(tmp_path / "grey.png"), "--model", str(path), "--no-cup-disc", "--json", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                str(tmp_path / "eye.png"),
+                str(tmp_path / "grey.png"),
+                "--model",
+                str(path),
+                "--no-cup-disc",
+                "--json",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
-    assert [r["ood_flag"] for r in rows] == [False, True] and all({"probability_glaucoma", "prediction", "ood_score"} <= set(r) for r in rows)
+    assert [r["ood_flag"] for r in rows] == [False, True] and all(
+        {"probability_glaucoma", "prediction", "ood_score"} <= set(r) for r in rows
+    )

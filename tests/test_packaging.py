@@ -38,7 +38,8 @@ def test_core_and_cli_tools_never_load_qt_at_run_time():
         "import sys, pkgutil, importlib, fundus_viewer.core as core, trainer.cli\n"
         "for m in pkgutil.walk_packages(core.__path__, 'fundus_viewer.core.'): importlib.import_module(m.name)\n"
         "import fundus_viewer.cli.classify, fundus_viewer.cli.heatmap, fundus_viewer.cli.evaluate\n"
-        "print([m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'superqt') or m.startswith('fundus_viewer.gui')])"
+        "print([m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'superqt') "
+        "or m.startswith('fundus_viewer.gui')])"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
@@ -49,7 +50,18 @@ def test_the_wheel_carries_the_resources(tmp_path):
     import zipfile
 
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         capture_output=True,
         text=True,
     )

@@ -132,11 +132,31 @@ def test_the_exported_map_is_the_scored_map_pixel_for_pixel(tiny_checkpoint, mak
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(make_fundus()).save(photos / "eye.png")
-    assert main(["heatmap", str(photos / "eye.png"), "--out", str(tmp_path / "maps"), "--methods", "pathology,cam", "--model", str(tiny_checkpoint), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "heatmap",
+                str(photos / "eye.png"),
+                "--out",
+                str(tmp_path / "maps"),
+                "--methods",
+                "pathology,cam",
+                "--model",
+                str(tiny_checkpoint),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
 
     scored = []
     real = evaluation.localisation_scores
-    monkeypatch.setattr(evaluation, "localisation_scores", lambda heat, region, metrics: scored.append(heat) or real(heat, region, metrics))
+    monkeypatch.setattr(
+        evaluation,
+        "localisation_scores",
+        lambda heat, region, metrics: scored.append(heat) or real(heat, region, metrics),
+    )
     entry = ImageBoxes("eye.png", 600, 420, {"RL": [(100, 100, 200, 150)], "RNFLD": [(300, 200, 100, 100)]})
     visualizer = PathologyVisualizer(load_classifier(tiny_checkpoint))
     result = evaluation.evaluate_localization(visualizer, photos, {"eye.png": entry}, ("pathology", "cam"))
@@ -164,7 +184,10 @@ def test_the_sidecar_round_trips(tiny_alexnet, tiny_checkpoint, make_fundus, tmp
     written = write_maps(maps, tmp_path, "viridis")
     record = read_sidecar(tmp_path / "eye.maps.json")
     assert record["thresholds"] == thresholds
-    assert record["model"]["layers"] == ["network.features.relu4", "network.features.relu5"] and record["model"]["arch"] == "alexnet"
+    assert (
+        record["model"]["layers"] == ["network.features.relu4", "network.features.relu5"]
+        and record["model"]["arch"] == "alexnet"
+    )
     assert record["model"]["checkpoint"] == str(tiny_checkpoint) and len(record["model"]["sha256"]) == 64
     assert record["photo"] == {"name": "eye.png", "path": str(path), "width": 600, "height": 420}
     assert record["probability_glaucoma"] == pytest.approx(maps.analysis.probability, abs=1e-6)
@@ -174,7 +197,9 @@ def test_the_sidecar_round_trips(tiny_alexnet, tiny_checkpoint, make_fundus, tmp
         assert np.array_equal(np.load(tmp_path / entry["file"]), maps.full(name))
     assert not list(tmp_path.glob("*.partial"))
     with pytest.raises(ValueError, match="sidecar format"):
-        (tmp_path / "old.maps.json").write_text(json.dumps({**json.loads((tmp_path / "eye.maps.json").read_text()), "format": 99}))
+        (tmp_path / "old.maps.json").write_text(
+            json.dumps({**json.loads((tmp_path / "eye.maps.json").read_text()), "format": 99})
+        )
         read_sidecar(tmp_path / "old.maps.json")
 
 

@@ -23,11 +23,17 @@ def two_blobs():
 
 def test_a_map_with_two_regions_gives_their_boxes_strongest_first():
     first, second = propose_boxes(two_blobs(), "RL")
-    assert first.rect == pytest.approx((200, 100, 80, 50), abs=2.5) and second.rect == pytest.approx((50, 300, 40, 30), abs=2.5)
+    assert first.rect == pytest.approx((200, 100, 80, 50), abs=2.5) and second.rect == pytest.approx(
+        (50, 300, 40, 30), abs=2.5
+    )
     heat = two_blobs()
-    assert first.heat_share == pytest.approx(heat[100:150, 200:280].sum() / heat.sum(), abs=0.01) and first.label == "RL"
+    assert (
+        first.heat_share == pytest.approx(heat[100:150, 200:280].sum() / heat.sum(), abs=0.01) and first.label == "RL"
+    )
     assert "Otsu" in first.origin
-    [only] = propose_boxes(two_blobs(), "RNFLD", "percentile", 97)  # above 0.9: the strong region only (4000 of 158,400 pixels)
+    [only] = propose_boxes(
+        two_blobs(), "RNFLD", "percentile", 97
+    )  # above 0.9: the strong region only (4000 of 158,400 pixels)
     assert only.rect == pytest.approx((200, 100, 80, 50), abs=2.5)
     assert propose_boxes(np.zeros((50, 50)), "RL") == []
     with pytest.raises(ValueError):
@@ -35,7 +41,9 @@ def test_a_map_with_two_regions_gives_their_boxes_strongest_first():
 
 
 def test_a_proposal_file_is_refused_as_ground_truth(tmp_path):
-    path = write_proposals_coco({"eye.png": ((600, 400), propose_boxes(two_blobs(), "RL"))}, tmp_path / "proposals.json")
+    path = write_proposals_coco(
+        {"eye.png": ((600, 400), propose_boxes(two_blobs(), "RL"))}, tmp_path / "proposals.json"
+    )
     with pytest.raises(BoxesError, match="2 box proposal"):
         load_coco(path)
 
@@ -46,7 +54,11 @@ def planted(monkeypatch):
     from fundus_viewer.gui import proposal_actions
 
     heat = two_blobs()
-    monkeypatch.setattr(proposal_actions, "propose_boxes", lambda _map, label, *a, **k: propose_boxes(heat, label, *a, **k) if label == "RL" else [])
+    monkeypatch.setattr(
+        proposal_actions,
+        "propose_boxes",
+        lambda _map, label, *a, **k: propose_boxes(heat, label, *a, **k) if label == "RL" else [],
+    )
 
 
 @pytest.mark.usefixtures("planted")
@@ -87,4 +99,6 @@ def test_proposing_again_leaves_the_older_commands_harmless(qtbot, window, folde
     proposals.accept_current()
     proposals.propose_from_maps()  # a new set, then the accept undone: the box goes, the new set stays
     controller.undo.trigger()
-    assert controller.store.boxes("a-eye.png") == [] and len(proposals.layer.proposals) == 2 == len(proposals.layer.items)
+    assert controller.store.boxes("a-eye.png") == [] and len(proposals.layer.proposals) == 2 == len(
+        proposals.layer.items
+    )

@@ -64,7 +64,9 @@ def test_a_rater_copy_holds_nothing_an_arm_could_be_read_from(tmp_path, arms):
     cases = db.execute("SELECT case_id, code, arm, pair_key, source, repeat_of FROM cases ORDER BY rowid").fetchall()
     assert [c[0] for c in cases] == list(range(1, len(order) + 1))  # numbered and stored in the rater's own order
     assert {c[2:] for c in cases} == {("", None, "", None)}
-    assert db.execute("SELECT case_id FROM orders ORDER BY position").fetchall() == [(i,) for i in range(1, len(order) + 1)]
+    assert db.execute("SELECT case_id FROM orders ORDER BY position").fetchall() == [
+        (i,) for i in range(1, len(order) + 1)
+    ]
     assert db.execute("SELECT name FROM raters").fetchall() == [("ann",)]
     assert "rater_copies" not in tables
 
@@ -168,9 +170,14 @@ def test_a_change_made_in_the_copy_comes_home_and_its_history_too(tmp_path, arms
         assert (report.new, report.changed, report.conflicts) == (0, 1, 0)
         first = master.order("ann")[0]
         assert master.answers_of("ann")[(first, "rl")] == 5
-        log = [r[0] for r in master.db.execute("SELECT score FROM answer_log WHERE case_id = ? ORDER BY log_id", (first,))]
+        log = [
+            r[0] for r in master.db.execute("SELECT score FROM answer_log WHERE case_id = ? ORDER BY log_id", (first,))
+        ]
         assert log == [2, 4, 5]
-        assert merge_rater_copy(master, path).changed == 0 and len(master.db.execute("SELECT * FROM answer_log").fetchall()) == 3
+        assert (
+            merge_rater_copy(master, path).changed == 0
+            and len(master.db.execute("SELECT * FROM answer_log").fetchall()) == 3
+        )
 
 
 def test_a_copy_for_an_unknown_copy_or_another_rater_or_a_locked_study_is_refused(tmp_path, arms):
@@ -197,7 +204,13 @@ def test_a_copy_for_an_unknown_copy_or_another_rater_or_a_locked_study_is_refuse
 
 def test_a_real_or_synthetic_copy_names_no_synthetic_arm_and_no_task_settings(tmp_path, arms):
     real = write_arm(tmp_path / "photos", "photo_PAIRKEY", 3, size=(300, 360), seed=30)
-    with create_study(tmp_path / "ros.fvstudy", {"fundus-photos": sorted(real.iterdir()), **arms}, size=64, task="real-or-synthetic", real_arm="fundus-photos") as master:
+    with create_study(
+        tmp_path / "ros.fvstudy",
+        {"fundus-photos": sorted(real.iterdir()), **arms},
+        size=64,
+        task="real-or-synthetic",
+        real_arm="fundus-photos",
+    ) as master:
         path = make_rater_copy(master, "ann", tmp_path / "ann.fvstudy")
     raw = path.read_bytes()
     for secret in (*SECRETS, "fundus-photos", "photo_", "real_arm", str(tmp_path)):

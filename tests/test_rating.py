@@ -28,7 +28,9 @@ def study_path(tmp_path) -> Path:
     gan = write_arm(tmp_path / "synthetic_pathogan", "pathogan_from_vessels", 3, size=(512, 512))
     base = write_arm(tmp_path / "synthetic_base", "baseline_from_vessels", 3, size=(400, 640), seed=5)
     path = tmp_path / "study.fvstudy"
-    create_study(path, {"patho-gan": sorted(gan.iterdir()), "baseline": sorted(base.iterdir())}, size=256, repeats=1, seed=2).close()
+    create_study(
+        path, {"patho-gan": sorted(gan.iterdir()), "baseline": sorted(base.iterdir())}, size=256, repeats=1, seed=2
+    ).close()
     return path
 
 
@@ -95,11 +97,29 @@ def test_nothing_on_screen_tells_the_arm(qtbot, window, study_path):
     with StudyFile(study_path) as study:
         sources = [row["source"] for row in study.case_table()]
         blobs = {study.case_code(c): study.image_bytes(c) for c in study.case_ids()}
-    forbidden = [*ARMS, "pathogan", "baseline", "vessels", "synthetic", "640", "400", "512", *sources, str(study_path.parent)]
+    forbidden = [
+        *ARMS,
+        "pathogan",
+        "baseline",
+        "vessels",
+        "synthetic",
+        "640",
+        "400",
+        "512",
+        *sources,
+        str(study_path.parent),
+    ]
     for step in range(len(window.session.order)):
         texts = [window.windowTitle()]
         for widget in [window, *window.findChildren(QWidget)]:
-            texts += [widget.toolTip(), widget.statusTip(), widget.whatsThis(), widget.accessibleName(), widget.accessibleDescription(), widget.windowTitle()]
+            texts += [
+                widget.toolTip(),
+                widget.statusTip(),
+                widget.whatsThis(),
+                widget.accessibleName(),
+                widget.accessibleDescription(),
+                widget.windowTitle(),
+            ]
             if isinstance(widget, (QLabel, QAbstractButton)):
                 texts.append(widget.text())
         joined = "\n".join(texts).lower()
@@ -151,7 +171,9 @@ KILLED_RATER = textwrap.dedent(
     app = QApplication([])
     window = open_rating(sys.argv[1], "dr-kill")
     window.show()
-    window.answer_committed.connect(lambda pos, key, score: print("ANSWER", window.session.order[pos], key, score, flush=True))
+    window.answer_committed.connect(
+        lambda pos, key, score: print("ANSWER", window.session.order[pos], key, score, flush=True)
+    )
     keys = []
     for i in range(1000):
         keys += [str(1 + i % 5), Qt.Key.Key_Tab, str(1 + (i + 2) % 5), Qt.Key.Key_Tab]
@@ -167,7 +189,14 @@ KILLED_RATER = textwrap.dedent(
 
 def test_rater_killed_mid_study_loses_nothing(study_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_RATER, str(study_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RATER, str(study_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+    )
     given = []
     try:
         while len(given) < 7:
@@ -226,7 +255,16 @@ def test_zooms_are_counted_per_case_keys_and_wheel_bursts_alike(qtbot, window, s
     def wheel():
         viewport = window.view.viewport()
         centre = QPointF(viewport.width() / 2, viewport.height() / 2)
-        event = QWheelEvent(centre, viewport.mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        event = QWheelEvent(
+            centre,
+            viewport.mapToGlobal(centre),
+            QPoint(),
+            QPoint(0, 120),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
         QApplication.sendEvent(viewport, event)
 
     qtbot.keyClick(window, Qt.Key.Key_Plus)
@@ -249,7 +287,9 @@ def test_the_real_or_synthetic_screen_asks_the_call_then_how_sure(qtbot, tmp_pat
     real = write_arm(tmp_path / "real", "photo", 2, size=(300, 360))
     gan = write_arm(tmp_path / "gan", "gan", 2, size=(300, 360), seed=8)
     path = tmp_path / "ros.fvstudy"
-    create_study(path, {"real": sorted(real.iterdir()), "patho-gan": sorted(gan.iterdir())}, size=128, task="real-or-synthetic").close()
+    create_study(
+        path, {"real": sorted(real.iterdir()), "patho-gan": sorted(gan.iterdir())}, size=128, task="real-or-synthetic"
+    ).close()
     with StudyFile(path) as study:
         win = RatingWindow(RatingSession(study, "ann"))
         qtbot.addWidget(win)

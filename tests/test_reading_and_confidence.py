@@ -21,9 +21,12 @@ def row(rater, case, arm, question, seconds, zooms=None, repeat_of=None):
 
 def test_reading_time_per_arm_takes_each_readings_last_answer_and_skips_repeats():
     rows = [
-        row("ann", 1, "a", "rl", 4.0, 0), row("ann", 1, "a", "rnfld", 10.0, 2),  # one reading: 10 s, 2 zooms
-        row("ann", 2, "a", "rl", 20.0, 0), row("bob", 1, "a", "rl", 30.0, 1),  # bob's reading of case 1 is his own
-        row("ann", 3, "b", "rl", 5.0, 0), row("ann", 4, "b", "rl", 7.0, 0),
+        row("ann", 1, "a", "rl", 4.0, 0),
+        row("ann", 1, "a", "rnfld", 10.0, 2),  # one reading: 10 s, 2 zooms
+        row("ann", 2, "a", "rl", 20.0, 0),
+        row("bob", 1, "a", "rl", 30.0, 1),  # bob's reading of case 1 is his own
+        row("ann", 3, "b", "rl", 5.0, 0),
+        row("ann", 4, "b", "rl", 7.0, 0),
         row("ann", 5, "b", "rl", 900.0, 9, repeat_of=3),  # a repeat: never counted
     ]
     summaries, comparisons = reading_times(rows, ["a", "b"])
@@ -36,11 +39,16 @@ def test_reading_time_per_arm_takes_each_readings_last_answer_and_skips_repeats(
 
 
 def test_confidence_is_asked_after_the_scores_and_summarised_per_arm(tmp_path):
-    arms = {"patho-gan": sorted(write_arm(tmp_path / "g", "g", 3, size=(200, 240)).iterdir()), "baseline": sorted(write_arm(tmp_path / "b", "b", 3, size=(200, 240), seed=4).iterdir())}
+    arms = {
+        "patho-gan": sorted(write_arm(tmp_path / "g", "g", 3, size=(200, 240)).iterdir()),
+        "baseline": sorted(write_arm(tmp_path / "b", "b", 3, size=(200, 240), seed=4).iterdir()),
+    }
     calibration = write_arm(tmp_path / "cal", "cal", 1, size=(200, 240), seed=9)
     (calibration / "reference.csv").write_text("file,rl,rnfld\ncal_00.png,4,2\n")  # no reference for how sure
     with create_study(tmp_path / "s.fvstudy", arms, size=48, confidence=True, calibration=calibration) as study:
-        assert [q.key for q in study.questions] == ["rl", "rnfld", "confidence"] and study.settings["confidence_question"] == "confidence"
+        assert [q.key for q in study.questions] == ["rl", "rnfld", "confidence"] and study.settings[
+            "confidence_question"
+        ] == "confidence"
         session = RatingSession(study, "ann")
         for position in range(len(session.order)):
             arm = study.case_table()[session.order[position] - 1]["arm"]
@@ -62,7 +70,10 @@ def old_schema(path):
 
 
 def test_a_study_from_before_zooms_is_rated_copied_and_merged_unchanged(tmp_path):
-    arms = {"a": sorted(write_arm(tmp_path / "a", "a", 2, size=(200, 240)).iterdir()), "b": sorted(write_arm(tmp_path / "b", "b", 2, size=(200, 240), seed=3).iterdir())}
+    arms = {
+        "a": sorted(write_arm(tmp_path / "a", "a", 2, size=(200, 240)).iterdir()),
+        "b": sorted(write_arm(tmp_path / "b", "b", 2, size=(200, 240), seed=3).iterdir()),
+    }
     path = tmp_path / "old.fvstudy"
     create_study(path, arms, size=48).close()
     old_schema(path)
@@ -83,7 +94,10 @@ def test_a_study_from_before_zooms_is_rated_copied_and_merged_unchanged(tmp_path
 
 
 def test_zooms_go_to_a_rater_copy_and_come_back(tmp_path):
-    arms = {"a": sorted(write_arm(tmp_path / "a", "a", 2, size=(200, 240)).iterdir()), "b": sorted(write_arm(tmp_path / "b", "b", 2, size=(200, 240), seed=3).iterdir())}
+    arms = {
+        "a": sorted(write_arm(tmp_path / "a", "a", 2, size=(200, 240)).iterdir()),
+        "b": sorted(write_arm(tmp_path / "b", "b", 2, size=(200, 240), seed=3).iterdir()),
+    }
     with create_study(tmp_path / "s.fvstudy", arms, size=48) as study:
         RatingSession(study, "ann").answer(0, "rl", 4, zooms=2)
         copy = make_rater_copy(study, "ann", tmp_path / "ann.fvstudy")

@@ -22,8 +22,10 @@ SIZE = (200, 240)
 
 @pytest.fixture
 def arms(tmp_path):
-    return {"real": sorted(write_arm(tmp_path / "real", "photo", 10, size=SIZE).iterdir()),
-            "patho-gan": sorted(write_arm(tmp_path / "gan", "gan", 10, size=SIZE, seed=50).iterdir())}
+    return {
+        "real": sorted(write_arm(tmp_path / "real", "photo", 10, size=SIZE).iterdir()),
+        "patho-gan": sorted(write_arm(tmp_path / "gan", "gan", 10, size=SIZE, seed=50).iterdir()),
+    }
 
 
 def answer_known(study, rater, called_synthetic: dict[str, int], confidence: int = 3):
@@ -46,7 +48,9 @@ def cp_interval(k, n):
 def test_accuracy_ci_binomial_test_and_d_prime_match_the_hand_computed_figures(tmp_path, arms):
     calibration = write_arm(tmp_path / "calibration", "cal", 1, size=SIZE, seed=90)
     (calibration / "reference.csv").write_text("file,call\ncal_00.png,synthetic\n")  # by the anchor's word
-    with create_study(tmp_path / "s.fvstudy", arms, size=48, seed=3, task="real-or-synthetic", repeats=2, calibration=calibration) as study:
+    with create_study(
+        tmp_path / "s.fvstudy", arms, size=48, seed=3, task="real-or-synthetic", repeats=2, calibration=calibration
+    ) as study:
         assert [q.key for q in study.questions] == ["call", "confidence"] and study.task == "real-or-synthetic"
         assert study.reference(study.calibration_ids()[0]) == {"call": 2}
         answer_known(study, "ann", {"real": 3, "patho-gan": 8})  # 7 + 8 of 20 right
@@ -60,7 +64,9 @@ def test_accuracy_ci_binomial_test_and_d_prime_match_the_hand_computed_figures(t
     ann = accuracy["ann", ALL_ARMS]
     assert (ann.correct, ann.n, ann.accuracy) == (15, 20, 0.75)
     assert ann.ci95 == pytest.approx(cp_interval(15, 20))
-    assert ann.p_vs_chance == pytest.approx(2 * (15504 + 4845 + 1140 + 190 + 20 + 1) / 2**20)  # 2 P(X >= 15), X ~ B(20, 1/2)
+    assert ann.p_vs_chance == pytest.approx(
+        2 * (15504 + 4845 + 1140 + 190 + 20 + 1) / 2**20
+    )  # 2 P(X >= 15), X ~ B(20, 1/2)
     assert (accuracy["ann", "real"].correct, accuracy["ann", "patho-gan"].correct) == (7, 8)
     assert (accuracy["bob", ALL_ARMS].accuracy, accuracy["bob", ALL_ARMS].p_vs_chance) == (0.5, pytest.approx(1.0))
     [ann_d] = [s for s in analysis.discrimination.sensitivity if s.rater == "ann"]
@@ -76,7 +82,14 @@ def test_accuracy_ci_binomial_test_and_d_prime_match_the_hand_computed_figures(t
 
 
 def test_the_rating_scale_orders_every_call_and_confidence():
-    assert [synthetic_rating(1, c) for c in (3, 2, 1)] + [synthetic_rating(2, c) for c in (1, 2, 3)] == [1, 2, 3, 4, 5, 6]
+    assert [synthetic_rating(1, c) for c in (3, 2, 1)] + [synthetic_rating(2, c) for c in (1, 2, 3)] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
     assert (synthetic_rating(1, None), synthetic_rating(2, None)) == (3, 4)  # no confidence: the least sure, same scale
 
 
@@ -86,19 +99,33 @@ def test_mrmc_export_reads_back_with_truth_and_the_real_photos_under_every_modal
         answer_known(study, "ann", {"real": 2, "patho-gan": 6, "baseline": 1}, confidence=2)
         written = write_mrmc(study, tmp_path / "out")
         arm_of = {c["case_id"]: c["arm"] for c in study.case_table()}
-    assert [p.name for p in written] == ["mrmc-real-or-synthetic.csv", "mrmc-real-or-synthetic-patho-gan.imrmc", "mrmc-real-or-synthetic-baseline.imrmc"]
+    assert [p.name for p in written] == [
+        "mrmc-real-or-synthetic.csv",
+        "mrmc-real-or-synthetic-patho-gan.imrmc",
+        "mrmc-real-or-synthetic-baseline.imrmc",
+    ]
     with open(written[0], newline="") as stream:
         rows = list(csv.DictReader(stream))
     truth = {r["caseID"]: int(r["score"]) for r in rows if r["readerID"] == "truth"}
     assert len(truth) == 24 and sum(truth.values()) == 14
     readings = [r for r in rows if r["readerID"] != "truth"]
-    assert {m: sum(r["modalityID"] == m for r in readings) for m in ("patho-gan", "baseline")} == {"patho-gan": 20, "baseline": 14}
+    assert {m: sum(r["modalityID"] == m for r in readings) for m in ("patho-gan", "baseline")} == {
+        "patho-gan": 20,
+        "baseline": 14,
+    }
     assert {r["score"] for r in readings} <= {"2", "5"}  # "fairly sure" either way
-    for path, arm, n_synthetic in ((written[1], "patho-gan", 10), (written[2], "baseline", 4)):  # one modality each: RJafroc reads it
+    for path, arm, n_synthetic in (
+        (written[1], "patho-gan", 10),
+        (written[2], "baseline", 4),
+    ):  # one modality each: RJafroc reads it
         lines = path.read_text().splitlines()
-        header = dict(line.split(": ") for line in lines[:lines.index("BEGIN DATA:")] if line.startswith(("NR:", "N0:", "N1:", "NM:")))
+        header = dict(
+            line.split(": ")
+            for line in lines[: lines.index("BEGIN DATA:")]
+            if line.startswith(("NR:", "N0:", "N1:", "NM:"))
+        )
         assert header == {"NR": "1", "N0": "10", "N1": str(n_synthetic), "NM": "1"}
-        data = [line.split(",") for line in lines[lines.index("BEGIN DATA:") + 1:]]
+        data = [line.split(",") for line in lines[lines.index("BEGIN DATA:") + 1 :]]
         truth_rows = {int(c): int(s) for r, c, m, s in data if r == "-1"}
         assert all(m == "0" for r, c, m, s in data if r == "-1")
         assert truth_rows == {case: int(a != "real") for case, a in arm_of.items() if a in ("real", arm)}
@@ -108,7 +135,12 @@ def test_mrmc_export_reads_back_with_truth_and_the_real_photos_under_every_modal
 def test_score_studies_export_one_table_per_question_paired_by_key(tmp_path):
     gan = write_arm(tmp_path / "gan", "map", 3, size=SIZE)
     base = write_arm(tmp_path / "base", "map", 3, size=SIZE, seed=20)
-    with create_study(tmp_path / "s.fvstudy", {"patho-gan": sorted(gan.iterdir()), "baseline": sorted(base.iterdir())}, size=48, pair_by=r"(\d+)") as study:
+    with create_study(
+        tmp_path / "s.fvstudy",
+        {"patho-gan": sorted(gan.iterdir()), "baseline": sorted(base.iterdir())},
+        size=48,
+        pair_by=r"(\d+)",
+    ) as study:
         for case in study.case_ids():
             for key in ("rl", "rnfld"):
                 study.answer("ann", case, key, 3)
@@ -123,10 +155,45 @@ def test_score_studies_export_one_table_per_question_paired_by_key(tmp_path):
 
 def test_the_cli_makes_and_exports_a_real_or_synthetic_study(tmp_path, arms, capsys):
     out = tmp_path / "s.fvstudy"
-    assert main(["study", "create", str(out), "--arm", f"gan={arms['patho-gan'][0].parent}", "--arm", f"photos={arms['real'][0].parent}", "--task", "real-or-synthetic", "--size", "48"]) == 2
+    assert (
+        main(
+            [
+                "study",
+                "create",
+                str(out),
+                "--arm",
+                f"gan={arms['patho-gan'][0].parent}",
+                "--arm",
+                f"photos={arms['real'][0].parent}",
+                "--task",
+                "real-or-synthetic",
+                "--size",
+                "48",
+            ]
+        )
+        == 2
+    )
     assert "--real-arm" in capsys.readouterr().err
-    assert main(["study", "create", str(out), "--arm", f"gan={arms['patho-gan'][0].parent}", "--arm", f"photos={arms['real'][0].parent}", "--task", "real-or-synthetic",
-                 "--real-arm", "photos", "--size", "48"]) == 0
+    assert (
+        main(
+            [
+                "study",
+                "create",
+                str(out),
+                "--arm",
+                f"gan={arms['patho-gan'][0].parent}",
+                "--arm",
+                f"photos={arms['real'][0].parent}",
+                "--task",
+                "real-or-synthetic",
+                "--real-arm",
+                "photos",
+                "--size",
+                "48",
+            ]
+        )
+        == 0
+    )
     with StudyFile(out) as study:
         answer_known(study, "ann", {"photos": 2, "gan": 7})
     assert main(["study", "analyze", str(out), "--format", "imrmc"]) == 2

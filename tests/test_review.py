@@ -21,7 +21,9 @@ def folder(tmp_path, make_fundus):
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(make_fundus()).save(photos / "a-eye.png")
-    Image.fromarray(make_fundus(height=300, width=300, centre=(150, 150), radius=140, seed=3)).save(photos / "b-eye.png")
+    Image.fromarray(make_fundus(height=300, width=300, centre=(150, 150), radius=140, seed=3)).save(
+        photos / "b-eye.png"
+    )
     return photos
 
 
@@ -63,7 +65,10 @@ def drag(window, start, end):
 
     a, b = to_widget(*start), to_widget(*end)
     send = lambda kind, pos, button, buttons: QApplication.sendEvent(  # noqa: E731
-        viewport, QMouseEvent(kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
+        viewport,
+        QMouseEvent(
+            kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier
+        ),
     )
     send(QEvent.Type.MouseButtonPress, a, Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
     for t in np.linspace(0, 1, 8)[1:]:
@@ -199,12 +204,17 @@ def test_evaluate_a_folder_with_a_known_answer(qtbot, window, folder):
     # (waiting on the worker's own signal would run pytest-qt's slot in the worker thread)
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
     scores = {(s.file_name, s.method, s.metric): s.value for s in dialog.result.scores}
-    assert scores["a-eye.png", "pathology", "accuracy"] == pytest.approx(1.0) and scores["a-eye.png", "chance", "accuracy"] == pytest.approx(1.0)
+    assert scores["a-eye.png", "pathology", "accuracy"] == pytest.approx(1.0) and scores[
+        "a-eye.png", "chance", "accuracy"
+    ] == pytest.approx(1.0)
     assert scores["a-eye.png", "cam", "accuracy"] == pytest.approx(1.0)
     assert scores["b-eye.png", "chance", "accuracy"] == pytest.approx(0.25)
     assert scores["b-eye.png", "chance", "auc"] == 0.5  # a flat map against a quarter of the photo
     labels = [dialog.table.verticalHeaderItem(r).text() for r in range(dialog.table.rowCount())]
-    assert labels == ["Accuracy (heat in box) % · RL", "AUC (map vs box) · RL"]  # no RNFLD boxes here: no empty RNFLD rows
+    assert labels == [
+        "Accuracy (heat in box) % · RL",
+        "AUC (map vs box) · RL",
+    ]  # no RNFLD boxes here: no empty RNFLD rows
     assert dialog.details.rowCount() == len(dialog.result.scores)
     assert "(n 2)" in dialog.table.item(0, 0).text()
     dialog.close()
@@ -223,7 +233,9 @@ def test_evaluation_can_be_cancelled(qtbot, window, folder):
     # pressing Cancel as soon as the first photo starts (direct: runs in the worker, before it goes on)
     from fundus_viewer.gui.worker import PROGRESS
 
-    window.worker.returned.connect(lambda r: r.kind == PROGRESS and window.worker.cancel(r.job), Qt.ConnectionType.DirectConnection)
+    window.worker.returned.connect(
+        lambda r: r.kind == PROGRESS and window.worker.cancel(r.job), Qt.ConnectionType.DirectConnection
+    )
     dialog.run_button.click()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
     assert dialog.result.cancelled and {s.file_name for s in dialog.result.scores} == {"a-eye.png"}
@@ -237,7 +249,9 @@ def test_drop_a_photo_and_recent_files(qtbot, window, folder):
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder / "b-eye.png"))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.analysis_shown, timeout=30000):
         window.dropEvent(event)
     assert window.photo.name == "b-eye.png"
@@ -273,7 +287,9 @@ def test_cup_and_disc_outlines_and_the_vcdr(qtbot, tmp_path, folder, tiny_checkp
     with torch.no_grad():
         segmenter.network.head.weight.zero_()
         segmenter.network.head.bias.copy_(torch.tensor([50.0, -50.0]))
-    window = MainWindow(str(tiny_checkpoint), "cpu", str(save_cup_disc_segmenter(segmenter, tmp_path / "cd.safetensors")))
+    window = MainWindow(
+        str(tiny_checkpoint), "cpu", str(save_cup_disc_segmenter(segmenter, tmp_path / "cd.safetensors"))
+    )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: "alexnet" in window.device_label.text(), timeout=30000)
@@ -282,7 +298,10 @@ def test_cup_and_disc_outlines_and_the_vcdr(qtbot, tmp_path, folder, tiny_checkp
     Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(photo)  # no dark surround: used whole
     open_and_wait(qtbot, window, photo)
     qtbot.waitUntil(lambda: window.cup_disc is not None, timeout=10000)
-    assert "vCDR 0.00" in window.statusBar().currentMessage() and "Vertical cup-to-disc ratio 0.00" in window.panel.result.text()
+    assert (
+        "vCDR 0.00" in window.statusBar().currentMessage()
+        and "Vertical cup-to-disc ratio 0.00" in window.panel.result.text()
+    )
     xs, ys = window.view.outlines["disc"].getData()
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((0.28125, 98.71875, 0.28125, 98.71875))
     assert len(window.view.outlines["cup"].getData()[0]) == 0
@@ -347,5 +366,12 @@ def test_what_is_asked_while_a_photo_opens_goes_to_the_right_photo(qtbot, window
     window.open_photo(folder / "a-eye.png")
     with qtbot.waitSignal(window.analysis_shown, timeout=30000) as shown:
         window.panel.layers.item(2).setCheckState(Qt.CheckState.Unchecked)  # a re-analysis, asked mid-open
-    qtbot.waitUntil(lambda: window.photo.name == "a-eye.png" and window.analysis is not None and window.analysis.image.name == "a-eye.png", timeout=30000)
+    qtbot.waitUntil(
+        lambda: (
+            window.photo.name == "a-eye.png"
+            and window.analysis is not None
+            and window.analysis.image.name == "a-eye.png"
+        ),
+        timeout=30000,
+    )
     assert shown.args is not None

@@ -49,7 +49,9 @@ def gradient_map(model, image):
 def test_a_map_that_ignores_the_weights_stays_the_same_at_every_step():
     result = randomisation_test(Toy(), [photo(0), photo(1)], edge_map, max_steps=3)
     assert result.steps[0] == "trained" and len(result.steps) == 4
-    assert result.mean("spearman", "edges") == pytest.approx([1.0] * 4) and result.mean("ssim", "edges") == pytest.approx([1.0] * 4)
+    assert result.mean("spearman", "edges") == pytest.approx([1.0] * 4) and result.mean(
+        "ssim", "edges"
+    ) == pytest.approx([1.0] * 4)
 
 
 def test_a_map_made_by_the_weights_moves_away_and_the_model_is_left_alone():
@@ -70,7 +72,9 @@ def test_the_cascade_runs_top_down_in_blocks_and_skips_what_the_logit_does_not_u
     assert not any(p.requires_grad for p in model.parameters())  # frozen again
     assert weighted_layers(model) == ["conv1", "conv2", "fc", "unused"]
     holder = nn.Module()
-    holder.scale = nn.Parameter(torch.tensor(4.0))  # a bare learned scale (the cup/disc term of the logit) is a layer too
+    holder.scale = nn.Parameter(
+        torch.tensor(4.0)
+    )  # a bare learned scale (the cup/disc term of the logit) is a layer too
     model.holder = holder
     assert weighted_layers(model)[-1] == "holder"
     from fundus_viewer.core.sanity import reinitialise
@@ -106,10 +110,29 @@ def test_the_bundled_models_pathology_maps_report_the_measured_figures(tmp_path,
     from fundus_viewer.cli.main import main
 
     sample = Path(__file__).resolve().parents[1] / "resources" / "samples" / "HRF_01_g.jpg"
-    assert main(["sanity-check", str(sample), "--out", str(tmp_path), "--methods", "pathology", "--max-steps", "4", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "sanity-check",
+                str(sample),
+                "--out",
+                str(tmp_path),
+                "--methods",
+                "pathology",
+                "--max-steps",
+                "4",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     figures = json.loads((tmp_path / "sanity.json").read_text())["methods"]
     assert figures["pathology-rnfld"]["spearman_mean"] == pytest.approx([1.0, 0.133, 0.162, -0.092, -0.206], abs=0.05)
-    assert figures["pathology-rl"]["spearman_mean"][1] == pytest.approx(0.404, abs=0.05) and figures["pathology-rl"]["spearman_mean"][3] is None
+    assert (
+        figures["pathology-rl"]["spearman_mean"][1] == pytest.approx(0.404, abs=0.05)
+        and figures["pathology-rl"]["spearman_mean"][3] is None
+    )
     assert (tmp_path / "sanity-pathology-rl.png").stat().st_size > 10_000 and "spearman" in capsys.readouterr().out
 
 

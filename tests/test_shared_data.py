@@ -31,7 +31,9 @@ def test_every_photo_in_the_manifest_loads(shared_data):
 
 def test_heatmap_on_real_photos(shared_data, tiny_checkpoint, tmp_path):
     paths = [str(shared_data / p) for p in PHOTOS]
-    code = main(["heatmap", *paths, "--out", str(tmp_path), "--model", str(tiny_checkpoint), "--methods", "pathology,cam"])
+    code = main(
+        ["heatmap", *paths, "--out", str(tmp_path), "--model", str(tiny_checkpoint), "--methods", "pathology,cam"]
+    )
     assert code == 0
     for relative in PHOTOS:
         photo = load_image(shared_data / relative)
@@ -52,8 +54,19 @@ def test_evaluate_on_drishti_disc_boxes(shared_data, tiny_checkpoint, tmp_path, 
         boxes[name] = entry
     save_coco(boxes, tmp_path / "discs.json")
     code = main(
-        ["evaluate", "--images", str(shared_data / "drishti_gs1" / "images"), "--boxes", str(tmp_path / "discs.json"),
-         "--model", str(tiny_checkpoint), "--methods", "pathology,cam", "--out", str(tmp_path / "table.csv")]
+        [
+            "evaluate",
+            "--images",
+            str(shared_data / "drishti_gs1" / "images"),
+            "--boxes",
+            str(tmp_path / "discs.json"),
+            "--model",
+            str(tiny_checkpoint),
+            "--methods",
+            "pathology,cam",
+            "--out",
+            str(tmp_path / "table.csv"),
+        ]
     )
     assert code == 0
     rows = list(csv.DictReader((tmp_path / "table.csv").open()))

@@ -16,8 +16,7 @@ def test_the_default_classifier_is_bundled_with_its_card():
     path = default_classifier_path()
     assert path.exists() and path.stat().st_size < 25_000_000
     assert (models_dir() / "classifier.md").exists()
-    model = load_classifier()
-    assert model.spec.crop == "disc" and model.spec.metrics["test"]["all"]["auc"] > 0.9
+    assert load_classifier().spec.crop == "disc"
 
 
 def test_the_default_vessel_segmenter_is_bundled_with_its_card():
@@ -26,7 +25,7 @@ def test_the_default_vessel_segmenter_is_bundled_with_its_card():
     path = default_vessel_model_path()
     assert path.exists() and path.stat().st_size < 25_000_000
     assert (models_dir() / "vessels.md").exists()
-    assert "test" in load_vessel_segmenter().spec.metrics
+    load_vessel_segmenter()
 
 
 def test_the_default_cup_disc_segmenter_is_bundled_with_its_card():
@@ -35,7 +34,7 @@ def test_the_default_cup_disc_segmenter_is_bundled_with_its_card():
     path = default_cup_disc_path()
     assert path.exists() and path.stat().st_size < 25_000_000
     assert (models_dir() / "cup-disc.md").exists()
-    assert load_cup_disc_segmenter().spec.metrics["test"]["disc_dice"] > 0.85
+    load_cup_disc_segmenter()  # its figures: test_the_cup_disc_segmenter_reproduces_its_test_figures
 
 
 @pytest.mark.shared_data
@@ -53,19 +52,64 @@ def test_the_cup_disc_segmenter_reproduces_its_test_figures(shared_data):
         assert figures[key] == pytest.approx(model.spec.metrics["test"][key], abs=0.01)
 
 
+# The cards' test figures, measured again here through the app's own path (not read back from the
+# checkpoint). Deterministic on a CPU; the tolerance allows for another BLAS or a GPU's convolutions.
+TOLERANCE = 0.005
+
+
+@pytest.mark.shared_data
+def test_the_classifier_reproduces_its_test_auc_and_accuracy(shared_data):
+    """Its 138 held-out photos (the split stored in the checkpoint), classified again as the window does."""
+    import csv
+    from pathlib import Path
+
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from fundus_viewer.core.models.checkpoint import load_classifier
+    from fundus_viewer.core.visualization.pathology import PathologyVisualizer
+
+    model = load_classifier()
+    card = model.spec.metrics["test"]["all"]
+    test_files = set(model.spec.training["split_files"]["test"])
+    with (shared_data / "MANIFEST.csv").open(newline="") as stream:
+        rows = [r for r in csv.DictReader(stream) if Path(r["path"]).name in test_files and r["role"] == "photo"]
+    assert len(rows) == card["n"]
+    visualizer = PathologyVisualizer(model)
+    probabilities = []
+    for row in rows:
+        _, _, x = visualizer.prepare(shared_data / row["path"])
+        with torch.no_grad():
+            probabilities.append(float(model.glaucoma_probability(model(x))[0]))
+    labels = np.array([r["label"] == "glaucoma" for r in rows])
+    called = np.array(probabilities) >= model.calibration.threshold
+    assert labels.sum() == card["n_glaucoma"]
+    assert roc_auc_score(labels, probabilities) == pytest.approx(card["auc"], abs=TOLERANCE)
+    assert (called == labels).mean() == pytest.approx(card["accuracy"], abs=TOLERANCE)
+    assert called[labels].mean() == pytest.approx(card["sensitivity"], abs=TOLERANCE)
+
+
 @pytest.mark.shared_data
 def test_the_vessel_segmenter_reproduces_its_test_dice(shared_data):
-    """Two of its held-out photos (see the model card's split), segmented again here."""
+    """Its 14 held-out photos, segmented again here: the card's pooled Dice, sensitivity and AUC."""
     from fundus_viewer.core.segmentation_metrics import segmentation_report
     from fundus_viewer.core.vessels import load_vessel_segmenter, segment_vessels
+    from trainer.vessel_sources import read_vessel_pairs
 
     model = load_vessel_segmenter()
-    for photo, mask, fov in (("hrf/images/02_g.jpg", "hrf/vessels/02_g.png", "hrf/fov/02_g.png"), ("chase_db1/images/Image_04L.jpg", "chase_db1/vessels/Image_04L.png", None)):
-        assert photo.rsplit("/", 1)[1] in model.spec.training["split"]["test"]
-        probability = segment_vessels(model, shared_data / photo)
-        truth = np.asarray(Image.open(shared_data / mask).convert("L")) > 127
-        inside = np.asarray(Image.open(shared_data / fov).convert("L")) > 127 if fov else probability >= 0
-        assert segmentation_report(probability, truth, inside, model.spec.threshold)["dice"] > 0.65
+    card = model.spec.metrics["test"]["all"]
+    test_files = set(model.spec.training["split"]["test"])
+    pairs = [p for p in read_vessel_pairs(shared_data / "MANIFEST.csv") if p.photo.name in test_files]
+    assert len(pairs) == card["images"]
+    probabilities, truths = [], []
+    for pair in pairs:
+        rgb, vessels, fov = pair.load()
+        probabilities.append(segment_vessels(model, rgb)[fov])
+        truths.append(vessels[fov])
+    truth = np.concatenate(truths)
+    report = segmentation_report(np.concatenate(probabilities), truth, np.ones_like(truth), model.spec.threshold)
+    for key in ("dice", "sensitivity", "auc"):
+        assert report[key] == pytest.approx(card[key], abs=TOLERANCE), key
 
 
 @pytest.mark.shared_data
@@ -109,7 +153,9 @@ def test_the_bundled_generators_differ_only_in_lambda_and_synthesize(tmp_path):
         y = (150 + 140 * np.sin(angle) * np.linspace(-1, 1, 200)).astype(int)
         vessel_map[y.clip(0, 299), x.clip(0, 299)] = 255
     Image.fromarray(vessel_map).save(tmp_path / "map.png")
-    assert main(["synthesize", "--vessels", str(tmp_path / "map.png"), "--out", str(tmp_path / "out"), "--baseline"]) == 0
+    assert (
+        main(["synthesize", "--vessels", str(tmp_path / "map.png"), "--out", str(tmp_path / "out"), "--baseline"]) == 0
+    )
     photo = np.asarray(Image.open(tmp_path / "out" / "map.synthetic-0.png"))
     assert photo.shape == (256, 256, 3)
     assert photo[..., 0].mean() > photo[..., 2].mean()  # a fundus is red, not blue

@@ -199,7 +199,16 @@ CONCURRENT_RATER = textwrap.dedent(
 def test_two_raters_rate_one_file_at_once(two_arms, tmp_path):
     path = tmp_path / "s.fvstudy"
     create_study(path, two_arms).close()
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_RATER, str(path), name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]) for name in ("ann", "bob")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_RATER, str(path), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[1],
+        )
+        for name in ("ann", "bob")
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
     with StudyFile(path) as study:
@@ -218,7 +227,10 @@ def test_cohen_d_and_t_test_by_hand():
     b = a - 2
     d, (low, high) = cohen_d(a, b)
     assert d == pytest.approx(2 / math.sqrt(32 / 7))
-    rows = [AnswerRow("r", i, f"{i}", arm, None, None, f"{i}.png", "rl", int(s), "t") for i, (arm, s) in enumerate([("a", s) for s in a] + [("b", s) for s in b])]
+    rows = [
+        AnswerRow("r", i, f"{i}", arm, None, None, f"{i}.png", "rl", int(s), "t")
+        for i, (arm, s) in enumerate([("a", s) for s in a] + [("b", s) for s in b])
+    ]
     c = analyze_answers(rows, ["rl"], max_score=9).comparisons[0]
     t = d * math.sqrt(8 / 2)  # equal n: t = d * sqrt(n / 2)
     assert c.student_t == pytest.approx(t)
@@ -237,13 +249,17 @@ def test_icc_matches_shrout_and_fleiss():
 def test_agreement_of_two_raters():
     rows = []
     for case, (x, y) in enumerate([(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (3, 3)]):
-        rows += [AnswerRow("ann", case, "", "arm", None, None, "", "rl", x, ""), AnswerRow("bob", case, "", "arm", None, None, "", "rl", y, "")]
+        rows += [
+            AnswerRow("ann", case, "", "arm", None, None, "", "rl", x, ""),
+            AnswerRow("bob", case, "", "arm", None, None, "", "rl", y, ""),
+        ]
     agreement = analyze_answers(rows, ["rl"]).agreement[0]
     assert agreement.kappa == {"ann / bob": 1.0} and agreement.icc2_1 == pytest.approx(1.0) and agreement.n_cases == 6
 
 
 def paper_shaped_scores() -> dict[tuple[str, str], list[int]]:
     """120 images per arm whose means are the paper's: Patho-GAN 4.19 / 3.14, baseline 3.90 / 2.05."""
+
     def counts(c5, c4, c3, c2, c1):
         return [5] * c5 + [4] * c4 + [3] * c3 + [2] * c2 + [1] * c1
 
@@ -259,7 +275,9 @@ def test_reanalysis_of_a_study_shaped_like_the_papers(tmp_path):
     scores = paper_shaped_scores()
 
     tiny = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1].tobytes()
-    cases = [NewCase(tiny, arm, f"{arm}-{i}.png", pair_key=str(i)) for arm in ("patho-gan", "baseline") for i in range(120)]
+    cases = [
+        NewCase(tiny, arm, f"{arm}-{i}.png", pair_key=str(i)) for arm in ("patho-gan", "baseline") for i in range(120)
+    ]
     with StudyFile.create(tmp_path / "paper.fvstudy", cases, seed=0) as study:
         for row in study.case_table():
             index = int(row["pair_key"])
@@ -267,7 +285,12 @@ def test_reanalysis_of_a_study_shaped_like_the_papers(tmp_path):
                 study.answer("ophthalmologist", row["case_id"], question, scores[row["arm"], question][index])
         analysis = analyze_study(study)
     means = {(s.arm, s.question): round(s.mean, 2) for s in analysis.summaries}
-    assert means == {("patho-gan", "rl"): 4.19, ("baseline", "rl"): 3.90, ("patho-gan", "rnfld"): 3.14, ("baseline", "rnfld"): 2.05}
+    assert means == {
+        ("patho-gan", "rl"): 4.19,
+        ("baseline", "rl"): 3.90,
+        ("patho-gan", "rnfld"): 3.14,
+        ("baseline", "rnfld"): 2.05,
+    }
     for c in analysis.comparisons:
         a, b = np.array(scores[c.arm_a, c.question]), np.array(scores[c.arm_b, c.question])
         assert c.student_p == pytest.approx(stats.ttest_ind(a, b).pvalue)
@@ -282,13 +305,25 @@ def test_reanalysis_of_a_study_shaped_like_the_papers(tmp_path):
     assert "Student t" in format_text(analysis)
 
 
-
 def test_study_command_line(two_arms, tmp_path, capsys):
     from fundus_viewer.cli.main import main
 
     folders = {arm: paths[0].parent for arm, paths in two_arms.items()}
     out = tmp_path / "cli.fvstudy"
-    args = ["study", "create", str(out), *[f"--arm={a}={f}" for a, f in folders.items()], "--pair-by", r"_(\d+)$", "--repeat", "2", "--seed", "5", "--size", "128"]
+    args = [
+        "study",
+        "create",
+        str(out),
+        *[f"--arm={a}={f}" for a, f in folders.items()],
+        "--pair-by",
+        r"_(\d+)$",
+        "--repeat",
+        "2",
+        "--seed",
+        "5",
+        "--size",
+        "128",
+    ]
     assert main(args) == 0
     assert "10 cases (patho-gan 4, baseline 4; 2 repeated), 10 with a pairing key, seed 5" in capsys.readouterr().out
     assert main(args) == 2 and "already exists" in capsys.readouterr().err
@@ -303,7 +338,12 @@ def test_study_command_line(two_arms, tmp_path, capsys):
     rl = next(c for c in report["comparisons"] if c["question"] == "rl")
     assert rl["mean_difference"] == 2.0 and rl["paired"]["n_pairs"] == 4
     assert rl["arm_a"] == "patho-gan"  # the order the arms were given in
-    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["analysis.json", "answers.csv", "histogram-rl.png", "histogram-rnfld.png"]
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == [
+        "analysis.json",
+        "answers.csv",
+        "histogram-rl.png",
+        "histogram-rnfld.png",
+    ]
     assert main(["study", "lock", str(out)]) == 0
     with StudyFile(out) as study:
         assert study.locked

@@ -20,12 +20,16 @@ from tests.test_study import paper_shaped_scores, write_arm
 def paper_study(tmp_path):
     scores = paper_shaped_scores()
     tiny = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1].tobytes()
-    cases = [NewCase(tiny, arm, f"{arm}-{i}.png", pair_key=str(i)) for arm in ("patho-gan", "baseline") for i in range(120)]
+    cases = [
+        NewCase(tiny, arm, f"{arm}-{i}.png", pair_key=str(i)) for arm in ("patho-gan", "baseline") for i in range(120)
+    ]
     path = tmp_path / "paper.fvstudy"
     with StudyFile.create(path, cases, seed=0) as study:
         for row in study.case_table():
             for question in ("rl", "rnfld"):
-                study.answer("ophthalmologist", row["case_id"], question, scores[row["arm"], question][int(row["pair_key"])])
+                study.answer(
+                    "ophthalmologist", row["case_id"], question, scores[row["arm"], question][int(row["pair_key"])]
+                )
     return path
 
 
@@ -33,8 +37,16 @@ def test_analysis_view_shows_the_figures_and_exports_them(qtbot, paper_study, tm
     window = AnalysisWindow(paper_study)
     qtbot.addWidget(window)
     assert window.table.rowCount() == 4
-    cells = {(window.table.item(r, 0).text(), window.table.item(r, 1).text()): window.table.item(r, 3).text() for r in range(4)}
-    assert cells == {("rl", "baseline"): "3.90", ("rl", "patho-gan"): "4.19", ("rnfld", "baseline"): "2.05", ("rnfld", "patho-gan"): "3.14"}
+    cells = {
+        (window.table.item(r, 0).text(), window.table.item(r, 1).text()): window.table.item(r, 3).text()
+        for r in range(4)
+    }
+    assert cells == {
+        ("rl", "baseline"): "3.90",
+        ("rl", "patho-gan"): "4.19",
+        ("rnfld", "baseline"): "2.05",
+        ("rnfld", "patho-gan"): "3.14",
+    }
     assert "Student t" in window.text.toPlainText() and "Wilcoxon" in window.text.toPlainText()
     pngs = window.export_png(str(tmp_path))
     assert [p.name for p in pngs] == ["histogram-rl.png", "histogram-rnfld.png"]
@@ -115,7 +127,11 @@ def test_new_study_dialog_makes_a_real_or_synthetic_study_with_calibration(qtbot
     dialog.calibration.setText(str(calibration))
     dialog.create()
     with StudyFile(dialog.created) as study:
-        assert study.task == "real-or-synthetic" and study.settings["real_arm"] == "photos" and len(study.calibration_ids()) == 1
+        assert (
+            study.task == "real-or-synthetic"
+            and study.settings["real_arm"] == "photos"
+            and len(study.calibration_ids()) == 1
+        )
 
 
 @pytest.mark.usefixtures("isolated_settings", "no_dangling_threads")

@@ -45,8 +45,28 @@ def write_manifest(path, rows):
 
 
 def common_args(manifest, out, epochs):
-    return ["--data", str(manifest), "--out", str(out), "--width", "0.125", "--epochs", str(epochs), "--batch-size", "8",
-            "--lr", "3e-3", "--crop", "none", "--workers", "0", "--device", "cpu", "--patience", "0"]
+    return [
+        "--data",
+        str(manifest),
+        "--out",
+        str(out),
+        "--width",
+        "0.125",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "8",
+        "--lr",
+        "3e-3",
+        "--crop",
+        "none",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--patience",
+        "0",
+    ]
 
 
 def read_log(out):
@@ -103,17 +123,37 @@ def test_the_run_ends_calibrated_and_calibrate_refits_the_same_call(trained, tmp
     assert calibration.validation["n"] == 4 and calibration.validation["specificity"] >= 0.85
     test = model.spec.metrics["test"]["all"]
     assert test["threshold"] == calibration.threshold and "ece_uncalibrated" in test and test["reliability"]
-    assert model.ood_bank.shape[0] == len(model.spec.training["split_files"]["train"]) and model.spec.ood["threshold"] >= 0
+    assert (
+        model.ood_bank.shape[0] == len(model.spec.training["split_files"]["train"]) and model.spec.ood["threshold"] >= 0
+    )
     others = tmp_path / "others"
     others.mkdir()
     for k in range(3):
-        Image.fromarray(np.random.default_rng(k).integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(others / f"noise{k}.png")
+        Image.fromarray(np.random.default_rng(k).integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(
+            others / f"noise{k}.png"
+        )
     out = tmp_path / "again.safetensors"
-    assert calibrate_main(["--model", str(trained / "classifier.safetensors"), "--out", str(out), "--ood-photos", str(others), "--device", "cpu"]) == 0
+    assert (
+        calibrate_main(
+            [
+                "--model",
+                str(trained / "classifier.safetensors"),
+                "--out",
+                str(out),
+                "--ood-photos",
+                str(others),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     ood = load_classifier(out).spec.metrics["ood"]
     assert ood["other_photos"] == 3 and ood["test_photos"] == 4 and 0 <= ood["auc"] <= 1
     again = load_classifier(out).calibration
-    assert again.temperature == pytest.approx(calibration.temperature, rel=1e-4) and again.threshold == pytest.approx(calibration.threshold, rel=1e-4)
+    assert again.temperature == pytest.approx(calibration.temperature, rel=1e-4) and again.threshold == pytest.approx(
+        calibration.threshold, rel=1e-4
+    )
     assert card_main(["--model", str(out), "--out", str(tmp_path / "card.md")]) == 0
     card = (tmp_path / "card.md").read_text()
     assert "## Calibration and the call" in card and f"P(glaucoma) >= {calibration.threshold:.3f}" in card
@@ -134,7 +174,11 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(toy, tmp_path):
         process.wait()
     done = len(read_log(out))
     assert 2 <= done < 40
-    result = subprocess.run([sys.executable, "-m", "trainer", "classifier", *common_args(toy, out, done + 2), "--resume"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", "classifier", *common_args(toy, out, done + 2), "--resume"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "resuming after epoch" in result.stderr
     epochs = [int(r["epoch"]) for r in read_log(out)]
@@ -168,7 +212,9 @@ def test_splits_are_stratified_reproducible_and_keep_official_ones(toy):
     first, second = split_samples(samples, seed=3), split_samples(samples, seed=3)
     assert [(s.path, s.split) for s in first] == [(s.path, s.split) for s in second]
     for label in (0, 1):
-        counts = {name: sum(1 for s in first if s.label == label and s.split == name) for name in ("train", "val", "test")}
+        counts = {
+            name: sum(1 for s in first if s.label == label and s.split == name) for name in ("train", "val", "test")
+        }
         assert counts == {"train": 12, "val": 2, "test": 2}
     official = [s for s in samples]
     official[0].split = "test"
@@ -180,7 +226,10 @@ def test_leave_one_source_out_tests_on_the_held_out_source_alone(toy):
 
     samples = read_labelled_photos(toy)
     # a second source, with an official test photo of its own
-    samples = [replace(s, dataset="other", split="test" if i == 0 else None) if i % 4 == 0 else s for i, s in enumerate(samples)]
+    samples = [
+        replace(s, dataset="other", split="test" if i == 0 else None) if i % 4 == 0 else s
+        for i, s in enumerate(samples)
+    ]
     held = split_samples(samples, seed=3, hold_out="other")
     assert sorted(s.path for s in held if s.split == "test") == sorted(s.path for s in samples if s.dataset == "other")
     assert {s.dataset for s in held if s.split in ("train", "val")} == {"toy"}
@@ -220,7 +269,12 @@ def test_cdr_head_trains_on_linked_masks(tmp_path):
     out = tmp_path / "aux"
     assert train_main(common_args(manifest, out, 2) + ["--cdr-head", "--cdr-auxiliary", "--head", "gap"]) == 0
     model = load_classifier(out / "classifier.safetensors")
-    assert model.spec.arch_options == {**model.spec.arch_options, "cdr_head": True, "cdr_in_logit": False, "head": "gap"}
+    assert model.spec.arch_options == {
+        **model.spec.arch_options,
+        "cdr_head": True,
+        "cdr_in_logit": False,
+        "head": "gap",
+    }
     assert model.cam_is_true_cam
 
 
@@ -237,8 +291,28 @@ def test_a_torchvision_network_trains_from_scratch_and_keeps_its_traced_layers(t
     from fundus_viewer.core.models.checkpoint import load_classifier
 
     out = tmp_path / "tv"
-    args = ["--data", str(toy), "--out", str(out), "--arch", "torchvision:mobilenet_v3_small", "--input-size", "64",
-            "--epochs", "2", "--batch-size", "8", "--crop", "none", "--workers", "0", "--device", "cpu", "--patience", "0"]
+    args = [
+        "--data",
+        str(toy),
+        "--out",
+        str(out),
+        "--arch",
+        "torchvision:mobilenet_v3_small",
+        "--input-size",
+        "64",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--crop",
+        "none",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--patience",
+        "0",
+    ]
     assert train_main(args) == 0
     model = load_classifier(out / "classifier.safetensors")
     assert model.spec.arch == "torchvision:mobilenet_v3_small"
@@ -275,11 +349,39 @@ def test_a_held_out_source_is_the_test_split_and_the_report_reads_it(toy, tmp_pa
     assert report_main(["--models", str(out / "classifier.safetensors"), "--json", str(tmp_path / "loso.json")]) == 0
     assert "| camera-b | 8 (4) |" in capsys.readouterr().out
     assert json.loads((tmp_path / "loso.json").read_text())["runs"][0]["n"] == 8
-    assert card_main(["--model", str(out / "classifier.safetensors"), "--out", str(tmp_path / "card.md"), "--loso", str(tmp_path / "loso.json")]) == 0
+    assert (
+        card_main(
+            [
+                "--model",
+                str(out / "classifier.safetensors"),
+                "--out",
+                str(tmp_path / "card.md"),
+                "--loso",
+                str(tmp_path / "loso.json"),
+            ]
+        )
+        == 0
+    )
     card = (tmp_path / "card.md").read_text()
     assert "## Leave-one-source-out (this recipe" in card and "another recipe" not in card
     # a second recipe's folds go beside the shipped one's, marked as not shipped
-    assert card_main(["--model", str(out / "classifier.safetensors"), "--out", str(tmp_path / "card.md"), "--loso", str(tmp_path / "loso.json"), str(tmp_path / "loso.json")]) == 0
+    assert (
+        card_main(
+            [
+                "--model",
+                str(out / "classifier.safetensors"),
+                "--out",
+                str(tmp_path / "card.md"),
+                "--loso",
+                str(tmp_path / "loso.json"),
+                str(tmp_path / "loso.json"),
+            ]
+        )
+        == 0
+    )
     both = (tmp_path / "card.md").read_text()
-    assert both.count("| camera-b | 8 (4) |") == card.count("| camera-b | 8 (4) |") + 1 and "## Leave-one-source-out (another recipe, not shipped" in both
+    assert (
+        both.count("| camera-b | 8 (4) |") == card.count("| camera-b | 8 (4) |") + 1
+        and "## Leave-one-source-out (another recipe, not shipped" in both
+    )
     assert report_main(["--models", str(toy.parent / "nothing.safetensors")]) == 2

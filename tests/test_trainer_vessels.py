@@ -36,8 +36,32 @@ def make_pairs(folder, count=6, size=128, seed=0):
 
 
 def args(data, out, epochs):
-    return ["--data", str(data), "--out", str(out), "--epochs", str(epochs), "--base", "8", "--depth", "2", "--patch", "48",
-            "--batch-size", "8", "--patches-per-epoch", "48", "--lr", "3e-3", "--workers", "0", "--device", "cpu", "--patience", "0"]
+    return [
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--base",
+        "8",
+        "--depth",
+        "2",
+        "--patch",
+        "48",
+        "--batch-size",
+        "8",
+        "--patches-per-epoch",
+        "48",
+        "--lr",
+        "3e-3",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--patience",
+        "0",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +91,16 @@ def test_checkpoint_round_trip_and_cli(trained, tmp_path):
     assert model.spec.base == 8 and 0.3 <= model.spec.threshold <= 0.7 and "test" in model.spec.metrics
     x = torch.rand(1, 3, 32, 32)
     assert torch.allclose(model(x), load_vessel_segmenter(out / "vessels.safetensors")(x))
-    code = viewer_main(["segment-vessels", str(data / "images" / "s0.png"), "--out", str(tmp_path), "--model", str(out / "vessels.safetensors")])
+    code = viewer_main(
+        [
+            "segment-vessels",
+            str(data / "images" / "s0.png"),
+            "--out",
+            str(tmp_path),
+            "--model",
+            str(out / "vessels.safetensors"),
+        ]
+    )
     assert code == 0
     prob = np.asarray(Image.open(tmp_path / "s0.vessels-prob.png"))
     mask = np.asarray(Image.open(tmp_path / "s0.vessels-mask.png"))

@@ -57,7 +57,7 @@ def test_heat_outside_what_the_model_saw_is_zero(make_fundus):
     transform = InputTransform.for_image(rgb, 64)
     back = transform.to_original(np.ones((8, 8), np.float32))
     x0, y0, x1, y1 = transform.seen_region
-    assert back[:, : x0].max() == 0 and back[:, x1:].max() == 0
+    assert back[:, :x0].max() == 0 and back[:, x1:].max() == 0
     assert back[y0:y1, x0:x1].min() > 0.99
 
 
@@ -74,3 +74,19 @@ def test_planted_spot_is_found_end_to_end(spot_model, make_fundus, spot):
     maps = analysis.heatmaps(theta_act=0.0, cmi_low=0.0, cmi_high=0.0)  # every map into the high set
     y, x = np.unravel_index(np.argmax(maps.rl), maps.rl.shape)
     assert abs(x - spot[0]) <= 4 and abs(y - spot[1]) <= 4
+
+
+def test_the_classifier_the_gan_and_a_study_cut_one_square_from_one_field_of_view():
+    """FieldOfView.square() (the GAN's and a study's square) rounded (x0 + x1 - side) // 2, the classifier's
+    input square x0 + (x1 - x0) // 2 - side // 2: for a field of even width and odd height they lay a
+    pixel apart."""
+    from fundus_viewer.core.fov import analyse_field_of_view
+    from fundus_viewer.core.transform import padded_square
+
+    rgb = np.zeros((300, 500, 3), np.uint8)
+    rgb[20:271, 101:341] = 200  # a bright field 240 wide (even) and 251 high (odd) on black
+    fov = analyse_field_of_view(rgb)
+    t = InputTransform.for_image(rgb, 64, crop="fov", fov=fov)
+    assert fov.square() == (t.left, t.top, t.side)
+    whole = InputTransform.for_image(np.zeros((4, 7, 3), np.uint8), 8, crop="none")  # 4 high, 7 wide
+    assert padded_square(4, 7) == (whole.left, whole.top, whole.side) == (0, -2, 7)  # the classifier's was -1

@@ -44,7 +44,7 @@ def test_weights_equal_the_mean_of_autograds_gradient(tiny_alexnet):
 def brute_force_v(activations, weights, masks, size):
     """Upsample every selected map on its own, weight it and add: Eq. 4 read literally."""
     total = torch.zeros(size)
-    for maps, w, keep in zip(activations, weights, masks):
+    for maps, w, keep in zip(activations, weights, masks, strict=True):
         for k in range(maps.shape[1]):
             if keep[0, k]:
                 up = F.interpolate(maps[:, k : k + 1], size=size, mode="bilinear", align_corners=False)[0, 0]
@@ -95,8 +95,8 @@ def test_analysis_matches_the_differentiable_path(tiny_alexnet, make_fundus):
     _, _, x = visualizer.prepare(make_fundus())
     live = pathology_maps(tiny_alexnet, x, create_graph=False)
     cached = analysis.heatmaps()
-    assert torch.allclose(live["rl"][0].detach(), torch.from_numpy(cached.rl_signed), atol=1e-5)
-    assert torch.allclose(live["rnfld"][0].detach(), torch.from_numpy(cached.rnfld_signed), atol=1e-5)
+    assert torch.allclose(live["rl"][0].detach(), torch.from_numpy(cached.maps["rl"].grid), atol=1e-5)
+    assert torch.allclose(live["rnfld"][0].detach(), torch.from_numpy(cached.maps["rnfld"].grid), atol=1e-5)
 
 
 def test_create_graph_lets_a_heat_map_loss_reach_the_input(tiny_alexnet):

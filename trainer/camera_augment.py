@@ -15,7 +15,7 @@ import numpy as np
 
 def camera_augment(rgb: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
     """H x W x 3 float32 in [0, 255] -> the same photo as another camera might have taken it."""
-    out = rgb.astype(np.float32, copy=True)
+    out: np.ndarray = rgb.astype(np.float32, copy=True)
     height, width = out.shape[:2]
     if rng.random() < p:  # white balance and sensor response: per-channel gains up to +-20 %
         out *= rng.uniform(0.8, 1.2, size=3).astype(np.float32)
@@ -35,7 +35,12 @@ def camera_augment(rgb: np.ndarray, rng: np.random.Generator, p: float = 0.5) ->
         out *= (1.0 + rng.uniform(0.05, 0.25) * ramp)[..., None]
     out = np.clip(out, 0, 255)
     if rng.random() < p:  # the export's JPEG compression
-        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 95))])
-        if ok:
-            out = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32)
+        ok, encoded = cv2.imencode(
+            ".jpg",
+            cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_RGB2BGR),
+            [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 95))],
+        )
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            out = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB).astype(np.float32)
     return out

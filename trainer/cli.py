@@ -12,7 +12,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "classifier": ("trainer.classifier", "train the glaucoma classifier"),
     "vessels": ("trainer.vessels", "train the U-Net vessel segmenter"),
     "gan": ("trainer.gan", "train Patho-GAN (or its baseline with --lambda 0)"),
-    "calibrate": ("trainer.calibrate", "temperature and decision threshold of a trained classifier, on its validation split"),
+    "calibrate": (
+        "trainer.calibrate",
+        "temperature and decision threshold of a trained classifier, on its validation split",
+    ),
     "loso-report": ("trainer.loso_report", "a recipe's leave-one-source-out runs side by side (for the model card)"),
     "disc-evidence": ("trainer.disc_evidence", "how much of a classifier's heat falls on the optic disc"),
     "cup-disc": ("trainer.cup_disc", "train the optic disc and cup segmenter (vertical cup-to-disc ratio)"),

@@ -17,26 +17,41 @@ import csv
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
+from fundus_viewer.core.atomic import atomic_write
 from trainer.common import run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fundus-train disc-evidence", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="fundus-train disc-evidence", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", required=True, help="manifest with photo and disc_mask rows sharing a pair_id")
     parser.add_argument("--model", help="classifier checkpoint; default: the bundled one")
     parser.add_argument("--dataset", help="only this data set (the manifest's dataset column)")
     parser.add_argument("--label", default="glaucoma", help="only photos with this label ('' for all)")
-    parser.add_argument("--level", type=int, default=191, help="disc and cup mask level (Drishti-GS1: 191 = 3 of 4 experts)")
-    parser.add_argument("--methods", default="pathology-rl,pathology-rnfld,cam", help="maps by name: pathology-rl, pathology-rnfld, cam, gbp, smoothgrad, occlusion")
-    parser.add_argument("--metrics", default="accuracy", help="also: pointing-game, rank-accuracy, top-k, auc, deletion, insertion (fundus-viewer evaluate's); "
-                        "each on the disc box and the rim, every map against a flat one (chance), paired tests of the first map against the others")
+    parser.add_argument(
+        "--level", type=int, default=191, help="disc and cup mask level (Drishti-GS1: 191 = 3 of 4 experts)"
+    )
+    parser.add_argument(
+        "--methods",
+        default="pathology-rl,pathology-rnfld,cam",
+        help="maps by name: pathology-rl, pathology-rnfld, cam, gbp, smoothgrad, occlusion",
+    )
+    parser.add_argument(
+        "--metrics",
+        default="accuracy",
+        help="also: pointing-game, rank-accuracy, top-k, auc, deletion, insertion (fundus-viewer evaluate's); "
+        "each on the disc box and the rim, every map against a flat one (chance), "
+        "paired tests of the first map against the others",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     return run_main("disc-evidence", build_parser(), measure, argv)
 
 
@@ -44,7 +59,7 @@ def disc_pairs(manifest: Path, dataset: str | None, label: str) -> list[tuple[Pa
     """(photo, disc mask, cup mask or None) of every matching photo with a disc mask."""
     with manifest.open(newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
-    by_pair = defaultdict(dict)
+    by_pair: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for row in rows:
         by_pair[row["pair_id"]][row["role"]] = row
     pairs = []
@@ -59,7 +74,7 @@ def disc_pairs(manifest: Path, dataset: str | None, label: str) -> list[tuple[Pa
     return sorted(pairs)
 
 
-def measure(args) -> dict:
+def measure(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     from PIL import Image
 
@@ -67,9 +82,10 @@ def measure(args) -> dict:
     from fundus_viewer.core.device import select_device
     from fundus_viewer.core.evaluation import check_metrics, score_maps
     from fundus_viewer.core.images import load_image
+    from fundus_viewer.core.methods import map_method
     from fundus_viewer.core.metrics import boxes_mask, localization_accuracy, region_accuracy, uniform_accuracy
     from fundus_viewer.core.models.checkpoint import load_classifier
-    from fundus_viewer.core.visualization.maps import PATHOLOGY_NAMES, build_maps
+    from fundus_viewer.core.visualization.maps import build_maps
     from fundus_viewer.core.visualization.pathology import PathologyVisualizer
     from trainer.sources import DataError
 
@@ -81,11 +97,12 @@ def measure(args) -> dict:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     check_metrics(metrics)
-    wanted = tuple(dict.fromkeys("pathology" if m in PATHOLOGY_NAMES.values() else m for m in methods))
-    rows = []  # (photo, map, region, metric, value) of every metric asked beyond the accuracy
-    shares = {m: [] for m in methods}
-    rim_shares = {m: [] for m in methods}
-    chance, rim_chance = [], []
+    wanted = tuple(dict.fromkeys(map_method(m) for m in methods))
+    rows: list[tuple] = []  # (photo, map, region, metric, value) of every metric asked beyond the accuracy
+    shares: dict[str, list[float]] = {m: [] for m in methods}
+    rim_shares: dict[str, list[float]] = {m: [] for m in methods}
+    chance: list[float] = []
+    rim_chance: list[float] = []
     for photo_path, mask_path, cup_path in pairs:
         photo = load_image(photo_path)
         disc = np.asarray(Image.open(mask_path).convert("L"))
@@ -102,11 +119,20 @@ def measure(args) -> dict:
             rim_shares[method].append(region_accuracy(heat, rim) if rim is not None else np.nan)
         if metrics != ["accuracy"]:
             regions = {"disc box": boxes_mask(disc.shape, [box]), **({"rim": rim} if rim is not None else {})}
-            rows += [(photo_path.name, *row) for row in score_maps(visualizer, maps, regions, methods, metrics, map_for=lambda m, _r: m, seed=photo_path.name)]
+            rows += [
+                (photo_path.name, *row)
+                for row in score_maps(
+                    visualizer, maps, regions, methods, metrics, map_for=lambda m, _r: m, seed=photo_path.name
+                )
+            ]
         chance.append(uniform_accuracy((photo.height, photo.width), [box]))
         rim_chance.append(float(rim.mean()) if rim is not None else np.nan)
     chance_mean = float(np.mean(chance))
-    result = {"photos": len(chance), "box_share_percent": 100 * chance_mean, "methods": summarise(shares, chance)}
+    result: dict[str, Any] = {
+        "photos": len(chance),
+        "box_share_percent": 100 * chance_mean,
+        "methods": summarise(shares, chance),
+    }
     print(f"{len(chance)} photos; the disc box covers {100 * chance_mean:.2f}% of a photo on average")
     report(result["methods"], "the box")
     result["paired_disc_box"] = paired_tests(shares, methods[0])
@@ -121,33 +147,36 @@ def measure(args) -> dict:
         print_metric_tables(result["metrics"], methods[0])
     for region in ("paired_disc_box", "paired_rim"):
         for method, t in result.get(region, {}).items():
-            print(f"{region[len('paired_'):]:<9} {methods[0]} - {method}: {100 * t['mean_difference']:+.1f} points over {t['n_pairs']} photos, "
-                  f"paired t p {t['t_p']:.2g}, Wilcoxon p {t['wilcoxon_p']:.2g}")
+            print(
+                f"{region[len('paired_') :]:<9} {methods[0]} - {method}: "
+                f"{100 * t['mean_difference']:+.1f} points over {t['n_pairs']} photos, "
+                f"paired t p {t['t_p']:.2g}, Wilcoxon p {t['wilcoxon_p']:.2g}"
+            )
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
+        atomic_write(args.json, json.dumps(result, indent=1))
     return result
 
 
-def summarise(shares: dict, chance: list) -> dict:
+def summarise(shares: dict[str, list[float]], chance: list[float]) -> dict[str, dict[str, float]]:
     """Per method: mean heat in the region, its ratio to the region's share, the median per-photo ratio,
     the mean +- SD over photos and how many maps had no heat at all."""
     import numpy as np
 
-    chance = np.array(chance, dtype=float)
+    region_share = np.array(chance, dtype=float)
     out = {}
-    for method, values in shares.items():
-        values = np.array(values, dtype=float)
+    for method, per_photo in shares.items():
+        values = np.array(per_photo, dtype=float)
         out[method] = {
             "heat_in_box_percent": 100 * float(np.nanmean(values)),
             "sd_percent": 100 * float(np.nanstd(values, ddof=1)) if np.isfinite(values).sum() > 1 else float("nan"),
-            "ratio_to_box_share": float(np.nanmean(values) / np.nanmean(chance)),
-            "median_per_photo_ratio": float(np.nanmedian(values / chance)),
+            "ratio_to_box_share": float(np.nanmean(values) / np.nanmean(region_share)),
+            "median_per_photo_ratio": float(np.nanmedian(values / region_share)),
             "photos_without_heat": int(np.isnan(values).sum()),
         }
     return out
 
 
-def paired_tests(shares: dict, reference: str) -> dict:
+def paired_tests(shares: dict[str, list[float]], reference: str) -> dict[str, dict[str, float]]:
     """Each other method against ``reference`` on the photos where both maps have heat."""
     from fundus_viewer.core.evaluation import paired_test
 
@@ -156,21 +185,29 @@ def paired_tests(shares: dict, reference: str) -> dict:
         if method != reference:
             test = paired_test(shares[reference], values)
             if test["n"] >= 2:
-                out[method] = {"n_pairs": test["n"], "mean_difference": test["mean_difference"], "t_p": test["t_p"], "wilcoxon_p": test["wilcoxon_p"]}
+                out[method] = {
+                    "n_pairs": test["n"],
+                    "mean_difference": test["mean_difference"],
+                    "t_p": test["t_p"],
+                    "wilcoxon_p": test["wilcoxon_p"],
+                }
     return out
 
 
-def metric_tables(rows: list[tuple], methods: list[str], metrics: list[str]) -> dict:
+def metric_tables(rows: list[tuple], methods: list[str], metrics: list[str]) -> dict[str, dict[str, Any]]:
     """region -> metric -> {"methods": map -> mean / sd / n (chance included), "paired": the first map minus
     each other, on the photos both scored}."""
     from fundus_viewer.core.evaluation import LEVELS
     from fundus_viewer.core.metrics import mean_std
 
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for region in dict.fromkeys(r[2] for r in rows):
         out[region] = {}
         for metric in metrics:
-            values = {m: {photo: v for photo, mm, rr, me, v in rows if mm == m and rr == region and me == metric} for m in (*methods, *LEVELS)}
+            values = {
+                m: {photo: v for photo, mm, rr, me, v in rows if mm == m and rr == region and me == metric}
+                for m in (*methods, *LEVELS)
+            }
             photos = sorted(values[methods[0]])
             summary = {}
             for m, per_photo in values.items():
@@ -181,15 +218,24 @@ def metric_tables(rows: list[tuple], methods: list[str], metrics: list[str]) -> 
     return out
 
 
-def print_metric_tables(tables: dict, reference: str) -> None:
+def print_metric_tables(tables: dict[str, dict[str, Any]], reference: str) -> None:
     for region, by_metric in tables.items():
         for metric, table in by_metric.items():
-            cells = "  ".join(f"{m} {r['mean']:.3f}+-{(r['sd'] or 0):.3f}" for m, r in table["methods"].items() if r["mean"] is not None)
-            tests = "  ".join(f"{m} {t['mean_difference']:+.3f} p {t['wilcoxon_p']:.2g}" for m, t in table["paired"].items())
+            cells = "  ".join(
+                f"{m} {r['mean']:.3f}+-{(r['sd'] or 0):.3f}"
+                for m, r in table["methods"].items()
+                if r["mean"] is not None
+            )
+            tests = "  ".join(
+                f"{m} {t['mean_difference']:+.3f} p {t['wilcoxon_p']:.2g}" for m, t in table["paired"].items()
+            )
             print(f"{region:<9} {metric:<14} {cells}\n{'':<24} {reference} minus: {tests}")
 
 
-def report(methods: dict, region: str) -> None:
+def report(methods: dict[str, dict[str, float]], region: str) -> None:
     for method, r in methods.items():
-        print(f"{method:<16} {r['heat_in_box_percent']:6.2f}% +- {r['sd_percent']:.1f} of the heat in {region}: {r['ratio_to_box_share']:.2f}x its share "
-              f"(median per photo {r['median_per_photo_ratio']:.2f}x; {r['photos_without_heat']} maps without heat)")
+        print(
+            f"{method:<16} {r['heat_in_box_percent']:6.2f}% +- {r['sd_percent']:.1f} of the heat in {region}: "
+            f"{r['ratio_to_box_share']:.2f}x its share "
+            f"(median per photo {r['median_per_photo_ratio']:.2f}x; {r['photos_without_heat']} maps without heat)"
+        )

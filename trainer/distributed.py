@@ -8,11 +8,18 @@ the plain (unwrapped) model, so a run resumes with any number of processes, or n
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 # the process group and its collectives live in the core, shared with the data-set commands
-from fundus_viewer.core.distributed import Dist, barrier, broadcast_flag, describe, finish, setup  # noqa: F401
+from fundus_viewer.core.distributed import Dist, barrier, broadcast_flag, describe, finish, setup
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Dist", "barrier", "broadcast_flag", "describe", "finish", "setup", "share", "wrap"]
 
 
-def wrap(model, info: Dist):
+def wrap(model: torch.nn.Module, info: Dist) -> torch.nn.Module:
     """DDP around ``model`` when distributed; the model itself otherwise."""
     if not info.enabled:
         return model

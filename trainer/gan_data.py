@@ -8,19 +8,38 @@ With a cup/disc segmenter (``--disc-cup``) each pair also carries its disc and c
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.fov import analyse_field_of_view
 from fundus_viewer.core.gan.pairs import GanPair, make_pair
+from trainer.epoch_data import EpochDataset
+
+if TYPE_CHECKING:
+    import torch
+
+    from fundus_viewer.core.cup_disc import CupDiscSegmenter
+    from fundus_viewer.core.gan.networks import GanSpec
 
 
-def photo_pairs(data: str, cache: Path, size: int, disc_diameters: float, label: str, segmenter_path=None, device="cpu", include_crops: bool = False, log=print,
-                cup_disc_model=None) -> list[GanPair]:
+def photo_pairs(
+    data: str,
+    cache: Path,
+    size: int,
+    disc_diameters: float,
+    label: str,
+    segmenter_path: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    include_crops: bool = False,
+    log: Callable[..., object] = print,
+    cup_disc_model: CupDiscSegmenter | None = None,
+) -> list[GanPair]:
     """Labelled photos of a manifest (or class folders), their vessel maps from the segmenter (cached)."""
     from fundus_viewer.core.images import load_image
     from fundus_viewer.core.vessels import load_vessel_segmenter, segment_vessels
@@ -38,29 +57,49 @@ def photo_pairs(data: str, cache: Path, size: int, disc_diameters: float, label:
             skipped += 1  # a disc crop (ACRIMA) has no vessel tree to draw a fundus from
             continue
         cached = cache / f"{sample.dataset}-{sample.path.stem}.vessels.png"
-        if cached.exists():
-            vessels = cv2.imread(str(cached), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
-        else:
+        stored = cv2.imread(str(cached), cv2.IMREAD_GRAYSCALE) if cached.exists() else None
+        if stored is not None:
+            vessels = stored.astype(np.float32) / 255
+        else:  # not cached yet, or the cached map is unreadable: segment (again)
             segmenter = segmenter or load_vessel_segmenter(segmenter_path, device=device)
             vessels = segment_vessels(segmenter, rgb)
-            partial = cached.with_name(f"{cached.stem}.{os.getpid()}.partial.png")  # runs may share the cache
-            cv2.imwrite(str(partial), np.round(vessels * 255).astype(np.uint8))
-            partial.replace(cached)
-        pairs.append(make_pair(sample.path.name, sample.dataset, sample.label, rgb, vessels, size, disc_diameters, cup_disc_model))
+            encoded = cv2.imencode(".png", np.round(vessels * 255).astype(np.uint8))[1].tobytes()
+            atomic_write(cached, encoded)  # runs may share the cache: each writes its own partial file
+        pairs.append(
+            make_pair(
+                sample.path.name, sample.dataset, sample.label, rgb, vessels, size, disc_diameters, cup_disc_model
+            )
+        )
     if not pairs:
-        raise DataError(f"{data}: no {label} full-field photos (a vessel tree to draw from)" + (f"; {skipped} disc crops skipped" if skipped else ""))
+        raise DataError(
+            f"{data}: no {label} full-field photos (a vessel tree to draw from)"
+            + (f"; {skipped} disc crops skipped" if skipped else "")
+        )
     log(f"{len(pairs)} photo / vessel-map pairs ({skipped} disc crops skipped)", file=sys.stderr)
     return pairs
 
 
-def mask_pairs(data: str, size: int, disc_diameters: float, cup_disc_model=None) -> list[GanPair]:
+def mask_pairs(
+    data: str, size: int, disc_diameters: float, cup_disc_model: CupDiscSegmenter | None = None
+) -> list[GanPair]:
     """Photos with expert vessel masks (manifest rows role vessel_mask, or images/ + vessels/)."""
     from trainer.vessel_sources import read_vessel_pairs
 
     pairs = []
     for pair in read_vessel_pairs(data):
         rgb, vessels, _fov = pair.load()
-        pairs.append(make_pair(pair.photo.name, pair.dataset, None, rgb, vessels.astype(np.float32), size, disc_diameters, cup_disc_model))
+        pairs.append(
+            make_pair(
+                pair.photo.name,
+                pair.dataset,
+                None,
+                rgb,
+                vessels.astype(np.float32),
+                size,
+                disc_diameters,
+                cup_disc_model,
+            )
+        )
     return pairs
 
 
@@ -87,26 +126,25 @@ def disc_radius_share(pairs: list[GanPair]) -> float | None:
     for p in pairs:
         if p.disc is not None and p.fov is not None and p.fov.any():
             ys, xs = np.nonzero(p.fov > 0.5)
-            shares.append(float(np.sqrt(p.disc.sum() / np.pi)) / float(max(xs.max() - xs.min(), ys.max() - ys.min()) + 1))
+            shares.append(
+                float(np.sqrt(p.disc.sum() / np.pi)) / float(max(xs.max() - xs.min(), ys.max() - ys.min()) + 1)
+            )
     return float(np.median(shares)) if shares else None
 
 
-class PairDataset:
+class PairDataset(EpochDataset):
     """Random rotation (the paper's); the disc centre and every condition channel turn with the image.
     Items: (photo, condition, disc square); the photo is black outside its field of view where the
     generator is given one (so the real photo is what a perfect generator could make)."""
 
-    def __init__(self, pairs: list[GanPair], rotate: bool, seed: int, spec=None):
-        self.pairs, self.rotate, self.seed, self.epoch = pairs, rotate, seed, 0
+    def __init__(self, pairs: list[GanPair], rotate: bool, seed: int, spec: GanSpec | None = None) -> None:
+        self.pairs, self.rotate, self.seed = pairs, rotate, seed
         self.spec = spec
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         import torch
 
         from fundus_viewer.core.gan.pathology_loss import rotate_point
@@ -120,7 +158,9 @@ class PairDataset:
             angle = float(rng.uniform(0, 360))
             matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), angle, 1.0)
             photo = cv2.warpAffine(photo, matrix, (size, size), flags=cv2.INTER_LINEAR)
-            condition = np.stack([cv2.warpAffine(plane, matrix, (size, size), flags=cv2.INTER_LINEAR) for plane in condition])
+            condition = np.stack(
+                [cv2.warpAffine(plane, matrix, (size, size), flags=cv2.INTER_LINEAR) for plane in condition]
+            )
             center = rotate_point(center, angle, size)
         if self.spec is not None:
             condition[1:] = condition[1:] > 0.5  # masks (field, disc, cup) stay masks after the turn

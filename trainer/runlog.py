@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import csv
+from functools import partial
 from pathlib import Path
+
+from fundus_viewer.core.atomic import atomic_write
 
 
 class RunLog:
-    def __init__(self, path: Path, fields: list[str], resume: bool):
+    def __init__(self, path: Path, fields: list[str], resume: bool) -> None:
         self.path, self.fields = path, fields
         if not resume or not path.exists():
             with path.open("w", newline="") as stream:
                 csv.writer(stream).writerow(fields)
 
-    def append(self, row: dict) -> None:
+    def append(self, row: dict[str, object]) -> None:
         with self.path.open("a", newline="") as stream:
             csv.writer(stream).writerow([_cell(row.get(f, "")) for f in self.fields])
             stream.flush()
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, str]]:
         with self.path.open(newline="") as stream:
             return list(csv.DictReader(stream))
 
@@ -31,7 +34,7 @@ class RunLog:
             writer.writerows(kept)
 
 
-def _cell(value):
+def _cell(value: object) -> object:
     return f"{value:.6g}" if isinstance(value, float) else value
 
 
@@ -48,7 +51,7 @@ def plot_curves(log: RunLog, out: Path, x: str, panels: list[tuple[str, list[str
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
     axes = axes if len(panels) > 1 else [axes]
     xs = [float(r[x]) for r in rows]
-    for axis, (title, columns) in zip(axes, panels):
+    for axis, (title, columns) in zip(axes, panels, strict=True):  # one axis per panel
         for column in columns:
             ys = [float(r[column]) if r.get(column) not in ("", None) else float("nan") for r in rows]
             axis.plot(xs, ys, label=column)
@@ -57,7 +60,5 @@ def plot_curves(log: RunLog, out: Path, x: str, panels: list[tuple[str, list[str
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    partial = out.with_name(out.name + ".partial.png")
-    figure.savefig(partial, dpi=110)
+    atomic_write(out, partial(figure.savefig, format="png", dpi=110))
     plt.close(figure)
-    partial.replace(out)

@@ -92,7 +92,9 @@ def _from_folder(folder: Path) -> list[Sample]:
     return samples
 
 
-def split_samples(samples: list[Sample], seed: int = 0, val: float = 0.15, test: float = 0.15, hold_out: str | None = None) -> list[Sample]:
+def split_samples(
+    samples: list[Sample], seed: int = 0, val: float = 0.15, test: float = 0.15, hold_out: str | None = None
+) -> list[Sample]:
     """Fill in missing splits: stratified by data set and label, fixed seed.
 
     A data set's own split is kept: its "train" photos give up ``val`` of themselves to validation.
@@ -102,16 +104,28 @@ def split_samples(samples: list[Sample], seed: int = 0, val: float = 0.15, test:
     """
     if hold_out is not None:
         if not any(s.dataset == hold_out for s in samples):
-            raise DataError(f"--hold-out {hold_out}: no photos of that data set (there are {', '.join(sorted({s.dataset for s in samples}))})")
-        rest = [Sample(s.path, s.label, s.dataset, None if s.split == "test" else s.split, s.disc_mask, s.cup_mask) for s in samples if s.dataset != hold_out]
-        held = [Sample(s.path, s.label, s.dataset, "test", s.disc_mask, s.cup_mask) for s in samples if s.dataset == hold_out]
+            there = ", ".join(sorted({s.dataset for s in samples}))
+            raise DataError(f"--hold-out {hold_out}: no photos of that data set (there are {there})")
+        rest = [
+            Sample(s.path, s.label, s.dataset, None if s.split == "test" else s.split, s.disc_mask, s.cup_mask)
+            for s in samples
+            if s.dataset != hold_out
+        ]
+        held = [
+            Sample(s.path, s.label, s.dataset, "test", s.disc_mask, s.cup_mask)
+            for s in samples
+            if s.dataset == hold_out
+        ]
         return split_samples(rest, seed, val, 0.0) + held
     rng = np.random.default_rng(seed)
-    groups: dict[tuple, list[Sample]] = defaultdict(list)
+    groups: dict[tuple[str, int, str | None], list[Sample]] = defaultdict(list)
     for sample in samples:
         groups[(sample.dataset, sample.label, sample.split)].append(sample)
     out = []
-    for (dataset, label, split), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+    # the groups in a fixed order (no split sorts as ""): each draws the same permutation from the seed every run
+    for (_dataset, _label, split), members in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+    ):
         members = sorted(members, key=lambda s: str(s.path))
         order = rng.permutation(len(members))
         members = [members[i] for i in order]

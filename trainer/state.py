@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.errors import CheckpointError
 
 
 def save_state(path: Path, state: dict) -> None:
     """Atomic: a kill during the write leaves the previous state file intact."""
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as stream:
-        torch.save(state, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
-    partial.replace(path)
+    atomic_write(path, lambda stream: torch.save(state, stream))
 
 
 def load_state(path: Path) -> dict:

@@ -4,48 +4,75 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-METHOD_NAMES = ("pathology", "cam", "gbp", "smoothgrad", "occlusion")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import torch
+
+from fundus_viewer.core.errors import FundusViewerError
+from fundus_viewer.core.methods import METHOD_KEYS
+
+
+class UsageError(FundusViewerError):
+    """Options that cannot go together: said as "fundus-viewer CMD: error: ...", exit status 2 (as
+    argparse's own usage errors)."""
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="CKPT", help="classifier checkpoint (.safetensors); default: the bundled one")
+    parser.add_argument(
+        "--model", metavar="CKPT", help="classifier checkpoint (.safetensors); default: the bundled one"
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
 
 
 def add_threshold_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--theta-act", type=float, default=0.1, help="activation threshold, fraction of the layer's largest L1 norm (0.1)")
+    parser.add_argument(
+        "--theta-act",
+        type=float,
+        default=0.1,
+        help="activation threshold, fraction of the layer's largest L1 norm (0.1)",
+    )
     parser.add_argument("--cmi-low", type=float, default=0.1, help="normalised CMI below this: RNFLD set (0.1)")
     parser.add_argument("--cmi-high", type=float, default=0.9, help="normalised CMI above this: RL set (0.9)")
-    parser.add_argument("--cmi-normalization", choices=("rank", "max"), default="rank", help="how CMI is scaled to [0, 1] within a layer: rank among the active maps (default) or fraction of the largest")
+    parser.add_argument(
+        "--cmi-normalization",
+        choices=("rank", "max"),
+        default="rank",
+        help=(
+            "how CMI is scaled to [0, 1] within a layer: rank among the active maps (default) "
+            "or fraction of the largest"
+        ),
+    )
     parser.add_argument("--layers", help="comma-separated layer names (default: the model's last conv layers)")
 
 
 def parse_methods(text: str) -> tuple[str, ...]:
     methods = tuple(m.strip().lower() for m in text.split(",") if m.strip())
-    unknown = [m for m in methods if m not in METHOD_NAMES]
+    unknown = [m for m in methods if m not in METHOD_KEYS]
     if unknown or not methods:
-        raise SystemExit(f"error: unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHOD_NAMES)}")
+        raise UsageError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHOD_KEYS)}")
     return methods
 
 
-def thresholds_from(args):
+def thresholds_from(args: argparse.Namespace):
     from fundus_viewer.core.visualization.selection import Thresholds
 
     try:
         return Thresholds(args.theta_act, args.cmi_low, args.cmi_high, args.cmi_normalization)
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+        raise UsageError(str(exc)) from None
 
 
-def cup_disc_wanted(args) -> bool:
+def cup_disc_wanted(args: argparse.Namespace) -> bool:
     """classify's rule: the bundled cup/disc segmenter unless --no-cup-disc, or the one named."""
     from fundus_viewer.core.cup_disc import default_cup_disc_path
 
     return not getattr(args, "no_cup_disc", False) and bool(args.cup_disc_model or default_cup_disc_path().exists())
 
 
-def open_visualizer(args, device=None):
+def open_visualizer(args: argparse.Namespace, device: torch.device | None = None):
     """Load the model on the chosen device (``device``: one chosen already, said already) and say which."""
     from fundus_viewer.core.device import describe_device, select_device
     from fundus_viewer.core.models.checkpoint import load_classifier
@@ -59,14 +86,12 @@ def open_visualizer(args, device=None):
     try:
         return PathologyVisualizer(model, layers=layers, device=device)
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+        raise UsageError(str(exc)) from None
 
 
 def make_output_dir(path: str):
     """The output folder, created if needed; a clear message when that is impossible."""
     from pathlib import Path
-
-    from fundus_viewer.core.errors import FundusViewerError
 
     out = Path(path)
     try:
@@ -79,23 +104,40 @@ def make_output_dir(path: str):
 def add_data_options(parser: argparse.ArgumentParser, amp: bool = True) -> None:
     """``--data`` (a manifest, a folder or DICOM files; the photo list's alternative) and its run options."""
     group = parser.add_argument_group("whole data sets (--data)")
-    group.add_argument("--data", nargs="+", metavar="MANIFEST|FOLDER", help="photos from a manifest (CSV with a path column), a folder (recursive; "
-                       "photos and DICOM) or DICOM files; writes OUT/summary.csv, one row per photo")
+    group.add_argument(
+        "--data",
+        nargs="+",
+        metavar="MANIFEST|FOLDER",
+        help="photos from a manifest (CSV with a path column), a folder (recursive; "
+        "photos and DICOM) or DICOM files; writes OUT/summary.csv, one row per photo",
+    )
     group.add_argument("--batch-size", type=int, default=16, help="photos per network pass (16)")
     group.add_argument("--workers", type=int, help="decoding processes (default: one per spare core, at most 4)")
-    group.add_argument("--resume", action="store_true", help="continue the run in --out: skip the photos it recorded, redo the rest")
-    group.add_argument("--retry-errors", action="store_true", help="with --resume: try the photos that failed again too")
+    group.add_argument(
+        "--resume", action="store_true", help="continue the run in --out: skip the photos it recorded, redo the rest"
+    )
+    group.add_argument(
+        "--retry-errors", action="store_true", help="with --resume: try the photos that failed again too"
+    )
     if amp:
-        group.add_argument("--no-amp", action="store_true", help="on CUDA, run the whole network in float32 (default: float16 below the analysed layers)")
+        group.add_argument(
+            "--no-amp",
+            action="store_true",
+            help="on CUDA, run the whole network in float32 (default: float16 below the analysed layers)",
+        )
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 DATA_ONLY = ("resume", "retry_errors", "no_amp", "full_maps", "cup_disc", "workers")
 
 
-def check_photos_or_data(parser: argparse.ArgumentParser, args) -> None:
+def check_photos_or_data(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if bool(args.images) == bool(args.data):
-        parser.error("give photos or --data (a manifest or folder), not both" if args.images else "give photos or --data MANIFEST|FOLDER")
+        parser.error(
+            "give photos or --data (a manifest or folder), not both"
+            if args.images
+            else "give photos or --data MANIFEST|FOLDER"
+        )
     if args.data:
         if not getattr(args, "out", None):
             parser.error("--data needs --out DIR (where summary.csv and the outputs go)")
@@ -111,7 +153,7 @@ def check_photos_or_data(parser: argparse.ArgumentParser, args) -> None:
             parser.error(f"--{given[0].replace('_', '-')} goes with --data")
 
 
-def run_on_data(args, make_task) -> int:
+def run_on_data(args: argparse.Namespace, make_task: Callable[[torch.device], object]) -> int:
     """The ``--data`` form of a command: ``make_task(device)`` builds the task once the process knows
     its device (under torchrun, its rank's); the runner does the rest. Exit status 1 when any photo of
     the whole run (this session's or an earlier one's) has an error."""
@@ -129,8 +171,17 @@ def run_on_data(args, make_task) -> int:
         print(f"device: {describe(device, dist)}", file=sys.stderr)
     try:
         task = make_task(device)
-        result = run_dataset(task, items, Path(args.out), args.batch_size, args.workers, args.resume, dist, progress=not args.no_progress,
-                             retry_errors=args.retry_errors)
+        result = run_dataset(
+            task,
+            items,
+            Path(args.out),
+            args.batch_size,
+            args.workers,
+            args.resume,
+            dist,
+            progress=not args.no_progress,
+            retry_errors=args.retry_errors,
+        )
     except BaseException:
         abort(dist)  # the other ranks are not at the barrier finish() would wait in
         raise
@@ -138,6 +189,9 @@ def run_on_data(args, make_task) -> int:
     if dist.main:
         rate = result.done / result.seconds if result.seconds else 0.0
         skipped = f"; {result.skipped} recorded before, skipped" if result.skipped else ""
-        print(f"{result.done} photo(s) in {result.seconds:.1f} s ({rate:.2f} photos/s); {result.failed} with errors in the summary{skipped} -> {result.summary}",
-              file=sys.stderr)
+        print(
+            f"{result.done} photo(s) in {result.seconds:.1f} s ({rate:.2f} photos/s); "
+            f"{result.failed} with errors in the summary{skipped} -> {result.summary}",
+            file=sys.stderr,
+        )
     return 1 if result.failed else 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from fundus_viewer.cli.common import (
-    METHOD_NAMES,
+    METHOD_KEYS,
     add_model_options,
     add_threshold_options,
     open_visualizer,
@@ -23,18 +23,24 @@ def build_parser() -> argparse.ArgumentParser:
         "deletion / insertion areas. RL boxes score the RL map, RNFLD boxes the RNFLD map; a baseline's single "
         "map is scored against both; a flat map gives each metric's chance level.",
     )
-    parser.add_argument("--images", required=True, metavar="DIR", help="folder holding the photos named in the box file")
+    parser.add_argument(
+        "--images", required=True, metavar="DIR", help="folder holding the photos named in the box file"
+    )
     parser.add_argument("--boxes", required=True, metavar="COCO.json")
-    parser.add_argument("--methods", default=",".join(METHOD_NAMES))
-    parser.add_argument("--metrics", default="accuracy", help="comma-separated: accuracy (the paper's), pointing-game, rank-accuracy, top-k, auc, deletion, insertion; "
-                        "every method is compared with a flat map (chance) and, paired, with ours")
+    parser.add_argument("--methods", default=",".join(METHOD_KEYS))
+    parser.add_argument(
+        "--metrics",
+        default="accuracy",
+        help="comma-separated: accuracy (the paper's), pointing-game, rank-accuracy, top-k, auc, deletion, insertion; "
+        "every method is compared with a flat map (chance) and, paired, with ours",
+    )
     parser.add_argument("--out", metavar="table.csv", help="write the table here (and every image's scores beside it)")
     add_threshold_options(parser)
     add_model_options(parser)
     return parser
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from fundus_viewer.core.boxes import load_coco
     from fundus_viewer.core.evaluation import check_metrics, evaluate_localization
 
@@ -49,7 +55,9 @@ def run(args) -> int:
         if name:
             print(f"[{done + 1}/{total}] {name}", file=sys.stderr)
 
-    result = evaluate_localization(visualizer, args.images, boxes, methods, thresholds, progress=progress, metrics=metrics)
+    result = evaluate_localization(
+        visualizer, args.images, boxes, methods, thresholds, progress=progress, metrics=metrics
+    )
     for name, reason in result.failures.items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(result.format_table(methods))

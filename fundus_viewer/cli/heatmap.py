@@ -7,6 +7,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fundus_viewer.cli.common import (
     add_data_options,
@@ -18,6 +19,9 @@ from fundus_viewer.cli.common import (
     parse_methods,
     thresholds_from,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,35 +36,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE")
     parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--methods", default="pathology", help="comma-separated: pathology,cam,gbp,smoothgrad,occlusion")
+    parser.add_argument(
+        "--methods", default="pathology", help="comma-separated: pathology,cam,gbp,smoothgrad,occlusion"
+    )
     parser.add_argument("--colormap", choices=("inferno", "viridis", "cividis"), default="inferno")
     add_threshold_options(parser)
     add_model_options(parser)
     add_data_options(parser)
-    parser.add_argument("--full-maps", action="store_true", help="with --data: also each map at the photo's resolution (.npy and PNG, OUT/full/)")
-    parser.add_argument("--cup-disc", action="store_true", help="with --data: measure the vertical cup-to-disc ratio too (the bundled segmenter; "
-                        "about as long again per photo on a CPU)")
-    parser.add_argument("--cup-disc-model", metavar="CKPT", help="cup/disc segmenter for --cup-disc (default: the bundled one)")
+    parser.add_argument(
+        "--full-maps",
+        action="store_true",
+        help="with --data: also each map at the photo's resolution (.npy and PNG, OUT/full/)",
+    )
+    parser.add_argument(
+        "--cup-disc",
+        action="store_true",
+        help="with --data: measure the vertical cup-to-disc ratio too (the bundled segmenter; "
+        "about as long again per photo on a CPU)",
+    )
+    parser.add_argument(
+        "--cup-disc-model", metavar="CKPT", help="cup/disc segmenter for --cup-disc (default: the bundled one)"
+    )
     return parser
 
 
-def run_data(args) -> int:
+def run_data(args: argparse.Namespace) -> int:
     from fundus_viewer.cli.common import run_on_data
 
     methods, thresholds = parse_methods(args.methods), thresholds_from(args)
 
-    def make_task(device):
+    def make_task(device: torch.device):
         from fundus_viewer.core.batch.tasks import HeatmapTask
         from fundus_viewer.core.cup_disc import load_cup_disc_segmenter
 
         visualizer = open_visualizer(args, device)
-        cup_disc = load_cup_disc_segmenter(args.cup_disc_model, device=device) if args.cup_disc or args.cup_disc_model else None
-        return HeatmapTask(visualizer, methods, thresholds, cup_disc, amp=not args.no_amp, full_maps=args.full_maps, colormap=args.colormap)
+        cup_disc = (
+            load_cup_disc_segmenter(args.cup_disc_model, device=device)
+            if args.cup_disc or args.cup_disc_model
+            else None
+        )
+        return HeatmapTask(
+            visualizer,
+            methods,
+            thresholds,
+            cup_disc,
+            amp=not args.no_amp,
+            full_maps=args.full_maps,
+            colormap=args.colormap,
+        )
 
     return run_on_data(args, make_task)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     check_photos_or_data(build_parser(), args)
     if args.data:
         return run_data(args)
@@ -87,5 +115,8 @@ def run(args) -> int:
         print(f"[{number}/{len(args.images)}] {path}: {detail}".rstrip(": "), file=sys.stderr)
     done = len(args.images) - failed
     seconds = time.perf_counter() - started
-    print(f"{done} photo(s) in {seconds:.1f} s ({done / seconds if seconds else 0:.2f} photos/s) -> {out}", file=sys.stderr)
+    print(
+        f"{done} photo(s) in {seconds:.1f} s ({done / seconds if seconds else 0:.2f} photos/s) -> {out}",
+        file=sys.stderr,
+    )
     return 1 if failed else 0

@@ -21,8 +21,17 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint with a model card. .pt/.pth files are read weights-only: a file that would need code to "
         "unpickle is refused and nothing in it runs. No weights are downloaded.",
     )
-    parser.add_argument("weights", metavar="WEIGHTS", help="state dict: .pt / .pth / .bin or .safetensors (a checkpoint dict with state_dict / model / model_state_dict is unwrapped; DataParallel's module. is stripped)")
-    parser.add_argument("--arch", required=True, help="torchvision:NAME (torchvision.models.list_models()) or timm:NAME")
+    parser.add_argument(
+        "weights",
+        metavar="WEIGHTS",
+        help=(
+            "state dict: .pt / .pth / .bin or .safetensors (a checkpoint dict with state_dict / model / "
+            "model_state_dict is unwrapped; DataParallel's module. is stripped)"
+        ),
+    )
+    parser.add_argument(
+        "--arch", required=True, help="torchvision:NAME (torchvision.models.list_models()) or timm:NAME"
+    )
     parser.add_argument("--out", required=True, metavar="MODEL.safetensors")
     parser.add_argument("--classes", default="normal,glaucoma", help="the output classes in order (normal,glaucoma)")
     parser.add_argument("--glaucoma-class", default="glaucoma", help="which class is glaucoma (glaucoma)")
@@ -30,13 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resize", type=int, help="resize the photo's square to this, then centre-crop --input-size")
     parser.add_argument("--mean", type=_floats, default=None, help="R,G,B normalisation mean (ImageNet's)")
     parser.add_argument("--std", type=_floats, default=None, help="R,G,B normalisation std (ImageNet's)")
-    parser.add_argument("--crop", choices=("fov", "disc", "none"), default="fov", help="what the network sees: the field of view, a disc-centred square, or the whole photo")
+    parser.add_argument(
+        "--crop",
+        choices=("fov", "disc", "none"),
+        default="fov",
+        help="what the network sees: the field of view, a disc-centred square, or the whole photo",
+    )
     parser.add_argument("--layers", help="comma-separated layers to visualise (default: traced, the last three stages)")
-    parser.add_argument("--card", metavar="NOTES.md", help="your notes for the model card: data, split, figures, weaknesses")
+    parser.add_argument(
+        "--card", metavar="NOTES.md", help="your notes for the model card: data, split, figures, weaknesses"
+    )
     return parser
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from fundus_viewer.core.models.classifier import IMAGENET_MEAN, IMAGENET_STD
     from fundus_viewer.core.models.importing import import_classifier
 
@@ -56,7 +72,13 @@ def run(args) -> int:
         notes=notes,
     )
     model = imported.model
-    print(f"{imported.path}: {model.spec.arch}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters", file=sys.stderr)
-    print(f"visualised layers: {', '.join(model.default_layers)}; CAM layer {model.cam_layer} "
-          f"({'true CAM' if model.cam_is_true_cam else 'Grad-CAM'}); card {imported.card}", file=sys.stderr)
+    print(
+        f"{imported.path}: {model.spec.arch}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters",
+        file=sys.stderr,
+    )
+    print(
+        f"visualised layers: {', '.join(model.default_layers)}; CAM layer {model.cam_layer} "
+        f"({'true CAM' if model.cam_is_true_cam else 'Grad-CAM'}); card {imported.card}",
+        file=sys.stderr,
+    )
     return 0

@@ -10,14 +10,29 @@ from fundus_viewer import __version__
 SUBCOMMANDS = {
     "classify": ("fundus_viewer.cli.classify", "glaucoma probability per photo"),
     "heatmap": ("fundus_viewer.cli.heatmap", "RL / RNFLD heat maps and baselines as .npy and PNG overlays"),
-    "evaluate": ("fundus_viewer.cli.evaluate", "the paper's Table 1 (localisation accuracy) for COCO boxes, and more metrics"),
-    "sanity-check": ("fundus_viewer.cli.sanity_check", "do the maps change when the network's weights are randomised? (Adebayo et al.)"),
-    "propose-boxes": ("fundus_viewer.cli.propose_boxes", "RL / RNFLD box proposals from the maps, as COCO JSON marked as proposals"),
+    "evaluate": (
+        "fundus_viewer.cli.evaluate",
+        "the paper's Table 1 (localisation accuracy) for COCO boxes, and more metrics",
+    ),
+    "sanity-check": (
+        "fundus_viewer.cli.sanity_check",
+        "do the maps change when the network's weights are randomised? (Adebayo et al.)",
+    ),
+    "propose-boxes": (
+        "fundus_viewer.cli.propose_boxes",
+        "RL / RNFLD box proposals from the maps, as COCO JSON marked as proposals",
+    ),
     "segment-vessels": ("fundus_viewer.cli.segment_vessels", "vessel probability and mask per photo"),
-    "import-model": ("fundus_viewer.cli.import_model", "your own torchvision / timm classifier as a Fundus Viewer model"),
+    "import-model": (
+        "fundus_viewer.cli.import_model",
+        "your own torchvision / timm classifier as a Fundus Viewer model",
+    ),
     "synthesize": ("fundus_viewer.cli.synthesize", "synthetic fundus photos from vessel maps (Patho-GAN)"),
     "gan-report": ("fundus_viewer.cli.gan_report", "Patho-GAN vs baseline: heat-map L1, FID / KID, P(glaucoma)"),
-    "study": ("fundus_viewer.cli.study", "blinded rating studies: create, rate, analyze, status, lock, rater-copy, merge"),
+    "study": (
+        "fundus_viewer.cli.study",
+        "blinded rating studies: create, rate, analyze, status, lock, rater-copy, merge",
+    ),
 }
 
 USAGE = f"""usage: fundus-viewer [PHOTO_OR_FOLDER]          open the app

@@ -15,7 +15,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fundus-viewer propose-boxes", description=__doc__)
     parser.add_argument("photos", nargs="+", metavar="PHOTO_OR_FOLDER")
     parser.add_argument("--out", required=True, metavar="COCO.json")
-    parser.add_argument("--threshold", choices=("otsu", "percentile"), default="otsu", help="Otsu's threshold over the pixels with heat, or a percentile of them")
+    parser.add_argument(
+        "--threshold",
+        choices=("otsu", "percentile"),
+        default="otsu",
+        help="Otsu's threshold over the pixels with heat, or a percentile of them",
+    )
     parser.add_argument("--percentile", type=float, default=90.0, help="with --threshold percentile (90)")
     parser.add_argument("--max-boxes", type=int, default=5, help="per map and photo, the strongest first (5)")
     add_threshold_options(parser)
@@ -23,9 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from fundus_viewer.core.errors import ImageLoadError
     from fundus_viewer.core.images import list_images, load_image
+    from fundus_viewer.core.methods import Pathology
     from fundus_viewer.core.photo import prepare_photo
     from fundus_viewer.core.proposals import propose_boxes, write_proposals_coco
     from fundus_viewer.core.visualization.maps import build_maps
@@ -42,10 +48,23 @@ def run(args) -> int:
             failed += 1
             continue
         maps = build_maps(visualizer, photo, ("pathology",), thresholds)
-        proposals = [p for label, name in (("RL", "pathology-rl"), ("RNFLD", "pathology-rnfld"))
-                     for p in propose_boxes(maps.full(name), label, args.threshold, args.percentile, max_boxes=args.max_boxes, source=name)]
+        proposals = [
+            p
+            for pathology in Pathology
+            for p in propose_boxes(
+                maps.full(pathology.map_name),
+                pathology.value,
+                args.threshold,
+                args.percentile,
+                max_boxes=args.max_boxes,
+                source=pathology.map_name,
+            )
+        ]
         found[path.name] = ((photo.width, photo.height), proposals)
         print(f"[{index}/{len(paths)}] {path.name}: {len(proposals)} proposal(s)", file=sys.stderr)
     write_proposals_coco(found, args.out)
-    print(f"wrote {args.out}: {sum(len(p) for _, p in found.values())} proposals for {len(found)} photo(s), marked as proposals (not ground truth)")
+    print(
+        f"wrote {args.out}: {sum(len(p) for _, p in found.values())} proposals for {len(found)} photo(s), "
+        "marked as proposals (not ground truth)"
+    )
     return 1 if failed else 0

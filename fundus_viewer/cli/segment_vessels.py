@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fundus_viewer.cli.common import add_data_options, check_photos_or_data, make_output_dir
+
+if TYPE_CHECKING:
+    import torch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,10 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_data(args) -> int:
+def run_data(args: argparse.Namespace) -> int:
     from fundus_viewer.cli.common import run_on_data
 
-    def make_task(device):
+    def make_task(device: torch.device):
         from fundus_viewer.core.batch.tasks import VesselTask
         from fundus_viewer.core.vessels import load_vessel_segmenter
 
@@ -35,7 +39,7 @@ def run_data(args) -> int:
     return run_on_data(args, make_task)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     check_photos_or_data(build_parser(), args)
     if args.data:
         return run_data(args)

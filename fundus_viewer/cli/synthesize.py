@@ -19,10 +19,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vessels", nargs="+", required=True, metavar="PATH", help="vessel maps or photos")
     parser.add_argument("--out", required=True, metavar="DIR")
     parser.add_argument("--model", metavar="CKPT", help="generator checkpoint; default: the bundled Patho-GAN")
-    parser.add_argument("--baseline", action="store_true", help="use the bundled baseline generator (no pathology term)")
+    parser.add_argument(
+        "--baseline", action="store_true", help="use the bundled baseline generator (no pathology term)"
+    )
     parser.add_argument("--segmenter", metavar="CKPT", help="vessel segmenter for photos; default: the bundled one")
-    parser.add_argument("--vcdr", type=float, metavar="V", help="vertical cup-to-disc ratio of the cup given to a --disc-cup generator (0-1; "
-                        "default: a photo's own cup, 0.4 for a vessel map)")
+    parser.add_argument(
+        "--vcdr",
+        type=float,
+        metavar="V",
+        help="vertical cup-to-disc ratio of the cup given to a --disc-cup generator (0-1; "
+        "default: a photo's own cup, 0.4 for a vessel map)",
+    )
     parser.add_argument("--cup-disc", metavar="CKPT", help="cup/disc segmenter for photos; default: the bundled one")
     parser.add_argument("--n", type=int, default=1, help="synthetic photos per vessel map (different noise codes)")
     parser.add_argument("--seed", type=int, default=0)
@@ -31,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from fundus_viewer.core.device import describe_device, select_device
@@ -46,7 +53,11 @@ def run(args) -> int:
     size = generator.spec.size
     print(f"device: {describe_device(device)}; generator {size} px, lambda {generator.spec.lam:g}", file=sys.stderr)
     if args.vcdr is not None and not generator.spec.disc_cup:
-        print("synthesize: error: --vcdr needs a generator trained with disc and cup masks (fundus-train gan --disc-cup); this one takes none", file=sys.stderr)
+        print(
+            "synthesize: error: --vcdr needs a generator trained with disc and cup masks "
+            "(fundus-train gan --disc-cup); this one takes none",
+            file=sys.stderr,
+        )
         return 2
     if args.vcdr is not None and not 0 < args.vcdr < 1:
         print(f"synthesize: error: --vcdr {args.vcdr:g}: a ratio between 0 and 1", file=sys.stderr)
@@ -78,17 +89,24 @@ def run(args) -> int:
             continue
         stem = Path(path).stem
         if given.disc_drawn and given.photo is not None:
-            print(f"note: {path}: the cup/disc segmenter found no disc; one is drawn where the vessel tree converges", file=sys.stderr)
+            print(
+                f"note: {path}: the cup/disc segmenter found no disc; one is drawn where the vessel tree converges",
+                file=sys.stderr,
+            )
         if given.photo is not None:
             write_png(out / f"{stem}.vessels.png", np.round(given.vessels * 255).astype(np.uint8))
         if given.disc is not None:  # what the generator was told: disc grey, cup white
-            write_png(out / f"{stem}.disc-cup.png", np.round((given.disc * 0.5 + given.cup * 0.5) * 255).astype(np.uint8))
+            write_png(
+                out / f"{stem}.disc-cup.png", np.round((given.disc * 0.5 + given.cup * 0.5) * 255).astype(np.uint8)
+            )
         inputs.append(given)
         stems.append(stem)
     if inputs:
         conditions = np.stack([given.condition(generator.spec) for given in inputs])
-        images = synthesize(generator, conditions, args.n, args.seed, args.batch_size, fov=np.stack([given.fov for given in inputs]))
-        for stem, group in zip(stems, images):
+        images = synthesize(
+            generator, conditions, args.n, args.seed, args.batch_size, fov=np.stack([given.fov for given in inputs])
+        )
+        for stem, group in zip(stems, images, strict=True):
             for k, image in enumerate(group):
                 write_png(out / f"{stem}.synthetic-{k}.png", image)
         print(f"{len(inputs) * args.n} synthetic photo(s) -> {out}", file=sys.stderr)

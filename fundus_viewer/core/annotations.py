@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes, load_coco, save_coco
+from fundus_viewer.core.boxes import ImageBoxes, load_coco, save_coco
 from fundus_viewer.core.errors import BoxesError
+from fundus_viewer.core.methods import LABELS
 from fundus_viewer.core.sqlite_file import SqliteFile, connect, file_uri, write_transaction
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4656414E  # "FVAN"
 FOLDER_FILE = "fundus-viewer-annotations.sqlite"
-LABELS = CATEGORIES  # ("RL", "RNFLD")
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,7 +53,7 @@ class Box:
     annotator: str
     box_id: str = ""
 
-    def moved(self, x: float, y: float, w: float, h: float) -> "Box":
+    def moved(self, x: float, y: float, w: float, h: float) -> Box:
         return replace(self, x=float(x), y=float(y), w=float(w), h=float(h))
 
 
@@ -66,7 +66,7 @@ def new_box(image: str, label: str, x: float, y: float, w: float, h: float, anno
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class AnnotationStore(SqliteFile):
@@ -81,7 +81,9 @@ class AnnotationStore(SqliteFile):
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             self.db.execute(statement)
-                    self.db.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)", (str(SCHEMA_VERSION), _now()))
+                    self.db.execute(
+                        "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)", (str(SCHEMA_VERSION), _now())
+                    )
             app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
             version = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except Exception as exc:  # sqlite3.DatabaseError, OSError: not an annotation file, unwritable folder
@@ -91,10 +93,12 @@ class AnnotationStore(SqliteFile):
         if app_id != APPLICATION_ID or version is None:
             raise AnnotationError(f"{self.path}: not a Fundus Viewer annotation file")
         if int(version[0]) > SCHEMA_VERSION:
-            raise AnnotationError(f"{self.path}: annotation schema {version[0]} is newer than this program reads ({SCHEMA_VERSION})")
+            raise AnnotationError(
+                f"{self.path}: annotation schema {version[0]} is newer than this program reads ({SCHEMA_VERSION})"
+            )
 
     @classmethod
-    def for_folder(cls, folder: str | Path) -> "AnnotationStore":
+    def for_folder(cls, folder: str | Path) -> AnnotationStore:
         return cls(Path(folder) / FOLDER_FILE)
 
     # -- boxes ------------------------------------------------------------------------------------
@@ -109,12 +113,18 @@ class AnnotationStore(SqliteFile):
 
     def forget_origin(self, box_id: str) -> None:
         """An accepted proposal undone: the box is gone and so is where it came from."""
-        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone() is not None:
+        if (
+            self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone()
+            is not None
+        ):
             with write_transaction(self.db, AnnotationError):
                 self.db.execute("DELETE FROM box_origins WHERE box_id = ?", (box_id,))
 
     def origin(self, box_id: str) -> str | None:
-        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone() is None:
+        if (
+            self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone()
+            is None
+        ):
             return None
         row = self.db.execute("SELECT origin FROM box_origins WHERE box_id = ?", (box_id,)).fetchone()
         return None if row is None else row[0]
@@ -128,8 +138,12 @@ class AnnotationStore(SqliteFile):
                 [(b.box_id, b.image, b.label, b.x, b.y, b.w, b.h, b.annotator, stamp, stamp) for b in boxes],
             )
             if origin is not None:
-                self.db.execute("CREATE TABLE IF NOT EXISTS box_origins (box_id TEXT PRIMARY KEY, origin TEXT NOT NULL)")
-                self.db.executemany("INSERT OR REPLACE INTO box_origins VALUES (?, ?)", [(b.box_id, origin) for b in boxes])
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS box_origins (box_id TEXT PRIMARY KEY, origin TEXT NOT NULL)"
+                )
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO box_origins VALUES (?, ?)", [(b.box_id, origin) for b in boxes]
+                )
 
     def update(self, box: Box) -> None:
         with write_transaction(self.db, AnnotationError):
@@ -153,11 +167,17 @@ class AnnotationStore(SqliteFile):
 
     def boxes(self, image: str | None = None) -> list[Box]:
         query = "SELECT image, label, x, y, w, h, annotator, box_id FROM boxes"
-        rows = self.db.execute(query + " WHERE image = ? ORDER BY created", (image,)) if image is not None else self.db.execute(query + " ORDER BY image, created")
+        rows = (
+            self.db.execute(query + " WHERE image = ? ORDER BY created", (image,))
+            if image is not None
+            else self.db.execute(query + " ORDER BY image, created")
+        )
         return [Box(*row) for row in rows]
 
     def get(self, box_id: str) -> Box | None:
-        row = self.db.execute("SELECT image, label, x, y, w, h, annotator, box_id FROM boxes WHERE box_id = ?", (box_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT image, label, x, y, w, h, annotator, box_id FROM boxes WHERE box_id = ?", (box_id,)
+        ).fetchone()
         return None if row is None else Box(*row)
 
     # -- review status ----------------------------------------------------------------------------
@@ -169,7 +189,9 @@ class AnnotationStore(SqliteFile):
                 self.db.execute("DELETE FROM reviewed WHERE image = ? AND annotator = ?", (image, annotator))
 
     def reviewers(self, image: str) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT annotator FROM reviewed WHERE image = ? ORDER BY annotator", (image,))]
+        return [
+            r[0] for r in self.db.execute("SELECT annotator FROM reviewed WHERE image = ? ORDER BY annotator", (image,))
+        ]
 
     def status(self, image: str) -> str:
         """'reviewed' (someone marked it), 'annotated' (has boxes) or 'not annotated'."""
@@ -180,7 +202,9 @@ class AnnotationStore(SqliteFile):
         return "not annotated"
 
     # -- COCO -------------------------------------------------------------------------------------
-    def image_boxes(self, sizes: dict[str, tuple[int, int]] | None = None, annotator: str | None = None) -> dict[str, ImageBoxes]:
+    def image_boxes(
+        self, sizes: dict[str, tuple[int, int]] | None = None, annotator: str | None = None
+    ) -> dict[str, ImageBoxes]:
         """All boxes (or one annotator's) per image, as ``evaluate`` and COCO export take them."""
         images: dict[str, ImageBoxes] = {}
         for box in self.boxes():
@@ -191,13 +215,34 @@ class AnnotationStore(SqliteFile):
             entry.boxes[box.label].append((box.x, box.y, box.w, box.h))
         return images
 
-    def export_coco(self, path: str | Path, sizes: dict[str, tuple[int, int]] | None = None, annotator: str | None = None) -> Path:
-        """All boxes (or one annotator's) as COCO JSON; ``sizes`` = {image: (width, height)}."""
-        return save_coco(self.image_boxes(sizes, annotator), path)
+    def export_coco(
+        self,
+        path: str | Path,
+        sizes: dict[str, tuple[int, int]] | None = None,
+        annotator: str | None = None,
+        folder: str | Path | None = None,
+    ) -> Path:
+        """All boxes (or one annotator's) as COCO JSON; ``sizes`` = {image: (width, height)}; the size of
+        any other photo is read from its header in ``folder`` (default: this file's folder), so every
+        image entry has its width and height where the photo is there to measure."""
+        from fundus_viewer.core.images import upright_size  # OpenCV and Pillow: only when exporting
+
+        folder = Path(folder) if folder is not None else self.path.parent
+        known = dict(sizes or {})
+        for image in {box.image for box in self.boxes()} - known.keys():
+            size = upright_size(folder / image) if (folder / image).is_file() else None
+            if size is not None:
+                known[image] = size
+        return save_coco(self.image_boxes(known, annotator), path)
 
     def import_coco(self, path: str | Path, annotator: str) -> int:
         """Add every box of a COCO file under ``annotator``, in one transaction; returns how many."""
         images = load_coco(path)
-        boxes = [new_box(name, label, *bbox, annotator) for name, entry in images.items() for label, items in entry.boxes.items() for bbox in items]
+        boxes = [
+            new_box(name, label, *bbox, annotator)
+            for name, entry in images.items()
+            for label, items in entry.boxes.items()
+            for bbox in items
+        ]
         self._insert(boxes)
         return len(boxes)

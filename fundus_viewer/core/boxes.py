@@ -4,14 +4,12 @@ original pixels), ``categories`` named ``RL`` and ``RNFLD``."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.errors import BoxesError
-
-CATEGORIES = ("RL", "RNFLD")
+from fundus_viewer.core.methods import LABELS
 
 
 @dataclass
@@ -19,7 +17,7 @@ class ImageBoxes:
     file_name: str
     width: int | None = None
     height: int | None = None
-    boxes: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
+    boxes: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=lambda: {c: [] for c in LABELS})
 
 
 def load_coco(path: str | Path) -> dict[str, ImageBoxes]:
@@ -36,14 +34,19 @@ def load_coco(path: str | Path) -> dict[str, ImageBoxes]:
     names = {}
     for category in data["categories"]:
         name = str(category.get("name", "")).strip().upper()
-        if name in CATEGORIES:
+        if name in LABELS:
             names[category["id"]] = name
     if not names:
         raise BoxesError(f"{path}: no category named RL or RNFLD")
-    proposed = sum(1 for a in data["annotations"] if isinstance(a, dict) and a.get("proposal") not in (None, False, 0, "", "false"))
+    proposed = sum(
+        1 for a in data["annotations"] if isinstance(a, dict) and a.get("proposal") not in (None, False, 0, "", "false")
+    )
     if proposed:
-        raise BoxesError(f"{path}: holds {proposed} box proposal(s) made from heat maps (propose-boxes), which are not ground truth; "
-                         "open the photos in the window and accept or reject the proposals Annotate ▸ Propose boxes from the maps makes there")
+        raise BoxesError(
+            f"{path}: holds {proposed} box proposal(s) made from heat maps (propose-boxes), which are not ground "
+            "truth; open the photos in the window and accept or reject the proposals Annotate ▸ Propose boxes from "
+            "the maps makes there"
+        )
     images = {}
     by_id = {}
     for image in data["images"]:
@@ -64,18 +67,21 @@ def load_coco(path: str | Path) -> dict[str, ImageBoxes]:
             raise BoxesError(f"{path}: annotation {number} has no valid bbox [x, y, width, height]")
         if bbox[2] <= 0 or bbox[3] <= 0:
             raise BoxesError(f"{path}: annotation {number} has a box of zero or negative size {bbox}")
-        image.boxes[names[annotation["category_id"]]].append(tuple(float(v) for v in bbox))
+        x, y, width, height = (float(v) for v in bbox)
+        image.boxes[names[annotation["category_id"]]].append((x, y, width, height))
     return images
 
 
 def save_coco(images: dict[str, ImageBoxes], path: str | Path) -> Path:
-    """Write COCO JSON atomically (temporary file, fsync, rename)."""
+    """Write COCO JSON atomically."""
     path = Path(path)
-    categories = [{"id": i + 1, "name": name, "supercategory": "glaucoma"} for i, name in enumerate(CATEGORIES)]
-    ids = {name: i + 1 for i, name in enumerate(CATEGORIES)}
+    categories = [{"id": i + 1, "name": name, "supercategory": "glaucoma"} for i, name in enumerate(LABELS)]
+    ids = {name: i + 1 for i, name in enumerate(LABELS)}
     coco = {"images": [], "annotations": [], "categories": categories}
     for image_id, entry in enumerate(images.values(), start=1):
-        coco["images"].append({"id": image_id, "file_name": entry.file_name, "width": entry.width, "height": entry.height})
+        coco["images"].append(
+            {"id": image_id, "file_name": entry.file_name, "width": entry.width, "height": entry.height}
+        )
         for category, boxes in entry.boxes.items():
             for x, y, w, h in boxes:
                 coco["annotations"].append(
@@ -89,17 +95,7 @@ def save_coco(images: dict[str, ImageBoxes], path: str | Path) -> Path:
                     }
                 )
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(coco, stream, indent=1)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, json.dumps(coco, indent=1))
 
 
 def mask_bounding_box(mask, level: int = 1) -> tuple[float, float, float, float] | None:

@@ -3,9 +3,10 @@ threshold chosen there for a stated operating point, stored in the checkpoint so
 the same call.
 
 The temperature divides the logits before the softmax: it changes how confident P(glaucoma) is, and for
-a two-class network never which photo ranks above which (so AUCs and heat maps are unchanged). The threshold is then chosen on the
-calibrated validation probabilities as the lowest one whose specificity reaches the target, which keeps
-the most sensitivity there; with several data sets, their specificities count equally.
+a two-class network never which photo ranks above which (so AUCs and heat maps are unchanged). The
+threshold is then chosen on the calibrated validation probabilities as the lowest one whose specificity
+reaches the target, which keeps the most sensitivity there; with several data sets, their specificities
+count equally.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Calibration:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Calibration":
+    def from_dict(cls, data: dict | None) -> Calibration:
         if not data:
             return cls()
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
@@ -107,10 +108,16 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -
     """(mean P, observed glaucoma fraction, photos) of each non-empty equal-width bin: the reliability diagram."""
     probabilities, labels = np.asarray(probabilities, np.float64), np.asarray(labels)
     index = np.minimum((probabilities * bins).astype(int), bins - 1)
-    return [(float(probabilities[index == b].mean()), float(labels[index == b].mean()), int((index == b).sum())) for b in range(bins) if (index == b).any()]
+    return [
+        (float(probabilities[index == b].mean()), float(labels[index == b].mean()), int((index == b).sum()))
+        for b in range(bins)
+        if (index == b).any()
+    ]
 
 
-def calibrate(logits: np.ndarray, labels: np.ndarray, glaucoma_index: int, specificity: float, fitted_on: str, groups=None) -> Calibration:
+def calibrate(
+    logits: np.ndarray, labels: np.ndarray, glaucoma_index: int, specificity: float, fitted_on: str, groups=None
+) -> Calibration:
     """Temperature and threshold from validation logits (``groups``: each photo's data set, weighted
     equally in the specificity); what they do there is kept with them."""
     labels = np.asarray(labels)
@@ -119,7 +126,7 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, glaucoma_index: int, speci
     after = softmax(logits, temperature)[:, glaucoma_index]
     threshold = threshold_for_specificity(after, labels, specificity, groups)
     called = after >= threshold
-    validation = {
+    validation: dict[str, float | dict[str, float]] = {
         "n": int(len(labels)),
         "sensitivity": float(called[labels == 1].mean()),
         "specificity": float((~called[labels == 0]).mean()),
@@ -129,6 +136,10 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, glaucoma_index: int, speci
     point = f"specificity {specificity:.2f}"
     if groups is not None and len(set(groups)) > 1:
         groups = np.asarray(groups)
-        validation["specificity_by_source"] = {str(g): float((~called[(groups == g) & (labels == 0)]).mean()) for g in sorted(set(groups)) if ((groups == g) & (labels == 0)).any()}
+        validation["specificity_by_source"] = {
+            str(g): float((~called[(groups == g) & (labels == 0)]).mean())
+            for g in sorted(set(groups))
+            if ((groups == g) & (labels == 0)).any()
+        }
         point += " averaged over the data sets (each weighted equally)"
     return Calibration(temperature, threshold, point, fitted_on, validation)

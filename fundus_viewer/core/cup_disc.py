@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import torch
 
+from fundus_viewer.core.disc import RADIUS_LIMITS, OpticDisc
 from fundus_viewer.core.models.segmenter import StandardizedUNet, load_segmenter, save_segmenter
 from fundus_viewer.core.models.spec import SpecDict
-from fundus_viewer.core.disc import RADIUS_LIMITS, OpticDisc
 from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.resources import models_dir
 from fundus_viewer.core.transform import InputTransform
@@ -37,7 +37,8 @@ class CupDiscSpec(SpecDict):
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
-    # The names the classifier's data code reads (``trainer.classifier_data.load_context``).
+    # with input_size and resize, a transform.CropRecipe: the trainer cuts its training squares the way
+    # it cuts a classifier's (``trainer.classifier_data.load_context``)
     @property
     def crop(self) -> str:
         return "disc"
@@ -105,14 +106,6 @@ def outlines(logits: torch.Tensor, threshold: float = 0.5) -> dict[str, np.ndarr
     return found
 
 
-def square_input(spec: CupDiscSpec, image) -> tuple[InputTransform, torch.Tensor]:
-    """The disc-centred square the segmenter sees first: (photo <-> square transform, 1 x 3 x S x S in
-    [0, 1]). ``image``: a ``PreparedPhoto`` (its disc, located for the classifier, is used again), path
-    or array."""
-    transform, pixels = prepare_photo(image).model_pixels(spec.input_size, spec.resize, "disc", spec.diameters)
-    return transform, _tensor(pixels)
-
-
 def _tensor(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
 
@@ -147,7 +140,7 @@ def _segment_square(model: CupDiscSegmenter, photo: PreparedPhoto, disc: OpticDi
     if disc is None:
         transform, pixels = photo.model_pixels(spec.input_size, spec.resize, "disc", spec.diameters)
     else:
-        transform = InputTransform.for_image(photo.rgb, spec.input_size, spec.resize, "disc", spec.diameters, fov=photo.fov, disc=disc)
+        transform = InputTransform.for_recipe(photo.rgb, spec, fov=photo.fov, disc=disc)
         pixels = transform.to_input(photo.rgb)
     with torch.no_grad():
         logits = model(_tensor(pixels).to(next(model.parameters()).device))[0].float().cpu()
@@ -165,8 +158,12 @@ def _segment_square(model: CupDiscSegmenter, photo: PreparedPhoto, disc: OpticDi
     left, top, width, height = stats[largest, :4]
     size = probability.shape[0]
     edges = int(left == 0) + int(top == 0) + int(left + width >= size) + int(top + height >= size)
-    plausible = bool(edges <= 2 and _DISC_SHARE[0] <= area / probability.size <= _DISC_SHARE[1] and radius <= _largest_disc(photo))
-    return SegmentedDisc(transform, logits, OpticDisc(float(x), float(y), radius, located=True), confidence, 1, plausible)
+    plausible = bool(
+        edges <= 2 and _DISC_SHARE[0] <= area / probability.size <= _DISC_SHARE[1] and radius <= _largest_disc(photo)
+    )
+    return SegmentedDisc(
+        transform, logits, OpticDisc(float(x), float(y), radius, located=True), confidence, 1, plausible
+    )
 
 
 def _largest_disc(photo: PreparedPhoto) -> float:
@@ -190,7 +187,9 @@ def segment_disc(model: CupDiscSegmenter, image) -> SegmentedDisc:
     if not first.plausible:
         located = photo.disc
         for factor in SEARCH_SCALES:
-            attempt = _segment_square(model, photo, OpticDisc(located.x, located.y, located.radius * factor, located=True))
+            attempt = _segment_square(
+                model, photo, OpticDisc(located.x, located.y, located.radius * factor, located=True)
+            )
             tried += 1
             if attempt.plausible and (not best.plausible or attempt.confidence > best.confidence):
                 best = attempt
@@ -216,7 +215,10 @@ def measure_cup_disc(model: CupDiscSegmenter, image) -> CupDiscMeasurement:
         return CupDiscMeasurement(vcdr=float("nan"), outlines={}, disc=None, squares=found.squares)
     return CupDiscMeasurement(
         vcdr=float(vertical_cdr(found.logits[None], model.spec.threshold)[0]),
-        outlines={name: found.transform.original_points(points) for name, points in outlines(found.logits, model.spec.threshold).items()},
+        outlines={
+            name: found.transform.original_points(points)
+            for name, points in outlines(found.logits, model.spec.threshold).items()
+        },
         disc=found.disc,
         squares=found.squares,
     )

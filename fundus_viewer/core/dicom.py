@@ -70,6 +70,17 @@ def dicom_header(path: str | Path) -> tuple[str, int]:
         return "", 1
 
 
+def dicom_size(path: str | Path) -> tuple[int, int] | None:
+    """(columns, rows) from a DICOM file's header alone; None where it has none."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["Rows", "Columns"])
+        return (int(ds.Columns), int(ds.Rows)) if "Rows" in ds and "Columns" in ds else None
+    except Exception:  # noqa: BLE001 - any failure is reported where the pixels are read
+        return None
+
+
 def read_dicom(path: str | Path, frame: int = 0) -> tuple[np.ndarray, DicomInfo]:
     """(H x W x 3 uint8 RGB of one frame, its tags). A file without pixel data, a transfer syntax no
     installed decoder handles or a damaged one raises an ``ImageLoadError`` that says which."""
@@ -94,10 +105,18 @@ def read_dicom(path: str | Path, frame: int = 0) -> tuple[np.ndarray, DicomInfo]
         if interpretation == "PALETTE COLOR":
             pixels = apply_color_lut(pixels, ds)
     except (NotImplementedError, RuntimeError) as exc:
-        hint = "; `pip install pylibjpeg-libjpeg` adds JPEG lossless and JPEG-LS" if "JPEG" in name and ("Lossless" in name or "LS" in name) else ""
-        raise NotAnImageError(path, f"its pixel data ({name}) cannot be decoded here: {_first_line(exc)}{hint}") from None
+        hint = (
+            "; `pip install pylibjpeg-libjpeg` adds JPEG lossless and JPEG-LS"
+            if "JPEG" in name and ("Lossless" in name or "LS" in name)
+            else ""
+        )
+        raise NotAnImageError(
+            path, f"its pixel data ({name}) cannot be decoded here: {_first_line(exc)}{hint}"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - pydicom and its plugins raise many kinds on a damaged file
-        raise TruncatedImageError(path, f"its pixel data ({name}) is damaged or incomplete: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise TruncatedImageError(
+            path, f"its pixel data ({name}) is damaged or incomplete: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
     signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
     rgb = _to_rgb8(path, np.asarray(pixels), int(ds.get("BitsStored", 8) or 8), interpretation, signed)
     info = DicomInfo(
@@ -125,7 +144,9 @@ def _read_header(path: Path):
         raise TruncatedImageError(path, f"the DICOM file is damaged or truncated ({_first_line(exc)})") from None
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         kind = str(ds.get("Modality", "")) or "no modality"
-        raise NotAnImageError(path, f"is a DICOM file without pixel data ({kind}: a report or a structured document, not a photo)")
+        raise NotAnImageError(
+            path, f"is a DICOM file without pixel data ({kind}: a report or a structured document, not a photo)"
+        )
     return ds
 
 
@@ -161,7 +182,10 @@ def _to_rgb8(path, pixels: np.ndarray, bits: int, interpretation: str, signed: b
             pixels = 255 - pixels
         pixels = np.repeat(pixels[..., None], 3, axis=2)
     elif pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise NotAnImageError(path, f"has an unsupported pixel layout {pixels.shape} ({interpretation or 'no photometric interpretation'})")
+        raise NotAnImageError(
+            path,
+            f"has an unsupported pixel layout {pixels.shape} ({interpretation or 'no photometric interpretation'})",
+        )
     return np.ascontiguousarray(pixels)
 
 

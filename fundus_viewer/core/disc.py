@@ -13,7 +13,7 @@ the raw LoG radius is 0.77 of the true radius (median), hence the factor 1 / 0.7
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -53,11 +53,14 @@ def locate_optic_disc(rgb: np.ndarray, fov: FieldOfView | None = None) -> OpticD
         inner = mask.astype(np.float32)
     response = _masked_blur(luminance, inner, 5) - _masked_blur(luminance, inner, 30)
     response[inner == 0] = -np.inf
-    row, col = np.unravel_index(int(np.argmax(response)), response.shape)
+    peak = np.unravel_index(int(np.argmax(response)), response.shape)
+    row, col = int(peak[0]), int(peak[1])
     radius = _blob_radius(luminance, row, col) * _RADIUS_CALIBRATION
     low, high = (f * _WORK for f in RADIUS_LIMITS)
     radius = float(np.clip(radius, low, high))
-    return OpticDisc(float((col + 0.5) / scale - 0.5), float((row + 0.5) / scale - 0.5), float(radius / scale), located=True)
+    return OpticDisc(
+        float((col + 0.5) / scale - 0.5), float((row + 0.5) / scale - 0.5), float(radius / scale), located=True
+    )
 
 
 def _masked_blur(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -70,7 +73,7 @@ def _masked_blur(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarra
 _SIGMAS = np.arange(3.0, 25.0, 0.5)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _log_kernel(sigma: float) -> np.ndarray:
     """OpenCV's 3x3 Laplacian of OpenCV's Gaussian (float images: size 8 sigma + 1), as one kernel."""
     size = int(round(sigma * 8 + 1)) | 1

@@ -66,7 +66,9 @@ def broadcast_flag(flag: bool, info: Dist) -> bool:
     import torch.distributed as dist
 
     backend = dist.get_backend()
-    tensor = torch.tensor([1 if flag else 0], device=torch.device("cuda", info.local_rank) if backend == "nccl" else "cpu")
+    tensor = torch.tensor(
+        [1 if flag else 0], device=torch.device("cuda", info.local_rank) if backend == "nccl" else "cpu"
+    )
     dist.broadcast(tensor, 0)
     return bool(tensor.item())
 

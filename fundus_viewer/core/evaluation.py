@@ -4,6 +4,7 @@ and pathology, mean +- std over images. Qt-free; the GUI passes ``progress`` and
 from __future__ import annotations
 
 import csv
+import io
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,18 +14,18 @@ import cv2
 import numpy as np
 import torch
 
-from fundus_viewer.core.boxes import CATEGORIES, ImageBoxes
+from fundus_viewer.core.atomic import atomic_write
+from fundus_viewer.core.boxes import ImageBoxes
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.faithfulness import FAITHFULNESS, faithfulness_scores
-from fundus_viewer.core.localisation_metrics import LOCALISATION, localisation_scores
 from fundus_viewer.core.images import load_image
+from fundus_viewer.core.localisation_metrics import LOCALISATION, localisation_scores
+from fundus_viewer.core.methods import LABELS, METHOD_KEYS
 from fundus_viewer.core.metrics import boxes_mask, mean_std
 from fundus_viewer.core.photo import prepare_photo
-from fundus_viewer.core.visualization.baselines import BASELINES
 from fundus_viewer.core.visualization.maps import build_maps
-from fundus_viewer.core.visualization.selection import Thresholds
+from fundus_viewer.core.visualization.selection import DEFAULT_THRESHOLDS, Thresholds
 
-METHODS = ("pathology",) + BASELINES
 CHANCE = "chance"  # a flat map: each metric's chance level (deletion / insertion: pixels in random order)
 # flat over what the model sees only (its input's square, within the field of view): a map of a disc-
 # centred model is zero outside that square, so the photo-wide flat map is too easy a level to beat
@@ -32,8 +33,15 @@ CHANCE_SEEN = "chance-seen"
 LEVELS = (CHANCE, CHANCE_SEEN)
 METRICS = LOCALISATION + FAITHFULNESS
 PERCENT = ("accuracy", "pointing-game", "rank-accuracy", "top-k")
-METRIC_TITLES = {"accuracy": "Accuracy (heat in box)", "pointing-game": "Pointing game", "rank-accuracy": "Rank accuracy", "top-k": "Top-k intersection",
-                 "auc": "AUC (map vs box)", "deletion": "Deletion area (lower)", "insertion": "Insertion area (higher)"}
+METRIC_TITLES = {
+    "accuracy": "Accuracy (heat in box)",
+    "pointing-game": "Pointing game",
+    "rank-accuracy": "Rank accuracy",
+    "top-k": "Top-k intersection",
+    "auc": "AUC (map vs box)",
+    "deletion": "Deletion area (lower)",
+    "insertion": "Insertion area (higher)",
+}
 
 
 @dataclass
@@ -53,14 +61,18 @@ class Evaluation:
     metrics: tuple[str, ...] = ("accuracy",)
 
     def values(self, method: str, pathology: str, metric: str = "accuracy") -> dict[str, float]:
-        return {s.file_name: s.value for s in self.scores if s.method == method and s.pathology == pathology and s.metric == metric}
+        return {
+            s.file_name: s.value
+            for s in self.scores
+            if s.method == method and s.pathology == pathology and s.metric == metric
+        }
 
-    def table(self, methods=METHODS, metric: str = "accuracy") -> dict[str, dict[str, tuple[float, float, int]]]:
+    def table(self, methods=METHOD_KEYS, metric: str = "accuracy") -> dict[str, dict[str, tuple[float, float, int]]]:
         """pathology -> method (and "chance") -> (mean, std, n) of ``metric``, in % for the shares
         (accuracy, pointing game, rank accuracy, top-k), as they are for AUC and the curve areas."""
         scale = 100 if metric in PERCENT else 1
         out = {}
-        for pathology in CATEGORIES:
+        for pathology in LABELS:
             row = {}
             for method in (*methods, *LEVELS):
                 mean, std, n = mean_std(self.values(method, pathology, metric).values())
@@ -68,21 +80,25 @@ class Evaluation:
             out[pathology] = row
         return out
 
-    def paired(self, methods=METHODS, metric: str = "accuracy", reference: str = "pathology") -> dict[str, dict[str, dict]]:
+    def paired(
+        self, methods=METHOD_KEYS, metric: str = "accuracy", reference: str = "pathology"
+    ) -> dict[str, dict[str, dict]]:
         """pathology -> baseline -> ours minus it on the photos both scored: mean difference, paired t and
         Wilcoxon signed-rank p (``paired_test``)."""
         out = {}
-        for pathology in CATEGORIES:
+        for pathology in LABELS:
             ours = self.values(reference, pathology, metric)
             row = {}
             for method in (*methods, *LEVELS):
                 if method != reference:
                     theirs = self.values(method, pathology, metric)
-                    row[method] = paired_test([ours[f] for f in ours if f in theirs], [theirs[f] for f in ours if f in theirs])
+                    row[method] = paired_test(
+                        [ours[f] for f in ours if f in theirs], [theirs[f] for f in ours if f in theirs]
+                    )
             out[pathology] = row
         return out
 
-    def format_table(self, methods=METHODS) -> str:
+    def format_table(self, methods=METHOD_KEYS) -> str:
         lines = []
         columns = [*methods, *LEVELS]
         for metric in self.metrics:
@@ -90,36 +106,51 @@ class Evaluation:
             unit = " %" if metric in PERCENT else ""
             lines.append(f"{METRIC_TITLES[metric] + unit:<24}" + "".join(f"{c:>22}" for c in columns))
             for pathology, row in table.items():
-                lines.append(f"  {pathology:<22}" + "".join(f"{_pm(*row[c], 1 if metric in PERCENT else 3):>22}" for c in columns))
+                lines.append(
+                    f"  {pathology:<22}"
+                    + "".join(f"{_pm(*row[c], 1 if metric in PERCENT else 3):>22}" for c in columns)
+                )
             if "pathology" in methods and len(columns) > 2:
-                for pathology, row in self.paired(methods, metric).items():
-                    tests = "; ".join(f"{m} {t['mean_difference'] * (100 if metric in PERCENT else 1):+.3g} (p {t['wilcoxon_p']:.2g})" for m, t in row.items() if t["n"])
+                for pathology, tested in self.paired(methods, metric).items():
+                    tests = "; ".join(
+                        f"{m} {t['mean_difference'] * (100 if metric in PERCENT else 1):+.3g} (p {t['wilcoxon_p']:.2g})"
+                        for m, t in tested.items()
+                        if t["n"]
+                    )
                     if tests:
                         lines.append(f"  {pathology} ours minus: {tests}  [Wilcoxon signed-rank]")
             lines.append("")
         return "\n".join(lines).rstrip()
 
-    def write_csv(self, path: str | Path, methods=METHODS) -> tuple[Path, Path]:
+    def write_csv(self, path: str | Path, methods=METHOD_KEYS) -> tuple[Path, Path]:
         """The table (metric, pathology, method, mean, std, n, and ours minus it with the paired tests)
         and, beside it, every image's score."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as stream:
+        with io.StringIO() as stream:
             writer = csv.writer(stream)
-            writer.writerow(["metric", "pathology", "method", "mean", "std", "n", "ours_minus_mean", "paired_t_p", "wilcoxon_p"])
+            writer.writerow(
+                ["metric", "pathology", "method", "mean", "std", "n", "ours_minus_mean", "paired_t_p", "wilcoxon_p"]
+            )
             for metric in self.metrics:
                 paired = self.paired(methods, metric) if "pathology" in methods else {}
                 for pathology, row in self.table(methods, metric).items():
                     for method, (mean, std, n) in row.items():
                         test = paired.get(pathology, {}).get(method)
-                        extra = [f"{test['mean_difference']:.6f}", f"{test['t_p']:.4g}", f"{test['wilcoxon_p']:.4g}"] if test and test["n"] else ["", "", ""]
+                        extra = (
+                            [f"{test['mean_difference']:.6f}", f"{test['t_p']:.4g}", f"{test['wilcoxon_p']:.4g}"]
+                            if test and test["n"]
+                            else ["", "", ""]
+                        )
                         writer.writerow([metric, pathology, method, f"{mean:.4f}", f"{std:.4f}", n, *extra])
+            atomic_write(path, stream.getvalue())
         per_image = path.with_name(path.stem + ".per-image.csv")
-        with per_image.open("w", newline="", encoding="utf-8") as stream:
+        with io.StringIO() as stream:
             writer = csv.writer(stream)
             writer.writerow(["file_name", "method", "pathology", "metric", "value"])
             for s in self.scores:
                 writer.writerow([s.file_name, s.method, s.pathology, s.metric, f"{s.value:.6f}"])
+            atomic_write(per_image, stream.getvalue())
         return path, per_image
 
 
@@ -128,7 +159,9 @@ def paired_test(a: list[float], b: list[float]) -> dict:
     paired t p and Wilcoxon signed-rank p (``study.stats.compare_paired``)."""
     from fundus_viewer.core.study.stats import compare_paired
 
-    pairs = np.array([(x, y) for x, y in zip(a, b) if np.isfinite(x) and np.isfinite(y)], dtype=float).reshape(-1, 2)
+    pairs = np.array(
+        [(x, y) for x, y in zip(a, b, strict=True) if np.isfinite(x) and np.isfinite(y)], dtype=float
+    ).reshape(-1, 2)
     if len(pairs) < 2:
         return {"n": len(pairs), "mean_difference": float("nan"), "t_p": float("nan"), "wilcoxon_p": float("nan")}
     r = compare_paired(pairs[:, 0], pairs[:, 1])
@@ -143,19 +176,19 @@ def evaluate_localization(
     visualizer,
     images_dir: str | Path,
     boxes: dict[str, ImageBoxes],
-    methods=METHODS,
-    thresholds: Thresholds = Thresholds(),
+    methods=METHOD_KEYS,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     progress: Callable[[int, int, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     metrics=("accuracy",),
 ) -> Evaluation:
     """Score every image that has RL or RNFLD boxes. An unreadable photo is recorded and skipped."""
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHOD_KEYS]
     if unknown:
-        raise FundusViewerError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+        raise FundusViewerError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHOD_KEYS)}")
     check_metrics(metrics)
     result = Evaluation(metrics=tuple(metrics))
-    todo = [entry for entry in boxes.values() if any(entry.boxes[c] for c in CATEGORIES)]
+    todo = [entry for entry in boxes.values() if any(entry.boxes[c] for c in LABELS)]
     for done, entry in enumerate(todo):
         if should_stop is not None and should_stop():
             result.cancelled = True
@@ -185,8 +218,10 @@ def _score_image(visualizer, images_dir: Path, entry: ImageBoxes, methods, thres
             f"but the photo is {photo.width} x {photo.height}"
         )
     maps = build_maps(visualizer, photo, methods, thresholds)
-    regions = {p: boxes_mask((photo.height, photo.width), entry.boxes[p]) for p in CATEGORIES if entry.boxes[p]}
-    for method, region, metric, value in score_maps(visualizer, maps, regions, methods, result.metrics, seed=entry.file_name):
+    regions = {p: boxes_mask((photo.height, photo.width), entry.boxes[p]) for p in LABELS if entry.boxes[p]}
+    for method, region, metric, value in score_maps(
+        visualizer, maps, regions, methods, result.metrics, seed=entry.file_name
+    ):
         result.scores.append(ImageScore(entry.file_name, method, region, metric, value))
 
 
@@ -197,7 +232,9 @@ def seen_flat(photo, transform) -> np.ndarray:
     return compared_region(photo.fov.mask(), transform.seen_region).astype(np.float32)
 
 
-def score_maps(visualizer, maps, regions: dict[str, np.ndarray], methods, metrics, map_for=None, seed: str = "") -> list[tuple[str, str, str, float]]:
+def score_maps(
+    visualizer, maps, regions: dict[str, np.ndarray], methods, metrics, map_for=None, seed: str = ""
+) -> list[tuple[str, str, str, float]]:
     """(method, region, metric, value) for every method (and CHANCE, a flat map, and CHANCE_SEEN, one flat
     over what the model sees) on every region of one
     photo. ``map_for(method, region)``: the map that scores a region (default: ``PhotoMaps.scored_by``,
@@ -221,16 +258,36 @@ def score_maps(visualizer, maps, regions: dict[str, np.ndarray], methods, metric
             name = method if method in LEVELS else map_for(method, region)
             if local:
                 if name not in full:
-                    full[name] = np.ones(shape, np.float32) if name == CHANCE else seen_flat(maps.photo, transform) if name == CHANCE_SEEN else maps.full(name)
+                    full[name] = (
+                        np.ones(shape, np.float32)
+                        if name == CHANCE
+                        else seen_flat(maps.photo, transform)
+                        if name == CHANCE_SEEN
+                        else maps.full(name)
+                    )
                 rows += [(method, region, m, v) for m, v in localisation_scores(full[name], mask, local).items()]
             if curves:
-                key = CHANCE if name in LEVELS else name  # both flat maps rank the model input at random: one pair of curves
+                key = (
+                    CHANCE if name in LEVELS else name
+                )  # both flat maps rank the model input at random: one pair of curves
                 if key not in faithful:
                     height, width = x.shape[-2:]  # the map's grid covers the model input
-                    relevance = np.zeros((height, width)) if key == CHANCE else cv2.resize(np.maximum(maps.maps[key].grid, 0).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-                    if key != CHANCE and relevance.max(initial=0) <= 0:  # no heat: it ranks nothing, no score (not chance)
+                    relevance = (
+                        np.zeros((height, width))
+                        if key == CHANCE
+                        else cv2.resize(
+                            np.maximum(maps.maps[key].grid, 0).astype(np.float32),
+                            (width, height),
+                            interpolation=cv2.INTER_LINEAR,
+                        )
+                    )
+                    if (
+                        key != CHANCE and relevance.max(initial=0) <= 0
+                    ):  # no heat: it ranks nothing, no score (not chance)
                         faithful[key] = dict.fromkeys(curves, float("nan"))
                     else:
-                        faithful[key] = faithfulness_scores(score, x, relevance, torch.zeros_like(x), curves, seed=order_seed)
+                        faithful[key] = faithfulness_scores(
+                            score, x, relevance, torch.zeros_like(x), curves, seed=order_seed
+                        )
                 rows += [(method, region, m, v) for m, v in faithful[key].items()]
     return rows

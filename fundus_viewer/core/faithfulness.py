@@ -29,8 +29,15 @@ def pixel_order(relevance: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.lexsort((tie_break, -values))
 
 
-def perturbation_curve(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, relevance: np.ndarray, start: torch.Tensor, steps: int = STEPS,
-                       seed: int = 0, batch_size: int = 21) -> np.ndarray:
+def perturbation_curve(
+    score: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    relevance: np.ndarray,
+    start: torch.Tensor,
+    steps: int = STEPS,
+    seed: int = 0,
+    batch_size: int = 21,
+) -> np.ndarray:
     """The score of ``steps + 1`` inputs: step k puts ``start``'s values in the first k / steps of the
     pixels in the map's order and keeps ``x`` elsewhere (deletion: start = the baseline; insertion: call
     it with x and start swapped and the same order). ``x``, ``start``: 1 x C x H x W; ``relevance``: H x W;
@@ -46,7 +53,7 @@ def perturbation_curve(score: Callable[[torch.Tensor], torch.Tensor], x: torch.T
     flat_x, flat_start = x.reshape(1, channels, n), start.reshape(1, channels, n)
     values = []
     for first in range(0, len(counts), batch_size):
-        chunk = torch.tensor(counts[first:first + batch_size], device=x.device).view(-1, 1, 1)
+        chunk = torch.tensor(counts[first : first + batch_size], device=x.device).view(-1, 1, 1)
         replaced = rank.view(1, 1, n) < chunk  # the first `count` pixels of the order
         inputs = torch.where(replaced, flat_start, flat_x).reshape(-1, channels, height, width)
         with torch.no_grad():
@@ -68,7 +75,15 @@ def blurred(x: torch.Tensor, sigma: float = BLUR_SIGMA) -> torch.Tensor:
     return torch.from_numpy(out.transpose(2, 0, 1).copy()).unsqueeze(0).to(x.dtype).to(x.device)
 
 
-def faithfulness_scores(score, x: torch.Tensor, relevance: np.ndarray, black: torch.Tensor, metrics=FAITHFULNESS, steps: int = STEPS, seed: int = 0) -> dict[str, float]:
+def faithfulness_scores(
+    score,
+    x: torch.Tensor,
+    relevance: np.ndarray,
+    black: torch.Tensor,
+    metrics=FAITHFULNESS,
+    steps: int = STEPS,
+    seed: int = 0,
+) -> dict[str, float]:
     """The deletion area (towards ``black``) and the insertion area (from the blurred input)."""
     out = {}
     if "deletion" in metrics:

@@ -17,6 +17,15 @@ _ABSOLUTE_CEILING = 24
 _FULL_FRAME = 0.97
 
 
+def square_around(x0: int, y0: int, x1: int, y1: int) -> tuple[int, int, int]:
+    """(left, top, side) of the square centred on the box [x0, x1) x [y0, y1) whose side is the box's
+    longer one (it may reach beyond the photo). The one rounding of the classifier's input square, the
+    GAN's and a study's photo square, so they never lie a pixel apart (the GAN's and a study's rounding:
+    the bundled generators were trained on it, and the bundled classifier cuts a disc square instead)."""
+    side = max(x1 - x0, y1 - y0)
+    return (x0 + x1 - side) // 2, (y0 + y1 - side) // 2, side
+
+
 @dataclass(frozen=True, eq=False)
 class FieldOfView:
     """One analysis of a photo's field of view; the box, the mask and the surround test all read it."""
@@ -34,7 +43,9 @@ class FieldOfView:
         """Boolean mask at the photo's own size (all True when there is no bright region)."""
         if self.small_mask is None:
             return np.ones((self.height, self.width), dtype=bool)
-        return cv2.resize(self.small_mask.astype(np.uint8), (self.width, self.height), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return cv2.resize(
+            self.small_mask.astype(np.uint8), (self.width, self.height), interpolation=cv2.INTER_NEAREST
+        ).astype(bool)
 
     def mask_at(self, size: tuple[int, int]) -> np.ndarray:
         """uint8 0/1 mask at (width, height) ``size``, resized from the working mask (all ones without one)."""
@@ -44,9 +55,10 @@ class FieldOfView:
 
     def box(self) -> tuple[int, int, int, int]:
         """Bounding box (x0, y0, x1, y1; end exclusive) in original pixels; the whole photo without a surround."""
-        if self.fills_frame:
+        mask = self.small_mask
+        if mask is None or self.fills_frame:
             return 0, 0, self.width, self.height
-        ys, xs = np.nonzero(self.small_mask)
+        ys, xs = np.nonzero(mask)
         x0 = int(np.floor(xs.min() / self.factor))
         y0 = int(np.floor(ys.min() / self.factor))
         x1 = min(self.width, int(np.ceil((xs.max() + 1) / self.factor)))
@@ -55,9 +67,7 @@ class FieldOfView:
 
     def square(self) -> tuple[int, int, int]:
         """(left, top, side) of the square around the field of view (may reach beyond the photo)."""
-        x0, y0, x1, y1 = self.box()
-        side = max(x1 - x0, y1 - y0)
-        return (x0 + x1 - side) // 2, (y0 + y1 - side) // 2, side
+        return square_around(*self.box())
 
     def has_dark_surround(self) -> bool:
         """True for a fundus photo with a black surround; False for a crop that is all retina (ACRIMA).
@@ -65,11 +75,11 @@ class FieldOfView:
         A circular field of view leaves the photo's corners dark: at least three of the four corner
         patches must lie mostly outside the bright region (dark patches inside a disc crop do not).
         """
-        if self.fills_frame:
-            return False
-        rows, cols = self.small_mask.shape
-        h, w = max(1, rows // 12), max(1, cols // 12)
         mask = self.small_mask
+        if mask is None or self.fills_frame:
+            return False
+        rows, cols = mask.shape
+        h, w = max(1, rows // 12), max(1, cols // 12)
         corners = [mask[:h, :w], mask[:h, -w:], mask[-h:, :w], mask[-h:, -w:]]
         return bool(sum(corner.mean() < 0.4 for corner in corners) >= 3)
 

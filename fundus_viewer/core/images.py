@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -23,7 +24,13 @@ from fundus_viewer.core.errors import (
     NotAnImageError,
     TruncatedImageError,
 )
-from fundus_viewer.core.formats import IMAGE_SUFFIXES, list_images  # noqa: F401 - where callers look for them
+
+# Re-exported (the redundant aliases): where callers look for them.
+from fundus_viewer.core.formats import IMAGE_SUFFIXES as IMAGE_SUFFIXES
+from fundus_viewer.core.formats import list_images as list_images
+
+if TYPE_CHECKING:
+    from fundus_viewer.core.dicom import DicomInfo
 
 # Fundus cameras top out near 25 MP; anything past 100 MP is refused before decoding.
 MAX_PIXELS = 100_000_000
@@ -36,7 +43,7 @@ class FundusImage:
 
     rgb: np.ndarray
     path: str | None = None
-    dicom: object = None  # core.dicom.DicomInfo for a DICOM photo: laterality, date, device, SOP Instance UID
+    dicom: DicomInfo | None = None  # for a DICOM photo: laterality, date, device, SOP Instance UID
 
     @property
     def height(self) -> int:
@@ -95,6 +102,23 @@ def check_not_blank(rgb: np.ndarray, path) -> None:
     low, high = (int(v) for v in cv2.minMaxLoc(np.ascontiguousarray(rgb).reshape(rgb.shape[0], -1))[:2])
     if high - low <= _BLANK_RANGE:
         raise BlankImageError(path, f"the image is blank (every pixel has value {low}..{high})")
+
+
+def upright_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) of the photo as ``load_image`` shows it (EXIF rotation applied), from its header
+    alone; None where the header cannot say (the photo is then measured when it is opened)."""
+    path = Path(path)
+    from fundus_viewer.core.dicom import dicom_size, is_dicom_file
+
+    try:
+        if is_dicom_file(path):
+            return dicom_size(path)
+        with Image.open(path) as im:
+            width, height = im.size
+            turned = im.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientations with a quarter turn
+        return (height, width) if turned else (width, height)
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None
 
 
 def _decode_with_pillow(path: Path) -> np.ndarray:

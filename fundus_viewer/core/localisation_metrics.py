@@ -41,7 +41,11 @@ def on_metric_grid(heat: np.ndarray, region: np.ndarray, side: int = METRIC_SIDE
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     heat = np.asarray(heat, dtype=np.float64)
     # float64: a float32 area average of a flat map is not flat to the last bit, and ties decide chance
-    small = np.full(size[::-1], heat.flat[0]) if heat.min() == heat.max() else cv2.resize(heat, size, interpolation=cv2.INTER_AREA)
+    small = (
+        np.full(size[::-1], heat.flat[0])
+        if heat.min() == heat.max()
+        else cv2.resize(heat, size, interpolation=cv2.INTER_AREA)
+    )
     inside = cv2.resize(region.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
     return small, inside
 
@@ -102,7 +106,12 @@ def localisation_scores(heat: np.ndarray, region: np.ndarray, metrics=LOCALISATI
     rest = [m for m in metrics if m != "accuracy"]
     if rest:
         small, inside = on_metric_grid(heat, region)
-        functions = {"pointing-game": pointing_game, "rank-accuracy": rank_accuracy, "top-k": top_k_intersection, "auc": region_auc}
+        functions = {
+            "pointing-game": pointing_game,
+            "rank-accuracy": rank_accuracy,
+            "top-k": top_k_intersection,
+            "auc": region_auc,
+        }
         for metric in rest:
             scores[metric] = functions[metric](small, inside)
     return scores

@@ -37,7 +37,9 @@ def region_accuracy(heat: np.ndarray, region: np.ndarray) -> float:
     if (heat < 0).any():
         raise ValueError("localisation accuracy needs a non-negative heat map")
     if region.shape != heat.shape:
-        raise ValueError(f"the region is {region.shape[1]} x {region.shape[0]}, the heat map {heat.shape[1]} x {heat.shape[0]}")
+        raise ValueError(
+            f"the region is {region.shape[1]} x {region.shape[0]}, the heat map {heat.shape[1]} x {heat.shape[0]}"
+        )
     total = heat.sum()
     if total <= 0:
         return float("nan")

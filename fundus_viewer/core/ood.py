@@ -9,6 +9,7 @@ flagged), stated with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -30,7 +31,7 @@ class OodRule:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "OodRule | None":
+    def from_dict(cls, data: dict | None) -> OodRule | None:
         if not data:
             return None
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
@@ -47,16 +48,18 @@ class OodScore:
 
     def says(self) -> str:
         if self.flagged:
-            return f"unlike the training photos (OOD {self.score:.3f} > {self.threshold:.3f}): do not trust these numbers"
+            return (
+                f"unlike the training photos (OOD {self.score:.3f} > {self.threshold:.3f}): do not trust these numbers"
+            )
         return f"like the training photos (OOD {self.score:.3f} <= {self.threshold:.3f})"
 
 
 @contextmanager
-def pooled_features(model, wanted: bool | None = None):
+def pooled_features(model, wanted: bool | None = None) -> Iterator[dict[str, torch.Tensor]]:
     """Within the block, every forward pass of ``model`` records its L2-normalised GAP features of the
     CAM layer in ``box["features"]`` (B x D, detached). ``wanted`` defaults to whether the model has a
     bank to score them against; without one, no hook (and no CAM layer needed)."""
-    box = {}
+    box: dict[str, torch.Tensor] = {}
     if not (model.ood_bank is not None if wanted is None else wanted):
         yield box
         return
@@ -75,7 +78,11 @@ def pooled_features(model, wanted: bool | None = None):
 def features_of(model, inputs, device, batch_size: int = 64) -> torch.Tensor:
     """N x D features of N model inputs (a tensor, or an iterable of batches, so that a whole data set
     need not be in memory at once), without gradients, on the CPU."""
-    batches = (inputs[start : start + batch_size] for start in range(0, len(inputs), batch_size)) if torch.is_tensor(inputs) else inputs
+    batches = (
+        (inputs[start : start + batch_size] for start in range(0, len(inputs), batch_size))
+        if torch.is_tensor(inputs)
+        else inputs
+    )
     out = []
     with torch.no_grad(), pooled_features(model, wanted=True) as box:
         for batch in batches:
@@ -92,7 +99,9 @@ def knn_distance(bank: torch.Tensor, features: torch.Tensor, k: int) -> np.ndarr
     return (1.0 - similarity.topk(k, dim=1).values[:, -1]).clamp(min=0).numpy().astype(np.float64)
 
 
-def fit_rule(bank: torch.Tensor, validation: torch.Tensor, k: int = 10, percentile: float = 95.0, fitted_on: str = "") -> OodRule:
+def fit_rule(
+    bank: torch.Tensor, validation: torch.Tensor, k: int = 10, percentile: float = 95.0, fitted_on: str = ""
+) -> OodRule:
     """The flag's threshold: the ``percentile`` of the validation photos' distances to the bank."""
     if len(bank) < k or not len(validation):
         raise ValueError(f"an OOD rule needs at least {k} training photos and one validation photo")

@@ -47,16 +47,26 @@ class PreparedPhoto:
         """The photo at halving resolutions for drawing (built where it is first asked for: the worker)."""
         return ImagePyramid(self.rgb)
 
-    def transform(self, input_size: int, resize: int | None = None, crop: str = "fov", disc_diameters: float = 2.5) -> InputTransform:
+    def transform(
+        self, input_size: int, resize: int | None = None, crop: str = "fov", disc_diameters: float = 2.5
+    ) -> InputTransform:
         """The photo <-> model input geometry for a model that sees ``crop`` at ``input_size`` px."""
         key = (input_size, resize, crop, float(disc_diameters))
         if key not in self._transforms:
             self._transforms[key] = InputTransform.for_image(
-                self.rgb, input_size, resize, crop, disc_diameters, fov=self.fov, disc=self.disc if crop == "disc" else None
+                self.rgb,
+                input_size,
+                resize,
+                crop,
+                disc_diameters,
+                fov=self.fov,
+                disc=self.disc if crop == "disc" else None,
             )
         return self._transforms[key]
 
-    def model_pixels(self, input_size: int, resize: int | None = None, crop: str = "fov", disc_diameters: float = 2.5) -> tuple[InputTransform, np.ndarray]:
+    def model_pixels(
+        self, input_size: int, resize: int | None = None, crop: str = "fov", disc_diameters: float = 2.5
+    ) -> tuple[InputTransform, np.ndarray]:
         """(transform, the crop x crop x 3 uint8 pixels the model sees), each made once per model geometry."""
         transform = self.transform(input_size, resize, crop, disc_diameters)
         key = (input_size, resize, crop, float(disc_diameters))

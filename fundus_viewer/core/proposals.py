@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from fundus_viewer.core.atomic import atomic_write
-from fundus_viewer.core.boxes import CATEGORIES
+from fundus_viewer.core.methods import LABELS
 
 THRESHOLDS = ("otsu", "percentile")
 GRID_SIDE = 512  # maps come from grids of at most 56 cells: a 512 px grid loses nothing of their regions
@@ -48,19 +48,34 @@ def threshold_of(values: np.ndarray, method: str = "otsu", percentile: float = 9
             raise ValueError("the percentile must lie between 0 and 100")
         return float(np.percentile(values, percentile))
     peak = float(values.max())
-    level, _ = cv2.threshold(np.round(values / peak * 255).astype(np.uint8).reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    level, _ = cv2.threshold(
+        np.round(values / peak * 255).astype(np.uint8).reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU
+    )
     return float(level) / 255 * peak
 
 
-def propose_boxes(heat: np.ndarray, label: str, method: str = "otsu", percentile: float = 90.0, min_area: float = 0.0005, max_boxes: int = 5,
-                  source: str = "") -> list[Proposal]:
+def propose_boxes(
+    heat: np.ndarray,
+    label: str,
+    method: str = "otsu",
+    percentile: float = 90.0,
+    min_area: float = 0.0005,
+    max_boxes: int = 5,
+    source: str = "",
+) -> list[Proposal]:
     """Proposals from one map (H x W on the photo's grid, >= 0), the strongest first."""
-    if label not in CATEGORIES:
-        raise ValueError(f"label must be one of {', '.join(CATEGORIES)}")
+    if label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}")
     heat = np.asarray(heat, dtype=np.float32)
     height, width = heat.shape
     scale = min(1.0, GRID_SIDE / max(height, width))
-    small = heat if scale == 1.0 else cv2.resize(heat, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    small = (
+        heat
+        if scale == 1.0
+        else cv2.resize(
+            heat, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
+    )
     positive = small[small > 0]
     if positive.size == 0:
         return []
@@ -76,7 +91,17 @@ def propose_boxes(heat: np.ndarray, label: str, method: str = "otsu", percentile
             continue
         share = float(small[labels == region].sum() / total)
         sx, sy = width / small.shape[1], height / small.shape[0]  # back to the photo's pixels
-        found.append(Proposal(label, float(x * sx), float(y * sy), float(w * sx), float(h * sy), share, f"proposed from {source or label} map ({setting})"))
+        found.append(
+            Proposal(
+                label,
+                float(x * sx),
+                float(y * sy),
+                float(w * sx),
+                float(h * sy),
+                share,
+                f"proposed from {source or label} map ({setting})",
+            )
+        )
     found.sort(key=lambda p: -p.heat_share)
     return found[:max_boxes]
 
@@ -84,13 +109,34 @@ def propose_boxes(heat: np.ndarray, label: str, method: str = "otsu", percentile
 def write_proposals_coco(proposals: dict[str, tuple[tuple[int, int], list[Proposal]]], path: str | Path) -> Path:
     """COCO JSON of proposals per photo ({file name: ((width, height), proposals)}), every annotation
     marked ``"proposal": true`` with its origin and heat share."""
-    categories = [{"id": i + 1, "name": name, "supercategory": "glaucoma"} for i, name in enumerate(CATEGORIES)]
-    ids = {name: i + 1 for i, name in enumerate(CATEGORIES)}
-    coco = {"info": {"description": "Fundus Viewer box proposals from heat maps: not ground truth until an annotator accepts them"},
-            "images": [], "annotations": [], "categories": categories}
+    categories = [{"id": i + 1, "name": name, "supercategory": "glaucoma"} for i, name in enumerate(LABELS)]
+    ids = {name: i + 1 for i, name in enumerate(LABELS)}
+    images: list[dict] = []
+    annotations: list[dict] = []
+    coco = {
+        "info": {
+            "description": (
+                "Fundus Viewer box proposals from heat maps: not ground truth until an annotator accepts them"
+            )
+        },
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
     for image_id, (name, ((width, height), found)) in enumerate(proposals.items(), start=1):
-        coco["images"].append({"id": image_id, "file_name": name, "width": width, "height": height})
+        images.append({"id": image_id, "file_name": name, "width": width, "height": height})
         for p in found:
-            coco["annotations"].append({"id": len(coco["annotations"]) + 1, "image_id": image_id, "category_id": ids[p.label], "bbox": list(p.rect),
-                                        "area": p.w * p.h, "iscrowd": 0, "proposal": True, "origin": p.origin, "heat_share": p.heat_share})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": ids[p.label],
+                    "bbox": list(p.rect),
+                    "area": p.w * p.h,
+                    "iscrowd": 0,
+                    "proposal": True,
+                    "origin": p.origin,
+                    "heat_share": p.heat_share,
+                }
+            )
     return atomic_write(Path(path), json.dumps(coco, indent=1).encode())

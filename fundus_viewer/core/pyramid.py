@@ -19,7 +19,9 @@ class ImagePyramid:
         self.levels = [rgb]
         while max(self.levels[-1].shape[:2]) > smallest:
             h, w = self.levels[-1].shape[:2]
-            self.levels.append(cv2.resize(self.levels[-1], (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA))
+            self.levels.append(
+                cv2.resize(self.levels[-1], (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+            )
 
     def level_for(self, photo_pixels_per_screen_pixel: float) -> int:
         """The coarsest level whose pixels are no larger than a screen pixel."""
@@ -27,7 +29,9 @@ class ImagePyramid:
             return 0
         return min(len(self.levels) - 1, int(math.floor(math.log2(photo_pixels_per_screen_pixel) + 1e-9)))
 
-    def crop(self, level: int, region: tuple[float, float, float, float]) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    def crop(
+        self, level: int, region: tuple[float, float, float, float]
+    ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
         """The pixels of ``level`` covering ``region`` (x0, y0, x1, y1 in photo coordinates, where photo
         pixel x spans [x, x + 1)), and the region those pixels cover exactly (it is snapped outwards to
         the level's pixel edges, clipped to the photo)."""

@@ -16,6 +16,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
@@ -42,13 +43,16 @@ class SanityResult:
 def weighted_layers(model: torch.nn.Module) -> list[str]:
     """Modules that hold their own weights (convolutions, linear layers, norms, and modules with bare
     parameters such as a learned scale), in the order they were registered (input to output)."""
-    return [name for name, module in model.named_modules() if name and any(True for _ in module.parameters(recurse=False))]
+    return [
+        name for name, module in model.named_modules() if name and any(True for _ in module.parameters(recurse=False))
+    ]
 
 
 def reinitialise(module: torch.nn.Module) -> None:
     """The module's own initialisation where it has one; bare parameters drawn from N(0, 1)."""
-    if hasattr(module, "reset_parameters"):
-        module.reset_parameters()
+    reset = getattr(module, "reset_parameters", None)
+    if callable(reset):
+        reset()
     else:
         for parameter in module.parameters(recurse=False):
             torch.nn.init.normal_(parameter)
@@ -73,7 +77,10 @@ def layers_to_the_logit(model: torch.nn.Module, x: torch.Tensor, index: int) -> 
     runs them (a head the logit does not use, such as a cup-to-disc head, is no step of the cascade)."""
     candidates = dict((name, dict(model.named_modules())[name]) for name in weighted_layers(model))
     ran: list[str] = []
-    hooks = [module.register_forward_hook(lambda _m, _i, _o, name=name: ran.append(name)) for name, module in candidates.items()]
+    hooks = [
+        module.register_forward_hook(lambda _m, _i, _o, name=name: ran.append(name))
+        for name, module in candidates.items()
+    ]
     frozen = {p: p.requires_grad for p in model.parameters()}  # a loaded model is frozen for inference
     try:
         model.zero_grad(set_to_none=True)
@@ -87,7 +94,11 @@ def layers_to_the_logit(model: torch.nn.Module, x: torch.Tensor, index: int) -> 
         for parameter, flag in frozen.items():
             parameter.requires_grad_(flag)
     # reached by the backward pass (a gradient, zero or not: a ReLU may silence a layer for this one photo)
-    used = [name for name in dict.fromkeys(ran) if any(p.grad is not None for p in candidates[name].parameters(recurse=False))]
+    used = [
+        name
+        for name in dict.fromkeys(ran)
+        if any(p.grad is not None for p in candidates[name].parameters(recurse=False))
+    ]
     model.zero_grad(set_to_none=True)
     return used
 
@@ -100,7 +111,9 @@ def cascade(layers: list, max_steps: int = MAX_STEPS) -> list[list[str]]:
     if len(top_down) <= max_steps:
         return [list(unit) for unit in top_down]
     edges = np.linspace(0, len(top_down), max_steps + 1).round().astype(int)
-    return [[name for unit in top_down[a:b] for name in unit] for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    return [
+        [name for unit in top_down[a:b] for name in unit] for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a
+    ]
 
 
 def compared_region(fov_mask: np.ndarray, seen_region: tuple[int, int, int, int]) -> np.ndarray:
@@ -140,13 +153,30 @@ def similarity(a: np.ndarray, b: np.ndarray, inside: np.ndarray | None = None) -
     crop = bounding_slices(inside)
     from torchmetrics.functional.image import structural_similarity_index_measure
 
-    ssim = structural_similarity_index_measure(torch.from_numpy(a[crop])[None, None].double(), torch.from_numpy(b[crop])[None, None].double(), data_range=1.0)
+    # Annotated ``Tensor | tuple[Tensor, Tensor]``: a tuple comes only with return_full_image or
+    # return_contrast_sensitivity set, and neither is.
+    ssim = cast(
+        torch.Tensor,
+        structural_similarity_index_measure(
+            torch.from_numpy(a[crop])[None, None].double(),
+            torch.from_numpy(b[crop])[None, None].double(),
+            data_range=1.0,
+        ),
+    )
     return float(rho), float(ssim)
 
 
-def randomisation_test(model: torch.nn.Module, photos: list, explain: Callable[[torch.nn.Module, object], dict[str, np.ndarray]], max_steps: int = MAX_STEPS,
-                       seed: int = 0, progress: Callable[[int, int], None] | None = None, copy_model: Callable[[], torch.nn.Module] | None = None,
-                       layers: list[str] | None = None, regions: list[np.ndarray] | None = None) -> SanityResult:
+def randomisation_test(
+    model: torch.nn.Module,
+    photos: list,
+    explain: Callable[[torch.nn.Module, object], dict[str, np.ndarray]],
+    max_steps: int = MAX_STEPS,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    copy_model: Callable[[], torch.nn.Module] | None = None,
+    layers: list[str] | None = None,
+    regions: list[np.ndarray] | None = None,
+) -> SanityResult:
     """``explain(model, photo)``: each method's map of the photo (H x W, [0, 1]) by that model. The model
     itself is never changed: the cascade runs on a copy (``copy_model()``, e.g. the checkpoint loaded
     again; by default a deep copy), re-initialised cumulatively with a seed per step. ``layers``: the

@@ -6,7 +6,14 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 
-def segmentation_report(probability: np.ndarray, truth: np.ndarray, fov: np.ndarray, threshold: float = 0.5, auc_pixels: int = 200_000, seed: int = 0) -> dict:
+def segmentation_report(
+    probability: np.ndarray,
+    truth: np.ndarray,
+    fov: np.ndarray,
+    threshold: float = 0.5,
+    auc_pixels: int = 200_000,
+    seed: int = 0,
+) -> dict:
     """Dice, sensitivity, specificity at ``threshold`` and pixel AUC, all inside ``fov``."""
     p = probability[fov].astype(np.float64)
     t = truth[fov].astype(bool)

@@ -8,6 +8,8 @@ rest (no ``-wal`` companions to lose when it is copied), and several processes m
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from fundus_viewer.core.errors import FundusViewerError
@@ -41,29 +43,31 @@ def connect(uri: str) -> sqlite3.Connection:
     return db
 
 
-class write_transaction:
+@contextmanager
+def write_transaction(db: sqlite3.Connection, error: type[FundusViewerError] = FundusViewerError) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): takes the write lock before reading what it checks.
 
     Failures (a busy or read-only file, a full disk) become ``error`` with a message that says the
     change was not recorded.
     """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise error(f"the file is busy or read-only ({exc}); nothing was saved") from exc
+    try:
+        yield
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _roll_back(db)
+        raise error(f"the change could not be saved ({exc}); it was not recorded") from exc
+    except BaseException:
+        _roll_back(db)
+        raise
 
-    def __init__(self, db: sqlite3.Connection, error: type[FundusViewerError] = FundusViewerError):
-        self.db, self.error = db, error
 
-    def __enter__(self):
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise self.error(f"the file is busy or read-only ({exc}); nothing was saved") from exc
-
-    def __exit__(self, kind, exc, tb):
-        if kind is None:
-            try:
-                self.db.execute("COMMIT")
-            except sqlite3.OperationalError as error:
-                self.db.execute("ROLLBACK")
-                raise self.error(f"the change could not be saved ({error}); it was not recorded") from error
-        else:
-            self.db.execute("ROLLBACK")
-        return False
+def _roll_back(db: sqlite3.Connection) -> None:
+    # after SQLITE_FULL or an I/O error SQLite has already rolled back: a second ROLLBACK would raise
+    # "no transaction is active" over the error that matters
+    if db.in_transaction:
+        with suppress(sqlite3.Error):
+            db.execute("ROLLBACK")

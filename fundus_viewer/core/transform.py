@@ -16,12 +16,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from fundus_viewer.core.disc import OpticDisc, disc_square
-from fundus_viewer.core.fov import FieldOfView, find_field_of_view
+from fundus_viewer.core.fov import FieldOfView, find_field_of_view, square_around
+
+
+class CropRecipe(Protocol):
+    """How a model cuts its input from a photo: a classifier's spec and the cup/disc segmenter's both
+    are one (``InputTransform.for_recipe``)."""
+
+    @property
+    def input_size(self) -> int: ...
+
+    @property
+    def resize(self) -> int | None: ...
+
+    @property
+    def crop(self) -> str: ...  # "fov", "disc" or "none"
+
+    @property
+    def disc_diameters(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -65,10 +83,15 @@ class InputTransform:
             x0, y0, x1, y1 = 0, 0, width, height
         else:
             raise ValueError(f"unknown crop {crop!r}; use fov, disc or none")
-        side = max(x1 - x0, y1 - y0)
-        left = x0 + (x1 - x0) // 2 - side // 2
-        top = y0 + (y1 - y0) // 2 - side // 2
+        left, top, side = square_around(x0, y0, x1, y1)
         return cls(height, width, left, top, side, resize or input_size, input_size)
+
+    @classmethod
+    def for_recipe(
+        cls, rgb: np.ndarray, recipe: CropRecipe, fov: FieldOfView | None = None, disc: OpticDisc | None = None
+    ) -> InputTransform:
+        """``for_image`` with the sizes and crop a model's spec names."""
+        return cls.for_image(rgb, recipe.input_size, recipe.resize, recipe.crop, recipe.disc_diameters, fov, disc)
 
     @property
     def offset(self) -> float:
@@ -146,7 +169,9 @@ class InputTransform:
 
         return axis(g_cols, self.left), axis(g_rows, self.top)
 
-    def resample(self, grid: np.ndarray, region: tuple[float, float, float, float], size: tuple[int, int]) -> np.ndarray:
+    def resample(
+        self, grid: np.ndarray, region: tuple[float, float, float, float], size: tuple[int, int]
+    ) -> np.ndarray:
         """A map over the model input sampled on a ``size`` = (width, height) raster covering ``region`` =
         (x0, y0, x1, y1) of the photo, in the coordinates where photo pixel x spans [x, x + 1).
 
@@ -161,9 +186,18 @@ class InputTransform:
         step_x, step_y = (x1 - x0) / width, (y1 - y0) / height
         # output pixel j's centre is at photo coordinate x0 + (j + 0.5) step, photo pixel index that - 0.5
         matrix = np.array(
-            [[a_x * step_x, 0.0, a_x * (x0 + 0.5 * step_x - 0.5) + b_x], [0.0, a_y * step_y, a_y * (y0 + 0.5 * step_y - 0.5) + b_y]]
+            [
+                [a_x * step_x, 0.0, a_x * (x0 + 0.5 * step_x - 0.5) + b_x],
+                [0.0, a_y * step_y, a_y * (y0 + 0.5 * step_y - 0.5) + b_y],
+            ]
         )
-        out = cv2.warpAffine(grid, matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.warpAffine(
+            grid,
+            matrix,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         sx0, sy0, sx1, sy1 = self.seen_region
         centres_x = x0 + (np.arange(width) + 0.5) * step_x
         centres_y = y0 + (np.arange(height) + 0.5) * step_y
@@ -219,7 +253,8 @@ def _interpolation_matrix(coords: np.ndarray, cells: int) -> np.ndarray:
 
 
 def crop_square(rgb: np.ndarray, left: int, top: int, side: int, border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
-    """The square [left, left + side) x [top, top + side) of a photo; black (or ``border``) where it leaves the photo."""
+    """The square [left, left + side) x [top, top + side) of a photo; black (or ``border``) where it leaves the
+    photo."""
     height, width = rgb.shape[:2]
     x0, y0 = max(left, 0), max(top, 0)
     x1, y1 = min(left + side, width), min(top + side, height)
@@ -237,11 +272,14 @@ def crop_square(rgb: np.ndarray, left: int, top: int, side: int, border: int = c
 
 def padded_square(height: int, width: int) -> tuple[int, int, int]:
     """(left, top, side) of the square that holds a whole height x width image, centred."""
-    side = max(height, width)
-    return (width - side) // 2, (height - side) // 2, side
+    return square_around(0, 0, width, height)
 
 
-def resize_square(image: np.ndarray, square: tuple[int, int, int], size: int, upscale: int = cv2.INTER_LINEAR) -> np.ndarray:
+def resize_square(
+    image: np.ndarray, square: tuple[int, int, int], size: int, upscale: int = cv2.INTER_LINEAR
+) -> np.ndarray:
     """``crop_square`` at (left, top, side), resized to size x size (area-averaged when shrinking)."""
     left, top, side = square
-    return cv2.resize(crop_square(image, left, top, side), (size, size), interpolation=cv2.INTER_AREA if side > size else upscale)
+    return cv2.resize(
+        crop_square(image, left, top, side), (size, size), interpolation=cv2.INTER_AREA if side > size else upscale
+    )

@@ -3,10 +3,18 @@ so what is drawn is what is on disk; a write that fails leaves the screen as the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QUndoCommand
 
 from fundus_viewer.core.annotations import AnnotationError, AnnotationStore, Box
 from fundus_viewer.gui.box_layer import BoxLayer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fundus_viewer.core.proposals import Proposal
+    from fundus_viewer.gui.proposal_layer import ProposalLayer
 
 
 class BoxCommand(QUndoCommand):
@@ -20,7 +28,7 @@ class BoxCommand(QUndoCommand):
     def undo(self) -> None:
         self._guard(self.undo_it)
 
-    def _guard(self, action) -> None:
+    def _guard(self, action: Callable[[], None]) -> None:
         try:
             action()
             self.error = None
@@ -86,7 +94,7 @@ class AcceptProposal(BoxCommand):
     (and its origin) goes and the proposal is back where it was, if its set is still on screen (proposing
     again replaces the set: the box's part of the command still works)."""
 
-    def __init__(self, store: AnnotationStore, layer: BoxLayer, proposals, proposal, box: Box):
+    def __init__(self, store: AnnotationStore, layer: BoxLayer, proposals: ProposalLayer, proposal: Proposal, box: Box):
         super().__init__(f"accept proposed {box.label} box")
         self.store, self.layer, self.proposals, self.proposal, self.box = store, layer, proposals, proposal, box
         self.index, self.generation = 0, proposals.generation
@@ -109,7 +117,7 @@ class AcceptProposal(BoxCommand):
 class RejectProposal(BoxCommand):
     """Nothing is written: the proposal leaves the screen (and comes back on undo) while its set is on screen."""
 
-    def __init__(self, proposals, proposal):
+    def __init__(self, proposals: ProposalLayer, proposal: Proposal):
         super().__init__(f"reject proposed {proposal.label} box")
         self.proposals, self.proposal, self.index, self.generation = proposals, proposal, 0, proposals.generation
 

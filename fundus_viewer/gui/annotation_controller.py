@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
@@ -17,11 +18,16 @@ from fundus_viewer.core.annotations import FOLDER_FILE, AnnotationError, Annotat
 from fundus_viewer.gui.annotation_commands import AddBox, DeleteBox, EditBox
 from fundus_viewer.gui.photo_view import PhotoView
 
+if TYPE_CHECKING:
+    from fundus_viewer.core.annotations import Box
+    from fundus_viewer.gui.annotation_commands import BoxCommand
+    from fundus_viewer.gui.main_window import MainWindow
+
 
 class AnnotationController(QObject):
     status_changed = Signal(str)  # photo name whose status (annotated / reviewed) may have changed
 
-    def __init__(self, window, view: PhotoView):
+    def __init__(self, window: MainWindow, view: PhotoView):
         super().__init__(window)
         self.window, self.view, self.layer = window, view, view.boxes
         self.undo_stack = QUndoStack(self)
@@ -42,32 +48,93 @@ class AnnotationController(QObject):
         w = self.window
         self.draw_group = QActionGroup(self)
         self.draw_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
-        self.draw_rl = QAction("Draw &RL box", w, shortcut=QKeySequence("R"), checkable=True, toolTip="Drag on the photo to draw a rim-loss box (R)")
-        self.draw_rnfld = QAction("Draw RNF&LD box", w, shortcut=QKeySequence("N"), checkable=True, toolTip="Drag on the photo to draw an RNFL-defect box (N)")
+        self.draw_rl = QAction(
+            "Draw &RL box",
+            w,
+            shortcut=QKeySequence("R"),
+            checkable=True,
+            toolTip="Drag on the photo to draw a rim-loss box (R)",
+        )
+        self.draw_rnfld = QAction(
+            "Draw RNF&LD box",
+            w,
+            shortcut=QKeySequence("N"),
+            checkable=True,
+            toolTip="Drag on the photo to draw an RNFL-defect box (N)",
+        )
         for action, label in ((self.draw_rl, "RL"), (self.draw_rnfld, "RNFLD")):
             self.draw_group.addAction(action)
             action.toggled.connect(lambda on, label=label: self._draw_mode(label if on else None))
-        self.stop_drawing = QAction("Pan / select", w, shortcut=QKeySequence("Esc"), triggered=self.end_drawing, toolTip="Leave drawing mode: drag pans, a click selects a box (Esc)")
-        self.relabel = QAction("Switch selected box RL ↔ RNFLD", w, shortcut=QKeySequence("L"), triggered=self.switch_label)
-        self.delete = QAction("&Delete selected box", w, shortcut=QKeySequence.StandardKey.Delete, triggered=self.delete_selected)
+        self.stop_drawing = QAction(
+            "Pan / select",
+            w,
+            shortcut=QKeySequence("Esc"),
+            triggered=self.end_drawing,
+            toolTip="Leave drawing mode: drag pans, a click selects a box (Esc)",
+        )
+        self.relabel = QAction(
+            "Switch selected box RL ↔ RNFLD", w, shortcut=QKeySequence("L"), triggered=self.switch_label
+        )
+        self.delete = QAction(
+            "&Delete selected box", w, shortcut=QKeySequence.StandardKey.Delete, triggered=self.delete_selected
+        )
         self.undo = self.undo_stack.createUndoAction(w, "&Undo")
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo = self.undo_stack.createRedoAction(w, "&Redo")
         self.redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
-        self.reviewed = QAction("Mark photo &reviewed", w, shortcut=QKeySequence("Ctrl+M"), checkable=True, triggered=self.set_reviewed, toolTip="Your mark that this photo's boxes are complete (Ctrl+M)")
-        self.save = QAction("&Save", w, shortcut=QKeySequence.StandardKey.Save, triggered=self.confirm_saved, toolTip="Every change is already saved as you make it; this says where")
+        self.reviewed = QAction(
+            "Mark photo &reviewed",
+            w,
+            shortcut=QKeySequence("Ctrl+M"),
+            checkable=True,
+            triggered=self.set_reviewed,
+            toolTip="Your mark that this photo's boxes are complete (Ctrl+M)",
+        )
+        self.save = QAction(
+            "&Save",
+            w,
+            shortcut=QKeySequence.StandardKey.Save,
+            triggered=self.confirm_saved,
+            toolTip="Every change is already saved as you make it; this says where",
+        )
         self.rename = QAction("Annotator &name…", w, triggered=self.ask_annotator)
-        self.use_project = QAction("Use a &project file…", w, triggered=self.choose_project, toolTip="Keep boxes in one file of your choice instead of beside the photos")
+        self.use_project = QAction(
+            "Use a &project file…",
+            w,
+            triggered=self.choose_project,
+            toolTip="Keep boxes in one file of your choice instead of beside the photos",
+        )
         self.export = QAction("&Export boxes as COCO JSON…", w, triggered=self.export_coco)
         self.import_ = QAction("&Import boxes from COCO JSON…", w, triggered=self.import_coco)
 
     def menu_actions(self) -> list[QAction | None]:
-        return [self.draw_rl, self.draw_rnfld, self.stop_drawing, self.relabel, self.delete, None, self.undo, self.redo, None,
-                *self.proposals.actions(), None, self.reviewed, self.save, None, self.export, self.import_, None, self.rename, self.use_project]
+        return [
+            self.draw_rl,
+            self.draw_rnfld,
+            self.stop_drawing,
+            self.relabel,
+            self.delete,
+            None,
+            self.undo,
+            self.redo,
+            None,
+            *self.proposals.actions(),
+            None,
+            self.reviewed,
+            self.save,
+            None,
+            self.export,
+            self.import_,
+            None,
+            self.rename,
+            self.use_project,
+        ]
 
     def _draw_mode(self, label: str | None) -> None:
         self.view.viewbox.draw_label = label
-        self.window.statusBar().showMessage(f"Drag on the photo to draw an {label} box; Esc to stop" if label else "", 6000)
+        self.window.statusBar().showMessage(
+            f"Drag on the photo to draw an {label} box; Esc to stop" if label else "", 6000
+        )
 
     def end_drawing(self) -> None:
         for action in (self.draw_rl, self.draw_rnfld):
@@ -94,7 +161,11 @@ class AnnotationController(QObject):
             return True
         except AnnotationError as exc:
             self.store = None
-            QMessageBox.warning(self.window, "Annotations unavailable", f"{exc}\n\nChoose Annotate ▸ Use a project file… to keep boxes elsewhere.")
+            QMessageBox.warning(
+                self.window,
+                "Annotations unavailable",
+                f"{exc}\n\nChoose Annotate ▸ Use a project file… to keep boxes elsewhere.",
+            )
             return False
 
     def refresh(self) -> None:
@@ -106,7 +177,7 @@ class AnnotationController(QObject):
         return self.store.status(image) if self.store is not None else "not annotated"
 
     # -- edits ------------------------------------------------------------------------------------
-    def _push(self, command) -> bool:
+    def _push(self, command: BoxCommand) -> bool:
         self.undo_stack.push(command)
         if command.error:
             QMessageBox.warning(self.window, "Box not saved", command.error)
@@ -127,7 +198,7 @@ class AnnotationController(QObject):
             return
         self._push(AddBox(self.store, self.layer, new_box(self.image, label, x, y, w, h, self.annotator)))
 
-    def moved(self, old, new) -> None:
+    def moved(self, old: Box, new: Box) -> None:
         if self._ready():
             self._push(EditBox(self.store, self.layer, old, new, "move / resize box"))
 
@@ -136,7 +207,9 @@ class AnnotationController(QObject):
         if box is None or not self._ready():
             return
         if box.annotator != self.annotator:
-            QMessageBox.information(self.window, "Delete box", f"That box belongs to {box.annotator}; only they can delete it.")
+            QMessageBox.information(
+                self.window, "Delete box", f"That box belongs to {box.annotator}; only they can delete it."
+            )
             return
         self._push(DeleteBox(self.store, self.layer, box))
 
@@ -163,17 +236,27 @@ class AnnotationController(QObject):
     def confirm_saved(self) -> None:
         where = self.store.path if self.store else "nowhere (no photo open)"
         count = len(self.store.boxes()) if self.store else 0
-        self.window.statusBar().showMessage(f"All {count} boxes are saved in {where} (every change is saved as you make it)", 8000)
+        self.window.statusBar().showMessage(
+            f"All {count} boxes are saved in {where} (every change is saved as you make it)", 8000
+        )
 
     def ask_annotator(self) -> None:
-        name, ok = QInputDialog.getText(self.window, "Annotator", "Your name, recorded with every box you draw:", text=self.annotator)
+        name, ok = QInputDialog.getText(
+            self.window, "Annotator", "Your name, recorded with every box you draw:", text=self.annotator
+        )
         if ok and name.strip():
             self.annotator = name.strip()
             QSettings().setValue("annotate/annotator", self.annotator)
             self.refresh()
 
     def choose_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Project file for boxes", "boxes.sqlite", "Annotation file (*.sqlite)", options=QFileDialog.Option.DontConfirmOverwrite)
+        path, _ = QFileDialog.getSaveFileName(
+            self.window,
+            "Project file for boxes",
+            "boxes.sqlite",
+            "Annotation file (*.sqlite)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
         if path:
             self.project_file = Path(path)
             if self.image:
@@ -185,7 +268,9 @@ class AnnotationController(QObject):
         path = path or QFileDialog.getSaveFileName(self.window, "Export boxes", "boxes.json", "COCO JSON (*.json)")[0]
         if path:
             count = len(self.store.boxes())
-            self.store.export_coco(path, sizes=self.window.photo_sizes())
+            photo = self.window.photo
+            folder = Path(photo.path).parent if photo is not None else None  # a project file's photos
+            self.store.export_coco(path, sizes=self.window.photo_sizes(), folder=folder)
             self.window.statusBar().showMessage(f"Exported {count} boxes to {path}", 8000)
 
     def import_coco(self, path: str | None = None) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
 
 
 def run_app(argv: list[str]) -> int:
@@ -64,7 +68,7 @@ def run_self_test(timeout_s: float = 180.0) -> int:
     # a dialog would wait for a click that never comes: report and fail instead
     window = MainWindow()
 
-    def fail(_parent, title, text, *args) -> None:
+    def fail(_parent: QWidget | None, title: str, text: str, *args: object) -> None:
         print(f"self-test FAILED: {title}: {text}", file=sys.stderr)
         window.close()  # stops the worker thread before the event loop ends
         app.exit(1)
@@ -75,7 +79,10 @@ def run_self_test(timeout_s: float = 180.0) -> int:
     expect_cup_disc = default_cup_disc_path().is_file()
 
     def finish() -> None:
-        print("self-test passed" if result["code"] == 0 else "self-test FAILED: empty or non-finite maps", file=sys.stderr if result["code"] else sys.stdout)
+        print(
+            "self-test passed" if result["code"] == 0 else "self-test FAILED: empty or non-finite maps",
+            file=sys.stderr if result["code"] else sys.stdout,
+        )
         window.close()
         app.exit(result["code"])
 
@@ -83,15 +90,20 @@ def run_self_test(timeout_s: float = 180.0) -> int:
         maps = window.analysis.heatmaps()
         heat = maps.rl + maps.rnfld
         ok = bool(np.isfinite(heat).all() and heat.any())
-        print(f"{name}: P(glaucoma) {window.analysis.probability:.3f}; maps {maps.rl.shape[1]}x{maps.rl.shape[0]}, "
-              f"RL peak {maps.rl.max():.2f}, RNFLD peak {maps.rnfld.max():.2f}; {window.device_label.text()}; "
-              f"{time.perf_counter() - started:.1f} s from start")
+        print(
+            f"{name}: P(glaucoma) {window.analysis.probability:.3f}; maps {maps.rl.shape[1]}x{maps.rl.shape[0]}, "
+            f"RL peak {maps.rl.max():.2f}, RNFLD peak {maps.rnfld.max():.2f}; {window.device_label.text()}; "
+            f"{time.perf_counter() - started:.1f} s from start"
+        )
         result["code"] = 0 if ok else 1
         if not expect_cup_disc or not ok:
             finish()
 
     def measured(vcdr: float) -> None:
-        print(f"vertical cup-to-disc ratio {'-- (no disc found)' if vcdr != vcdr else f'{vcdr:.2f}'}, outlines {', '.join(sorted(window.cup_disc.outlines)) or 'none'}")
+        print(
+            f"vertical cup-to-disc ratio {'-- (no disc found)' if vcdr != vcdr else f'{vcdr:.2f}'}, "
+            f"outlines {', '.join(sorted(window.cup_disc.outlines)) or 'none'}"
+        )
         finish()
 
     def too_slow() -> None:

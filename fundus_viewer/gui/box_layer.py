@@ -6,10 +6,15 @@ undoable command that writes the annotation store, so the screen, the undo stack
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 
 from fundus_viewer.core.annotations import Box
+
+if TYPE_CHECKING:
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
 
 COLOURS = {"RL": "#00e5ff", "RNFLD": "#9dff00"}  # apart from inferno/viridis/cividis heat colours
 
@@ -24,14 +29,19 @@ class DrawingViewBox(pg.ViewBox):
         self.draw_label: str | None = None
         self._rubber = None
 
-    def mouseDragEvent(self, event, axis=None):
+    def mouseDragEvent(self, event: MouseDragEvent, axis: int | None = None):
         if self.draw_label is None or event.button() != Qt.MouseButton.LeftButton:
             return super().mouseDragEvent(event, axis)
         event.accept()
         start, now = self.mapSceneToView(event.buttonDownScenePos()), self.mapSceneToView(event.scenePos())
         rect = QRectF(start, now).normalized()
         if self._rubber is None:
-            self._rubber = pg.RectROI([rect.x(), rect.y()], [max(rect.width(), 1), max(rect.height(), 1)], pen=pg.mkPen(COLOURS[self.draw_label], width=2, style=Qt.PenStyle.DashLine), movable=False)
+            self._rubber = pg.RectROI(
+                [rect.x(), rect.y()],
+                [max(rect.width(), 1), max(rect.height(), 1)],
+                pen=pg.mkPen(COLOURS[self.draw_label], width=2, style=Qt.PenStyle.DashLine),
+                movable=False,
+            )
             self.addItem(self._rubber)
         self._rubber.setPos(QPointF(rect.x(), rect.y()), update=False)
         self._rubber.setSize([max(rect.width(), 1), max(rect.height(), 1)])

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class ThresholdPanel(QWidget):
@@ -12,7 +21,7 @@ class ThresholdPanel(QWidget):
     changed = Signal()
     layers_changed = Signal(list)  # the layers ticked (a new network pass)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         # superqt imports all its widgets at once (~100 ms): here, when the panel is built after the
         # window's first frame, not when the window's modules load
@@ -32,21 +41,29 @@ class ThresholdPanel(QWidget):
         self.pathology = QComboBox()
         for label, key in self.map_choices():
             self.pathology.addItem(label, key)
-        self.pathology.setToolTip("Which heat map is drawn over the photo: the paper's two, or a baseline (computed on demand)")
+        self.pathology.setToolTip(
+            "Which heat map is drawn over the photo: the paper's two, or a baseline (computed on demand)"
+        )
         self.theta_act = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.theta_act.setRange(0.0, 1.0)
         self.theta_act.setDecimals(2)
         self.theta_act.setValue(0.1)
-        self.theta_act.setToolTip("Keep feature maps whose L1 norm exceeds this fraction of the layer's largest (paper: 0.1)")
+        self.theta_act.setToolTip(
+            "Keep feature maps whose L1 norm exceeds this fraction of the layer's largest (paper: 0.1)"
+        )
         self.cmi = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
         self.cmi.setRange(0.0, 1.0)
         self.cmi.setDecimals(2)
         self.cmi.setValue((0.1, 0.9))
-        self.cmi.setToolTip("Normalised CMI below the low handle: RNFLD set; above the high handle: RL set (paper: 0.1, 0.9)")
+        self.cmi.setToolTip(
+            "Normalised CMI below the low handle: RNFLD set; above the high handle: RL set (paper: 0.1, 0.9)"
+        )
         self.normalization = QComboBox()
         self.normalization.addItem("rank among active maps", "rank")
         self.normalization.addItem("fraction of the layer's largest", "max")
-        self.normalization.setToolTip("How each map's CMI is scaled to [0, 1] within its layer before the θ CMI thresholds apply")
+        self.normalization.setToolTip(
+            "How each map's CMI is scaled to [0, 1] within its layer before the θ CMI thresholds apply"
+        )
         self.opacity = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0.0, 1.0)
         self.opacity.setDecimals(2)
@@ -95,20 +112,15 @@ class ThresholdPanel(QWidget):
         items = [self.layers.item(i) for i in range(self.layers.count())]
         return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
 
-    def _layers_ticked(self, _item) -> None:
+    def _layers_ticked(self, _item: QListWidgetItem) -> None:
         if self.ticked_layers():  # at least one layer; an empty choice is ignored until one is ticked
             self.layers_changed.emit(self.ticked_layers())
 
     @staticmethod
     def map_choices() -> list[tuple[str, str]]:
-        return [
-            ("Rim loss (RL, high CMI)", "rl"),
-            ("RNFL defect (RNFLD, low CMI)", "rnfld"),
-            ("CAM (baseline)", "cam"),
-            ("Guided Backprop (baseline)", "gbp"),
-            ("SmoothGrad (baseline)", "smoothgrad"),
-            ("Occlusion (baseline)", "occlusion"),
-        ]
+        from fundus_viewer.core.methods import BASELINES, PATHOLOGIES, TITLES
+
+        return [(p.display_name, p.key) for p in PATHOLOGIES] + [(f"{TITLES[b]} (baseline)", b) for b in BASELINES]
 
     def thresholds_object(self):
         from fundus_viewer.core.visualization.selection import Thresholds

@@ -8,6 +8,10 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 _installed: dict = {}
 
@@ -51,15 +55,19 @@ def install_excepthook() -> None:
         report = Signal(str)
 
     reporter = Reporter()
-    reporter.report.connect(lambda text: QMessageBox.critical(QApplication.activeWindow(), "Something went wrong", text))
+    reporter.report.connect(
+        lambda text: QMessageBox.critical(QApplication.activeWindow(), "Something went wrong", text)
+    )
     _installed["reporter"] = reporter
     sys.excepthook = _handle
     threading.excepthook = lambda args: _handle(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def _handle(kind, value, traceback) -> None:
+def _handle(kind: type[BaseException], value: BaseException | None, traceback: TracebackType | None) -> None:
     if issubclass(kind, KeyboardInterrupt):
         sys.__excepthook__(kind, value, traceback)
         return
     logging.getLogger("fundus_viewer").error("uncaught exception", exc_info=(kind, value, traceback))
-    _installed["reporter"].report.emit(f"{kind.__name__}: {value}\n\nNothing you saved is lost. The details are in the log:\n{log_path()}")
+    _installed["reporter"].report.emit(
+        f"{kind.__name__}: {value}\n\nNothing you saved is lost. The details are in the log:\n{log_path()}"
+    )

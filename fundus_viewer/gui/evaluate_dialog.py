@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
-from fundus_viewer.core.evaluation import LEVELS, METHODS, METRIC_TITLES, METRICS, PERCENT, Evaluation
+from fundus_viewer.core.evaluation import LEVELS, METRIC_TITLES, METRICS, PERCENT, Evaluation
+from fundus_viewer.core.methods import METHODS, TITLES
 
-NAMES = {"pathology": "Ours (pathology-aware)", "cam": "CAM", "gbp": "Guided BP", "smoothgrad": "SmoothGrad", "occlusion": "Occlusion", "chance": "flat map (chance)", "chance-seen": "flat where the model sees"}
+NAMES = {**TITLES, "chance": "flat map (chance)", "chance-seen": "flat where the model sees"}
 
 
 class EvaluateDialog(QDialog):
@@ -27,14 +29,14 @@ class EvaluateDialog(QDialog):
     cancel_requested = Signal()
     open_photo = Signal(str)  # file name
 
-    def __init__(self, folder: str, n_images: int, parent=None):
+    def __init__(self, folder: str, n_images: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"Localisation accuracy (paper, Table 1) — {folder}")
         self.result: Evaluation | None = None
-        self.checks = {m: QCheckBox(NAMES[m]) for m in METHODS}
-        for m, check in self.checks.items():
-            check.setChecked(True)
-            check.setToolTip("Occlusion and SmoothGrad take seconds per photo on a CPU" if m in ("occlusion", "smoothgrad") else "")
+        self.checks = {m.key: QCheckBox(m.title) for m in METHODS}
+        for m in METHODS:
+            self.checks[m.key].setChecked(True)
+            self.checks[m.key].setToolTip("takes seconds per photo on a CPU" if m.slow else "")
         methods_row = QHBoxLayout()
         for check in self.checks.values():
             methods_row.addWidget(check)
@@ -45,7 +47,10 @@ class EvaluateDialog(QDialog):
         metrics_row = QHBoxLayout()
         for check in self.metric_checks.values():
             metrics_row.addWidget(check)
-        self.info = QLabel(f"{n_images} photos with boxes in this folder. Accuracy = heat inside the boxes / all heat, per photo; mean ± std %.")
+        self.info = QLabel(
+            f"{n_images} photos with boxes in this folder. "
+            "Accuracy = heat inside the boxes / all heat, per photo; mean ± std %."
+        )
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel", enabled=False)
@@ -92,7 +97,7 @@ class EvaluateDialog(QDialog):
         self.progress.setValue(done)
         self.progress.setFormat(f"{done} / {total}  {name}")
 
-    def on_done(self, result) -> None:
+    def on_done(self, result: Evaluation | str) -> None:
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.progress.setRange(0, 1)
@@ -106,20 +111,32 @@ class EvaluateDialog(QDialog):
         self.export_button.setEnabled(True)
         methods = self.methods()
         columns = [*methods, *LEVELS]
-        rows = [(metric, pathology, row, result.paired(methods, metric).get(pathology, {}) if "pathology" in methods else {})
-                for metric in result.metrics for pathology, row in result.table(methods, metric).items()
-                if any(n for _, _, n in row.values())]  # a pathology without boxes in this folder has no row
+        rows = [
+            (
+                metric,
+                pathology,
+                row,
+                result.paired(methods, metric).get(pathology, {}) if "pathology" in methods else {},
+            )
+            for metric in result.metrics
+            for pathology, row in result.table(methods, metric).items()
+            if any(n for _, _, n in row.values())
+        ]  # a pathology without boxes in this folder has no row
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels([NAMES[c] for c in columns])
         self.table.setRowCount(len(rows))
-        self.table.setVerticalHeaderLabels([f"{METRIC_TITLES[m]}{' %' if m in PERCENT else ''} · {p}" for m, p, _, _ in rows])
+        self.table.setVerticalHeaderLabels(
+            [f"{METRIC_TITLES[m]}{' %' if m in PERCENT else ''} · {p}" for m, p, _, _ in rows]
+        )
         for r, (metric, _, row, paired) in enumerate(rows):
             digits = 1 if metric in PERCENT else 3
             for c, column in enumerate(columns):
                 mean, std, n = row[column]
                 test = paired.get(column)
                 p = f"  · Wilcoxon p {test['wilcoxon_p']:.2g}" if test and test["n"] >= 2 else ""
-                self.table.setItem(r, c, QTableWidgetItem(f"{mean:.{digits}f} ± {std:.{digits}f}  (n {n}){p}" if n else "-"))
+                self.table.setItem(
+                    r, c, QTableWidgetItem(f"{mean:.{digits}f} ± {std:.{digits}f}  (n {n}){p}" if n else "-")
+                )
         self.table.resizeColumnsToContents()
         headers = ["photo", "method", "pathology", "metric", "value"]
         self.details.setColumnCount(len(headers))
@@ -127,8 +144,10 @@ class EvaluateDialog(QDialog):
         self.details.setRowCount(len(result.scores))
         for r, score in enumerate(result.scores):
             value = f"{100 * score.value:.1f} %" if score.metric in PERCENT else f"{score.value:.3f}"
-            for c, value in enumerate([score.file_name, NAMES[score.method], score.pathology, METRIC_TITLES[score.metric], value]):
-                item = QTableWidgetItem(value)
+            for c, text in enumerate(
+                [score.file_name, NAMES[score.method], score.pathology, METRIC_TITLES[score.metric], value]
+            ):
+                item = QTableWidgetItem(text)
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 self.details.setItem(r, c, item)
         self.details.resizeColumnsToContents()

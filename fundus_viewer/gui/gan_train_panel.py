@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QProcess, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -32,14 +32,16 @@ CURVES = {"g_adv": "#1f77b4", "g_patho": "#d62728", "g_l1": "#2ca02c", "d_loss":
 class GanTrainPanel(QWidget):
     finished = Signal(int)  # exit code
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Patho-GAN — train")
         self.data = QLineEdit(placeholderText="manifest CSV or class folders (glaucoma/, normal/)")
         self.out = QLineEdit(placeholderText="run folder: log.csv, samples/, last.pt, generator.safetensors")
         self.preset = QComboBox()
         self.preset.addItems(["laptop", "paper"])
-        self.lam = QDoubleSpinBox(maximum=1e6, value=1000.0, decimals=1, toolTip="L_patho weight; 0 trains the paper's baseline")
+        self.lam = QDoubleSpinBox(
+            maximum=1e6, value=1000.0, decimals=1, toolTip="L_patho weight; 0 trains the paper's baseline"
+        )
         self.pathology = QComboBox()
         self.pathology.addItems(["both", "rl", "rnfld"])
         self.steps = QSpinBox(maximum=10_000_000, toolTip="0: the preset's number of steps")
@@ -57,7 +59,11 @@ class GanTrainPanel(QWidget):
         form.addRow("Pathology", self.pathology)
         form.addRow("Steps", self.steps)
         form.addRow("Options", self.extra)
-        self.start_button, self.stop_button, self.resume_button = QPushButton("Start"), QPushButton("Stop"), QPushButton("Resume")
+        self.start_button, self.stop_button, self.resume_button = (
+            QPushButton("Start"),
+            QPushButton("Stop"),
+            QPushButton("Resume"),
+        )
         self.start_button.clicked.connect(lambda: self.start(resume=False))
         self.resume_button.clicked.connect(lambda: self.start(resume=True))
         self.stop_button.clicked.connect(self.stop)
@@ -68,7 +74,9 @@ class GanTrainPanel(QWidget):
         self.plot = pg.PlotWidget(title="losses per step (log scale: L_patho is orders of magnitude below the others)")
         self.plot.setLogMode(y=True)
         self.plot.addLegend()
-        self.lines = {name: self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5), name=name) for name, colour in CURVES.items()}
+        self.lines = {
+            name: self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5), name=name) for name, colour in CURVES.items()
+        }
         self.sample = QLabel("the latest sample grid appears here (vessel map / real / synthetic)")
         self.sample.setMinimumHeight(200)
         self.output = QPlainTextEdit(readOnly=True, maximumBlockCount=500)
@@ -86,13 +94,28 @@ class GanTrainPanel(QWidget):
         self._update_buttons()
 
     def _browse(self, widget: QLineEdit, kind: str) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Folder") if kind == "dir" else QFileDialog.getOpenFileName(self, "Manifest", "", "CSV (*.csv);;All files (*)")[0]
+        path = (
+            QFileDialog.getExistingDirectory(self, "Folder")
+            if kind == "dir"
+            else QFileDialog.getOpenFileName(self, "Manifest", "", "CSV (*.csv);;All files (*)")[0]
+        )
         if path:
             widget.setText(path)
 
     def command(self, resume: bool) -> list[str]:
-        args = ["gan", "--data", self.data.text().strip(), "--out", self.out.text().strip(), "--preset", self.preset.currentText(),
-                "--lambda", f"{self.lam.value():g}", "--pathology", self.pathology.currentText()]
+        args = [
+            "gan",
+            "--data",
+            self.data.text().strip(),
+            "--out",
+            self.out.text().strip(),
+            "--preset",
+            self.preset.currentText(),
+            "--lambda",
+            f"{self.lam.value():g}",
+            "--pathology",
+            self.pathology.currentText(),
+        ]
         if self.steps.value():
             args += ["--steps", str(self.steps.value())]
         args += shlex.split(self.extra.text())
@@ -105,7 +128,10 @@ class GanTrainPanel(QWidget):
             self.output.appendPlainText("Choose the data and a run folder first.")
             return False
         if getattr(sys, "frozen", False):
-            self.output.appendPlainText("Training runs from a Python installation: pip install fundus-viewer, then fundus-train gan (the command below).")
+            self.output.appendPlainText(
+                "Training runs from a Python installation: pip install fundus-viewer, "
+                "then fundus-train gan (the command below)."
+            )
             self.output.appendPlainText("fundus-train " + shlex.join(self.command(resume)))
             return False
         arguments = ["-m", "trainer", *self.command(resume)]
@@ -131,7 +157,9 @@ class GanTrainPanel(QWidget):
                 rows = list(csv.DictReader(stream))
             steps = [int(r["step"]) for r in rows]
             for name, line in self.lines.items():
-                points = [(s, float(r[name])) for s, r in zip(steps, rows) if r.get(name) not in (None, "")]
+                points = [
+                    (s, float(r[name])) for s, r in zip(steps, rows, strict=True) if r.get(name) not in (None, "")
+                ]
                 line.setData([p[0] for p in points], [p[1] for p in points])
         samples = sorted((out / "samples").glob("step-*.png")) if (out / "samples").is_dir() else []
         if samples:
@@ -147,7 +175,7 @@ class GanTrainPanel(QWidget):
             if line.strip() and "it/s]" not in line and "s/it]" not in line:
                 self.output.appendPlainText(line)
 
-    def _finished(self, code: int, _status) -> None:
+    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         self.timer.stop()
         self.refresh()
         self.output.appendPlainText(f"[fundus-train exited with status {code}]")
@@ -160,6 +188,6 @@ class GanTrainPanel(QWidget):
         self.resume_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.stop()
         super().closeEvent(event)

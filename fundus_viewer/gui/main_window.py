@@ -6,9 +6,10 @@ from __future__ import annotations
 import gc
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from fundus_viewer import __version__
@@ -23,7 +24,12 @@ from fundus_viewer.gui.photo_view import PhotoView
 from fundus_viewer.gui.study_actions import StudyMenuMixin
 from fundus_viewer.gui.worker import AnalysisWorker
 
-PHOTO_FILTER = "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;DICOM (*.dcm *.dicom);;All files (*)"
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+PHOTO_FILTER = (
+    "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;DICOM (*.dcm *.dicom);;All files (*)"
+)
 RECENT_LIMIT = 10
 
 
@@ -32,7 +38,9 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
     request_open = Signal(int, str)
     request_analysis = Signal(int, object)
     request_baseline = Signal(int, object, str)
-    request_evaluation = Signal(int, str, object, object, object, object)  # job, folder, boxes, methods, thresholds, metrics
+    request_evaluation = Signal(
+        int, str, object, object, object, object
+    )  # job, folder, boxes, methods, thresholds, metrics
     request_layers = Signal(object)
     request_synthesis = Signal(int, object, int)
     redrawn = Signal()  # the maps on screen match the panel (after every redraw)
@@ -40,7 +48,6 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
     analysis_shown = Signal(str)  # photo name, once its maps are on screen
     baseline_shown = Signal(str)  # method, once its map is on screen
     cup_disc_shown = Signal(float)  # the vertical cup-to-disc ratio, once the outlines are on screen
-    _threads: list = []  # every worker thread ever started, so tests can check none is left running
 
     def __init__(self, model_path: str | None = None, device: str = "auto", cup_disc_path: str | None = None):
         super().__init__()
@@ -97,7 +104,13 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self._restore_layout()
 
     # --- set-up -------------------------------------------------------------------------------
-    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: str | QKeySequence.StandardKey | None = None,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self, triggered=lambda _checked=False: slot())
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -108,8 +121,22 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
 
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self._action("&Open photo…", self.choose_photo, QKeySequence.StandardKey.Open, "Open a fundus photo (JPEG, PNG, TIFF, BMP); its folder fills the photo list"))
-        file_menu.addAction(self._action("Open &folder…", self.choose_folder, "Ctrl+Shift+O", "Open the first photo of a folder and list them all"))
+        file_menu.addAction(
+            self._action(
+                "&Open photo…",
+                self.choose_photo,
+                QKeySequence.StandardKey.Open,
+                "Open a fundus photo (JPEG, PNG, TIFF, BMP); its folder fills the photo list",
+            )
+        )
+        file_menu.addAction(
+            self._action(
+                "Open &folder…",
+                self.choose_folder,
+                "Ctrl+Shift+O",
+                "Open the first photo of a folder and list them all",
+            )
+        )
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._fill_recent()
         samples = file_menu.addMenu("Open &sample photo")
@@ -117,46 +144,123 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         from fundus_viewer.core.resources import samples_dir
 
         for path in list_images(samples_dir()) if samples_dir().is_dir() else []:
-            action = self._action(path.name, lambda p=path: self.open_photo(p), tip="Bundled CC BY sample (see resources/samples/ATTRIBUTION.md)")
+            action = self._action(
+                path.name,
+                lambda p=path: self.open_photo(p),
+                tip="Bundled CC BY sample (see resources/samples/ATTRIBUTION.md)",
+            )
             samples.addAction(action)
-        file_menu.addAction(self._action("Open &model…", self.choose_model, "Ctrl+M", "Load another classifier (yours, from fundus-viewer import-model); the photo is analysed again with it"))
+        file_menu.addAction(
+            self._action(
+                "Open &model…",
+                self.choose_model,
+                "Ctrl+M",
+                "Load another classifier (yours, from fundus-viewer import-model); the photo is analysed again with it",
+            )
+        )
         file_menu.addSeparator()
-        file_menu.addAction(self._action("Export &view as PNG…", self.export_view, "Ctrl+E", "The photo with its overlay and boxes, as on screen"))
-        file_menu.addAction(self._action("Export &maps (.npy + PNG)…", self.export_maps, "Ctrl+Shift+E", "RL, RNFLD and any baselines computed, on the photo's own grid"))
+        file_menu.addAction(
+            self._action(
+                "Export &view as PNG…", self.export_view, "Ctrl+E", "The photo with its overlay and boxes, as on screen"
+            )
+        )
+        file_menu.addAction(
+            self._action(
+                "Export &maps (.npy + PNG)…",
+                self.export_maps,
+                "Ctrl+Shift+E",
+                "RL, RNFLD and any baselines computed, on the photo's own grid",
+            )
+        )
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
         view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self._action("&Next photo", lambda: self.step_photo(1), "PgDown", "The next photo of the folder (Page Down)"))
-        view_menu.addAction(self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp", "The previous photo of the folder (Page Up)"))
-        view_menu.addAction(self._action("&Fit photo", self.view.fit, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"))
-        view_menu.addAction(self._action("RL and RNFLD side &by side", lambda: self.panel and self.panel.side_by_side.toggle(), "Ctrl+B", "Both pathology maps at once, zoom and pan linked"))
-        self.outline_action = self._action("Cup and disc &outlines", self.show_outlines, "Ctrl+D", "The optic disc (white) and cup (cyan) as the cup/disc segmenter finds them")
+        view_menu.addAction(
+            self._action(
+                "&Next photo", lambda: self.step_photo(1), "PgDown", "The next photo of the folder (Page Down)"
+            )
+        )
+        view_menu.addAction(
+            self._action(
+                "&Previous photo", lambda: self.step_photo(-1), "PgUp", "The previous photo of the folder (Page Up)"
+            )
+        )
+        view_menu.addAction(
+            self._action(
+                "&Fit photo", self.view.fit, "Ctrl+0", "Undo zoom and pan (the mouse wheel zooms, a drag pans)"
+            )
+        )
+        view_menu.addAction(
+            self._action(
+                "RL and RNFLD side &by side",
+                lambda: self.panel and self.panel.side_by_side.toggle(),
+                "Ctrl+B",
+                "Both pathology maps at once, zoom and pan linked",
+            )
+        )
+        self.outline_action = self._action(
+            "Cup and disc &outlines",
+            self.show_outlines,
+            "Ctrl+D",
+            "The optic disc (white) and cup (cyan) as the cup/disc segmenter finds them",
+        )
         self.outline_action.setCheckable(True)
         self.outline_action.setChecked(True)
         view_menu.addAction(self.outline_action)
         view_menu.addSeparator()
         for index, (label, _key) in enumerate(ThresholdPanel.map_choices()):
-            view_menu.addAction(self._action(f"Show {label}", lambda i=index: self.panel and self.panel.pathology.setCurrentIndex(i), f"Ctrl+{index + 1}"))
+            view_menu.addAction(
+                self._action(
+                    f"Show {label}",
+                    lambda i=index: self.panel and self.panel.pathology.setCurrentIndex(i),
+                    f"Ctrl+{index + 1}",
+                )
+            )
 
         annotate_menu = self.menuBar().addMenu("&Annotate")
         for action in self.annotations.menu_actions():
             annotate_menu.addSeparator() if action is None else annotate_menu.addAction(action)
         annotate_menu.addSeparator()
-        annotate_menu.addAction(self._action("E&valuate this folder (Table 1)…", self.evaluate_folder, "Ctrl+T", "Localisation accuracy of every map for the boxes drawn here"))
+        annotate_menu.addAction(
+            self._action(
+                "E&valuate this folder (Table 1)…",
+                self.evaluate_folder,
+                "Ctrl+T",
+                "Localisation accuracy of every map for the boxes drawn here",
+            )
+        )
 
         gan_menu = self.menuBar().addMenu("&Patho-GAN")
-        gan_menu.addAction(self._action("&Synthesize from this photo…", self.open_synthesize, "Ctrl+G", "The photo's vessels through the Patho-GAN and the baseline, with every map"))
-        gan_menu.addAction(self._action("&Train a generator…", self.open_gan_training, tip="Run fundus-train gan in its own process, with live loss curves"))
+        gan_menu.addAction(
+            self._action(
+                "&Synthesize from this photo…",
+                self.open_synthesize,
+                "Ctrl+G",
+                "The photo's vessels through the Patho-GAN and the baseline, with every map",
+            )
+        )
+        gan_menu.addAction(
+            self._action(
+                "&Train a generator…",
+                self.open_gan_training,
+                tip="Run fundus-train gan in its own process, with live loss curves",
+            )
+        )
         self.build_study_menu()
         help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&Model card", self.show_model_card, tip="What the loaded classifier was trained on, its figures and weaknesses"))
+        help_menu.addAction(
+            self._action(
+                "&Model card",
+                self.show_model_card,
+                tip="What the loaded classifier was trained on, its figures and weaknesses",
+            )
+        )
         help_menu.addAction(self._action("&About Fundus Viewer", self.show_about))
 
-    def _create_worker(self, model_path, device, cup_disc_path) -> None:
+    def _create_worker(self, model_path: str | None, device: str, cup_disc_path: str | None) -> None:
         self.thread = QThread(self)
         self.thread.setObjectName("analysis-worker")
-        MainWindow._threads.append(self.thread)
         self.worker = AnalysisWorker(model_path, device, cup_disc_path)
         self.worker.moveToThread(self.thread)
         for signal, slot in (
@@ -187,7 +291,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         if not self.isVisible():
             self._finish_start_up()
 
-    def eventFilter(self, watched, event) -> bool:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not self._painted and event.type() == QEvent.Type.Paint:
             self._painted = True
             QTimer.singleShot(0, self._finish_start_up)  # after this frame reaches the screen
@@ -217,7 +321,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self._jobs += 1
         return self._jobs
 
-    def _replied(self, reply) -> None:
+    def _replied(self, reply: replies.Reply) -> None:
         self._handlers[reply.kind](reply)
 
     def _restore_layout(self) -> None:
@@ -264,7 +368,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self.statusBar().showMessage(f"Opening {path.name}…")
         return True
 
-    def _photo_opened(self, reply) -> None:
+    def _photo_opened(self, reply: replies.Reply) -> None:
         if self._opening is None or reply.job != self._opening[0]:
             return  # a newer photo was asked for meanwhile
         self._opening = None
@@ -298,7 +402,9 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
 
     def step_photo(self, step: int) -> None:
         """From the photo asked for last (PgDown twice steps twice, even before the first is decoded)."""
-        current = self._opening[1].name if self._opening is not None else self.photo.name if self.photo is not None else None
+        current = (
+            self._opening[1].name if self._opening is not None else self.photo.name if self.photo is not None else None
+        )
         if current is not None and (path := self.photos.neighbour(current, step)):
             self.open_photo(path)
 
@@ -321,11 +427,11 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             self.recent_menu.addAction(self._action(entry, lambda p=entry: self.open_photo(p)))
         self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
 
-    def dragEnterEvent(self, event) -> None:
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         for path in paths:
             if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
@@ -360,7 +466,10 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             if side_by_side:
                 self.view2.show_heat(maps.maps["rnfld"], self.panel.colormap.currentText(), self.panel.opacity.value())
             heat = maps.maps[choice]
-            lines = [f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}" for name, c in maps.counts.items()]
+            lines = [
+                f"{name.split('.')[-1]}: {c.active}/{c.maps} active · RL {c.rl} · RNFLD {c.rnfld}"
+                for name, c in maps.counts.items()
+            ]
             if heat.peak <= 0:
                 # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
                 lines.append(f"\nNo positive {choice.upper()} evidence at these thresholds.")
@@ -378,7 +487,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
         self.redrawn.emit()
 
-    def _cup_disc_measured(self, reply) -> None:
+    def _cup_disc_measured(self, reply: replies.Reply) -> None:
         if reply.job not in (0, self._job):  # 0: the segmenter itself did not load
             return
         if not reply.ok:  # a measurement is an extra: say so in passing, the maps stand
@@ -395,18 +504,28 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         a, model = self.analysis, self.model_loaded.model
         call = "glaucoma" if model.calls_glaucoma(a.probability) else "normal"
         measured = self.cup_disc
-        vcdr = "" if measured is None else " · no disc found" if measured.disc is None else f" · vCDR {measured.vcdr:.2f}"
+        vcdr = (
+            "" if measured is None else " · no disc found" if measured.disc is None else f" · vCDR {measured.vcdr:.2f}"
+        )
         flagged = a.ood is not None and a.ood.flagged
-        self.statusBar().showMessage(f"{a.image.name}: P(glaucoma) = {a.probability:.3f} → {call}{vcdr}"
-                                     f"{' · ⚠ unlike the training photos' if flagged else ''}  ({a.seconds * 1000:.0f} ms)")
-        lines = [f"<b>P(glaucoma) {a.probability:.3f} → {call}</b>", f"<small>{html.escape(model.calibration.says())}</small>"]
+        self.statusBar().showMessage(
+            f"{a.image.name}: P(glaucoma) = {a.probability:.3f} → {call}{vcdr}"
+            f"{' · ⚠ unlike the training photos' if flagged else ''}  ({a.seconds * 1000:.0f} ms)"
+        )
+        lines = [
+            f"<b>P(glaucoma) {a.probability:.3f} → {call}</b>",
+            f"<small>{html.escape(model.calibration.says())}</small>",
+        ]
         if measured is not None and measured.disc is None:
             lines.append("No optic disc found: no cup-to-disc ratio")
         elif measured is not None:
             lines.append(f"Vertical cup-to-disc ratio {measured.vcdr:.2f}")
         if flagged:
-            lines.append(f"<span style='color:#c0392b'><b>⚠ Unlike the training photos</b> (OOD {a.ood.score:.3f} &gt; {a.ood.threshold:.3f}): "
-                         "do not trust the probability or the maps.</span>")
+            lines.append(
+                "<span style='color:#c0392b'><b>⚠ Unlike the training photos</b> "
+                f"(OOD {a.ood.score:.3f} &gt; {a.ood.threshold:.3f}): "
+                "do not trust the probability or the maps.</span>"
+            )
         elif a.ood is not None:
             lines.append(f"<small>Like the training photos (OOD {a.ood.score:.3f} ≤ {a.ood.threshold:.3f})</small>")
         self.panel.result.setText("<br>".join(lines))
@@ -421,7 +540,9 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self.request_layers.emit(layers)
         if self.photo is not None:
             self._analyze_again()
-            self.statusBar().showMessage(f"Analysing {self.photo.name} with {', '.join(name.split('.')[-1] for name in layers)}…")
+            self.statusBar().showMessage(
+                f"Analysing {self.photo.name} with {', '.join(name.split('.')[-1] for name in layers)}…"
+            )
 
     def _heatmaps(self):
         """The cached analysis recombined at the panel's thresholds (kept while they stay the same)."""
@@ -440,12 +561,24 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             return None
         from fundus_viewer.core.visualization.maps import build_maps
 
-        return build_maps(self.model_loaded.visualizer, self.photo, ("pathology", *self.baselines), self.panel.thresholds_object(), self.analysis, self.baselines)
+        return build_maps(
+            self.model_loaded.visualizer,
+            self.photo,
+            ("pathology", *self.baselines),
+            self.panel.thresholds_object(),
+            self.analysis,
+            self.baselines,
+        )
 
     def export_view(self, path: str | None = None) -> Path | None:
         if self.photo is None:
             return None
-        path = path or QFileDialog.getSaveFileName(self, "Export view", f"{Path(self.photo.name).stem}.view.png", "PNG (*.png)")[0]
+        path = (
+            path
+            or QFileDialog.getSaveFileName(
+                self, "Export view", f"{Path(self.photo.name).stem}.view.png", "PNG (*.png)"
+            )[0]
+        )
         if not path:
             return None
         if not self.view.grab().save(str(path), "PNG"):
@@ -467,7 +600,12 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         try:
             written = write_maps(maps, folder, self.panel.colormap.currentText())
         except OSError as exc:
-            QMessageBox.warning(self, "Export maps", f"Could not write to {folder}: {exc.strerror or exc}. No file was left half-written; the maps written before this one are complete, without their sidecar.")
+            QMessageBox.warning(
+                self,
+                "Export maps",
+                f"Could not write to {folder}: {exc.strerror or exc}. No file was left half-written; "
+                "the maps written before this one are complete, without their sidecar.",
+            )
             return []
         self.statusBar().showMessage(f"Saved {len(written)} maps and their sidecar in {folder}", 6000)
         return written
@@ -486,13 +624,15 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
 
     def synthesize(self, seed: int = 0) -> None:
         if self.photo is None:
-            QMessageBox.information(self, "Synthesize", "Open a fundus photo first: its vessels are the generators' input.")
+            QMessageBox.information(
+                self, "Synthesize", "Open a fundus photo first: its vessels are the generators' input."
+            )
             return
         self._synthesis_job = self._next_job()  # not a photo job: the photo's analysis stays current
         self.synthesize_window.busy()
         self.request_synthesis.emit(self._synthesis_job, self.photo, seed)
 
-    def _synthesized(self, reply) -> None:
+    def _synthesized(self, reply: replies.Reply) -> None:
         if reply.job == getattr(self, "_synthesis_job", None) and getattr(self, "synthesize_window", None) is not None:
             if reply.ok:
                 self.synthesize_window.show_comparison(reply.value)
@@ -516,14 +656,15 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             "About Fundus Viewer",
             f"<b>Fundus Viewer {__version__}</b><p>Pathology-aware heat maps for glaucoma after Wang et al., "
             "MICCAI 2019: rim loss (high CMI) and RNFL defect (low CMI).</p><p>Loaded: "
-            f"{self.device_label.text()}. Help ▸ Model card says what it was trained on.</p><p>Research software; not a medical device.</p>",
+            f"{self.device_label.text()}. Help ▸ Model card says what it was trained on.</p>"
+            "<p>Research software; not a medical device.</p>",
         )
 
     # --- worker replies -----------------------------------------------------------------------
-    def _layers_failed(self, reply) -> None:
+    def _layers_failed(self, reply: replies.Reply) -> None:
         QMessageBox.warning(self, "Layers not changed", reply.error)
 
-    def _analyzed(self, reply) -> None:
+    def _analyzed(self, reply: replies.Reply) -> None:
         if reply.job != self._job:
             return  # a newer photo was opened meanwhile
         if not reply.ok:
@@ -531,12 +672,14 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             QMessageBox.warning(self, "Analysis failed", reply.error)
             return
         analysis = self.analysis = reply.value
-        self.photos.set_probability(analysis.image.name, analysis.probability, self.model_loaded.model.calls_glaucoma(analysis.probability))
+        self.photos.set_probability(
+            analysis.image.name, analysis.probability, self.model_loaded.model.calls_glaucoma(analysis.probability)
+        )
         self._show_result()  # open_photo has cleared the outlines; a re-analysis keeps them
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)
 
-    def _baseline_ready(self, reply) -> None:
+    def _baseline_ready(self, reply: replies.Reply) -> None:
         if reply.job != self._job:
             return
         if not reply.ok:
@@ -555,7 +698,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             self.photos.set_status(name, self.annotations.status(name))
 
     # --- shutdown -----------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
         settings = QSettings()
         settings.setValue("main/geometry", self.saveGeometry())

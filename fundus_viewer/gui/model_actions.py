@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QTextBrowser, QVBoxLayout
+
+if TYPE_CHECKING:
+    from fundus_viewer.gui.worker import Reply
 
 MODEL_FILTER = "Fundus Viewer classifiers (*.safetensors);;All files (*)"
 
@@ -27,7 +31,7 @@ class ModelMixin:
             self.panel.layers.setEnabled(False)
         self.request_model.emit(str(path))
 
-    def _model_replied(self, reply) -> None:
+    def _model_replied(self, reply: Reply) -> None:
         if self._closed:
             return
         self.panel.layers.setEnabled(True)
@@ -37,7 +41,9 @@ class ModelMixin:
                 QMessageBox.warning(self, "Classifier not loaded", reply.error)
             else:
                 self._show_model_label()
-                QMessageBox.warning(self, "Classifier not loaded", f"{reply.error}\n\n{self.model_loaded.name} stays loaded.")
+                QMessageBox.warning(
+                    self, "Classifier not loaded", f"{reply.error}\n\n{self.model_loaded.name} stays loaded."
+                )
             return
         switched = self.model_loaded is not None
         loaded = self.model_loaded = reply.value
@@ -70,7 +76,11 @@ class ModelMixin:
 
         path = Path(self.model_path) if self.model_path else default_classifier_path()
         card = path.with_suffix(".md")
-        text = card.read_text(encoding="utf-8") if card.is_file() else f"No model card beside {path}.\n\nLoaded: {self.device_label.text()}"
+        text = (
+            card.read_text(encoding="utf-8")
+            if card.is_file()
+            else f"No model card beside {path}.\n\nLoaded: {self.device_label.text()}"
+        )
         dialog = QDialog(self)
         dialog.setWindowTitle(f"Model card — {path.name}")
         browser = QTextBrowser()

@@ -4,12 +4,16 @@ analysed, the classifier's glaucoma probability. Activating a row opens that pho
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QListWidget, QListWidgetItem
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from fundus_viewer.core.formats import list_images
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MARKS = {"not annotated": "○", "annotated": "◐", "reviewed": "●"}
 
@@ -17,7 +21,7 @@ MARKS = {"not annotated": "○", "annotated": "◐", "reviewed": "●"}
 class PhotoList(QListWidget):
     photo_chosen = Signal(str)  # path
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.folder: Path | None = None
         self.probabilities: dict[str, float] = {}
@@ -26,7 +30,7 @@ class PhotoList(QListWidget):
         self.setToolTip("○ not annotated · ◐ annotated · ● reviewed; P = glaucoma probability once analysed")
         self.itemActivated.connect(lambda item: self.photo_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
 
-    def show_folder(self, folder: Path, status_of) -> None:
+    def show_folder(self, folder: Path, status_of: Callable[[str], str]) -> None:
         folder = Path(folder)
         if folder != self.folder:
             self.folder = folder

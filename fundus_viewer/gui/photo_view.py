@@ -8,6 +8,8 @@ per burst of range changes); a 12 MP photo costs what a 1 MP one does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer
@@ -15,8 +17,15 @@ from PySide6.QtGui import QImage
 
 from fundus_viewer.gui.box_layer import BoxLayer, DrawingViewBox
 
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from fundus_viewer.core.pyramid import ImagePyramid
+    from fundus_viewer.core.visualization.heat import GridMap
+
 _MARGIN = 0.15  # a tile reaches this fraction of the view beyond each edge, so a small pan needs no new tile
 _MAX_HEAT_PIXELS = 4_000_000  # a rendered map never exceeds this (a 4K screen's worth)
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 class _PaintReadyImage(pg.ImageItem):
@@ -24,7 +33,7 @@ class _PaintReadyImage(pg.ImageItem):
     draws without converting: otherwise every repaint (each slider step repaints the photo under the
     map) converts the whole RGB888 tile or indexed map again."""
 
-    def __init__(self, qimage_format):
+    def __init__(self, qimage_format: QImage.Format):
         super().__init__()
         self._format = qimage_format
 
@@ -35,7 +44,7 @@ class _PaintReadyImage(pg.ImageItem):
 
 
 class PhotoView(pg.GraphicsLayoutWidget):
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         pg.setConfigOptions(imageAxisOrder="row-major")
         self.viewbox = DrawingViewBox()
@@ -49,11 +58,16 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.heat = _PaintReadyImage(QImage.Format.Format_ARGB32_Premultiplied)
         self.plot.addItem(self.photo)
         self.plot.addItem(self.heat)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), interactive=False, label="heat")
+        self.colorbar = pg.ColorBarItem(
+            values=(0, 1), colorMap=pg.colormap.get("inferno"), interactive=False, label="heat"
+        )
         self.addItem(self.colorbar)
         self.boxes = BoxLayer(self.viewbox)
         # the classifier's disc and cup, where it segments them: white disc, cyan cup, above the heat
-        self.outlines = {name: pg.PlotCurveItem(pen=pg.mkPen(colour, width=2)) for name, colour in (("disc", "#ffffff"), ("cup", "#00e5ff"))}
+        self.outlines = {
+            name: pg.PlotCurveItem(pen=pg.mkPen(colour, width=2))
+            for name, colour in (("disc", "#ffffff"), ("cup", "#00e5ff"))
+        }
         for curve in self.outlines.values():
             curve.setZValue(5)
             self.plot.addItem(curve)
@@ -71,7 +85,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self._refresh_timer.start()  # once per burst of wheel or drag events
 
     # --- what is shown ------------------------------------------------------------------------
-    def show_photo(self, pyramid) -> None:
+    def show_photo(self, pyramid: ImagePyramid) -> None:
         """A photo's ``ImagePyramid`` (built in the worker); the view fits it."""
         self.pyramid = pyramid
         self._photo_tile = None
@@ -101,7 +115,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
             else:
                 curve.setData(points[:, 0], points[:, 1])
 
-    def show_heat(self, heat_map, colormap: str, opacity: float) -> None:
+    def show_heat(self, heat_map: GridMap | None, colormap: str, opacity: float) -> None:
         """A core ``GridMap`` (or None for no overlay), drawn for the visible region at screen resolution."""
         self.heat_map = heat_map
         if heat_map is None:
@@ -132,7 +146,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
         ratio = self.devicePixelRatioF() or 1.0
         return (rect.left(), rect.top(), rect.right(), rect.bottom()), max(pixel / ratio, 1e-6)
 
-    def _with_margin(self, region, bounds) -> tuple[float, float, float, float]:
+    def _with_margin(self, region: Rect, bounds: Rect) -> Rect:
         x0, y0, x1, y1 = region
         mx, my = (x1 - x0) * _MARGIN, (y1 - y0) * _MARGIN
         bx0, by0, bx1, by1 = bounds
@@ -143,9 +157,15 @@ class PhotoView(pg.GraphicsLayoutWidget):
             return
         region, pixel = self.visible()
         level = self.pyramid.level_for(pixel)
-        if self._photo_tile is not None and self._photo_tile[0] == level and _covers(self._photo_tile[1], region, (0, 0, self.pyramid.width, self.pyramid.height)):
+        if (
+            self._photo_tile is not None
+            and self._photo_tile[0] == level
+            and _covers(self._photo_tile[1], region, (0, 0, self.pyramid.width, self.pyramid.height))
+        ):
             return  # what is on screen still covers the view at the right detail
-        tile, covered = self.pyramid.crop(level, self._with_margin(region, (0, 0, self.pyramid.width, self.pyramid.height)))
+        tile, covered = self.pyramid.crop(
+            level, self._with_margin(region, (0, 0, self.pyramid.width, self.pyramid.height))
+        )
         self.photo.setImage(tile, autoLevels=False)  # uint8 RGB, no levels: Qt takes the bytes as they are
         self.photo.setRect(QRectF(covered[0], covered[1], covered[2] - covered[0], covered[3] - covered[1]))
         self._photo_tile = (level, covered)
@@ -175,7 +195,12 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.shown_heat = (values, (x0, y0, x1, y1))
 
 
-def _covers(outer, inner, bounds) -> bool:
+def _covers(outer: Rect, inner: Rect, bounds: Rect) -> bool:
     """Does ``outer`` hold ``inner`` (both x0, y0, x1, y1), where ``inner`` lies inside ``bounds``?"""
     clipped = (max(inner[0], bounds[0]), max(inner[1], bounds[1]), min(inner[2], bounds[2]), min(inner[3], bounds[3]))
-    return outer[0] <= clipped[0] + 1e-6 and outer[1] <= clipped[1] + 1e-6 and outer[2] >= clipped[2] - 1e-6 and outer[3] >= clipped[3] - 1e-6
+    return (
+        outer[0] <= clipped[0] + 1e-6
+        and outer[1] <= clipped[1] + 1e-6
+        and outer[2] >= clipped[2] - 1e-6
+        and outer[3] >= clipped[3] - 1e-6
+    )

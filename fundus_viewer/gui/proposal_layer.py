@@ -59,11 +59,15 @@ class ProposalLayer:
             self._highlight()
 
     def _add(self, proposal: Proposal, index: int) -> None:
-        item = pg.RectROI([proposal.x, proposal.y], [proposal.w, proposal.h], movable=False, resizable=False, removable=False)
+        item = pg.RectROI(
+            [proposal.x, proposal.y], [proposal.w, proposal.h], movable=False, resizable=False, removable=False
+        )
         for handle in item.getHandles():
             item.removeHandle(handle)
         item.setZValue(11)
-        caption = pg.TextItem(f"{proposal.label}?  {proposal.heat_share:.0%} of the heat", color=COLOURS[proposal.label], anchor=(0, 1))
+        caption = pg.TextItem(
+            f"{proposal.label}?  {proposal.heat_share:.0%} of the heat", color=COLOURS[proposal.label], anchor=(0, 1)
+        )
         caption.setParentItem(item)
         item.setToolTip(f"Proposed {proposal.label} box ({proposal.origin}): A accepts, X rejects, ] the next proposal")
         self.viewbox.addItem(item)

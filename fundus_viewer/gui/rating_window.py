@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -31,21 +33,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fundus_viewer.core.study.store import RatingSession, StudyError
+from fundus_viewer.core.study.store import Question, RatingSession, StudyError
 from fundus_viewer.core.study.timing import ActiveClock
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 WHEEL_BURST_SECONDS = 0.5
 _ACTIONS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel, QEvent.Type.MouseMove)
 
-def help_text(questions) -> str:
+
+def help_text(questions: Sequence[Question]) -> str:
     top = max(len(q.anchors) for q in questions)
-    return f"1-{top} answer the highlighted question  ·  Tab / Enter next  ·  ↑ ↓ question  ·  ← → case  ·  + − 0 zoom  ·  Esc leave (every answer is already saved)"
+    return (
+        f"1-{top} answer the highlighted question  ·  Tab / Enter next  ·  ↑ ↓ question  ·  ← → case  ·  "
+        "+ − 0 zoom  ·  Esc leave (every answer is already saved)"
+    )
 
 
 class QuestionBox(QFrame):
     """One question: its text and a button per score, labelled with the anchor wording."""
 
-    def __init__(self, question, parent=None):
+    def __init__(self, question: Question, parent: QWidget | None = None):
         super().__init__(parent)
         self.key = question.key
         self.setObjectName("question")
@@ -55,7 +65,7 @@ class QuestionBox(QFrame):
         layout.addWidget(text)
         row = QHBoxLayout()
         self.group = QButtonGroup(self)
-        for score, anchor in zip(question.scores, question.anchors):
+        for score, anchor in zip(question.scores, question.anchors, strict=True):
             button = QPushButton(f"{score}\n{anchor}")
             button.setToolTip(f"Key {score}: {anchor}")
             button.setCheckable(True)
@@ -82,7 +92,7 @@ class RatingWindow(QWidget):
     answer_committed = Signal(int, str, int)  # position in the rater's order, question key, score
     completed = Signal()
 
-    def __init__(self, session: RatingSession, parent=None):
+    def __init__(self, session: RatingSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.questions = session.questions
@@ -98,7 +108,7 @@ class RatingWindow(QWidget):
             "QLabel { color: #e8e8e8; font-size: 15px; }"
             "QLabel#code { font-size: 22px; font-weight: bold; }"
             "QFrame#question { border: 2px solid #3a3a3a; border-radius: 6px; }"
-            "QFrame#question[focused=\"true\"] { border: 2px solid #4aa3ff; }"
+            'QFrame#question[focused="true"] { border: 2px solid #4aa3ff; }'
             "QPushButton { background: #333; color: #eee; border: 1px solid #555; padding: 4px; font-size: 14px; }"
             "QPushButton:checked { background: #4aa3ff; color: #000; }"
         )
@@ -143,7 +153,9 @@ class RatingWindow(QWidget):
         self.position = position
         self.clock.restart()
         self.zooms = 0
-        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(self.session.image(position), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(
+            cv2.imdecode(np.frombuffer(self.session.image(position), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+        )
         self.image.setImage(rgb, levels=(0, 255))
         self.viewbox.autoRange(padding=0)
         answers = self.session.answers(position)
@@ -199,8 +211,11 @@ class RatingWindow(QWidget):
         if not reference:
             return
         answers = self.session.answers(self.position)
-        lines = [f"{q.key.upper()}: reference {reference[q.key]} ({q.anchors[reference[q.key] - 1]}), yours {answers[q.key]}"
-                 for q in self.questions if q.key in answers and q.key in reference]
+        lines = [
+            f"{q.key.upper()}: reference {reference[q.key]} ({q.anchors[reference[q.key] - 1]}), yours {answers[q.key]}"
+            for q in self.questions
+            if q.key in answers and q.key in reference
+        ]
         intro = "Calibration case (not analysed): answer, then compare with the reference."
         self.message.setText("\n".join([intro, *lines]))
 
@@ -247,35 +262,39 @@ class RatingWindow(QWidget):
         self.viewbox.autoRange(padding=0)
 
     # -- keyboard ---------------------------------------------------------------------------------
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         QApplication.instance().installEventFilter(self)  # the rater's actions anywhere in the window
         super().showEvent(event)
 
-    def hideEvent(self, event) -> None:
+    def hideEvent(self, event: QHideEvent) -> None:
         QApplication.instance().removeEventFilter(self)
         super().hideEvent(event)
 
-    def eventFilter(self, watched, event) -> bool:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # the rater's actions in this window only (the main window or another rating window may be open)
-        if event.type() in _ACTIONS and isinstance(watched, QWidget) and (watched is self or self.isAncestorOf(watched)):
+        if (
+            event.type() in _ACTIONS
+            and isinstance(watched, QWidget)
+            and (watched is self or self.isAncestorOf(watched))
+        ):
             self.clock.touch()
             if event.type() == QEvent.Type.Wheel and watched is self.view.viewport():
                 self._wheel()
         return False
 
-    def changeEvent(self, event) -> None:
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.ActivationChange:
             self.clock.resume() if self.isActiveWindow() else self.clock.pause()
         super().changeEvent(event)
 
-    def event(self, event) -> bool:
+    def event(self, event: QEvent) -> bool:
         # Tab would otherwise move Qt's focus between widgets
         if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
             self.keyPressEvent(event)
             return True
         return super().event(event)
 
-    def keyPressEvent(self, event) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key, text = event.key(), event.text()
         scores = self.questions[self.focused].scores
         if text.isdigit() and int(text) in scores:
@@ -302,7 +321,7 @@ class RatingWindow(QWidget):
             super().keyPressEvent(event)
 
 
-def open_rating(study_path, rater: str, parent=None) -> RatingWindow:
+def open_rating(study_path: str | Path, rater: str, parent: QWidget | None = None) -> RatingWindow:
     """A rating window on a study file; raises StudyError with a message for the user."""
     from fundus_viewer.core.study.store import StudyFile
 
@@ -325,7 +344,7 @@ def show_full_screen(window: QWidget) -> None:
     window.setFocus()
 
 
-def run_rating(study_path, rater: str, fullscreen: bool = True) -> int:
+def run_rating(study_path: str | Path, rater: str, fullscreen: bool = True) -> int:
     import sys
 
     from PySide6.QtWidgets import QApplication

@@ -9,9 +9,27 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 class StudyMenuMixin:
     def build_study_menu(self) -> None:
         study_menu = self.menuBar().addMenu("&Study")
-        study_menu.addAction(self._action("&New study…", self.new_study, "Ctrl+Shift+N", "Set up a blinded rating study from one folder of images per arm"))
-        study_menu.addAction(self._action("&Rate a study…", self.rate_study, "Ctrl+Shift+R", "Open a study file and rate it, full screen, blinded"))
-        study_menu.addAction(self._action("&Analyse a study…", self.analyse_study, "Ctrl+Shift+A", "Statistics of a study's answers (unblinded: for the study's owner)"))
+        study_menu.addAction(
+            self._action(
+                "&New study…",
+                self.new_study,
+                "Ctrl+Shift+N",
+                "Set up a blinded rating study from one folder of images per arm",
+            )
+        )
+        study_menu.addAction(
+            self._action(
+                "&Rate a study…", self.rate_study, "Ctrl+Shift+R", "Open a study file and rate it, full screen, blinded"
+            )
+        )
+        study_menu.addAction(
+            self._action(
+                "&Analyse a study…",
+                self.analyse_study,
+                "Ctrl+Shift+A",
+                "Statistics of a study's answers (unblinded: for the study's owner)",
+            )
+        )
 
     def new_study(self) -> None:
         from fundus_viewer.gui.study_dialogs import CreateStudyDialog

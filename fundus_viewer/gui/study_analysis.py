@@ -22,14 +22,21 @@ from PySide6.QtWidgets import (
 )
 
 from fundus_viewer.core.errors import FundusViewerError
-from fundus_viewer.core.study.report import analyze_study, format_number, format_p, format_text, write_answers_csv, write_json
+from fundus_viewer.core.study.report import (
+    analyze_study,
+    format_number,
+    format_p,
+    format_text,
+    write_answers_csv,
+    write_json,
+)
 from fundus_viewer.core.study.store import StudyFile
 
 COLOURS = ["#4aa3ff", "#ff9f43", "#7bd389", "#e05d5d", "#b48ef0"]
 
 
 class AnalysisWindow(QWidget):
-    def __init__(self, study_path: str | Path, parent=None):
+    def __init__(self, study_path: str | Path, parent: QWidget | None = None):
         super().__init__(parent)
         self.study_path = Path(study_path)
         self.setWindowTitle(f"Study analysis — {self.study_path.name} (unblinded)")
@@ -37,7 +44,9 @@ class AnalysisWindow(QWidget):
         self.tests = QTableWidget()
         self.tests.setToolTip("Two-sided tests on case scores; paired columns use the pairing key")
         self.calls = QTableWidget()  # a real-or-synthetic study: could the raters tell?
-        self.calls.setToolTip("Each rater's accuracy (exact 95% CI, binomial test against 50 %) and d' / AUC per synthetic arm")
+        self.calls.setToolTip(
+            "Each rater's accuracy (exact 95% CI, binomial test against 50 %) and d' / AUC per synthetic arm"
+        )
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setFont(QFont("monospace", 10))
         self.plots = pg.GraphicsLayoutWidget()
@@ -49,7 +58,11 @@ class AnalysisWindow(QWidget):
             ("Export histograms (PNG)…", "One PNG per question, as drawn here", self.export_png),
             ("Export answers (CSV)…", "Every answer with its rater, case, arm, pairing key and time", self.export_csv),
             ("Export analysis (JSON)…", "All the figures below, machine-readable", self.export_json),
-            ("Export MRMC tables…", "The long tables iMRMC / RJafroc / MRMCaov read (mrmc-*.csv, .imrmc where a truth is defined)", self.export_mrmc),
+            (
+                "Export MRMC tables…",
+                "The long tables iMRMC / RJafroc / MRMCaov read (mrmc-*.csv, .imrmc where a truth is defined)",
+                self.export_mrmc,
+            ),
             ("Refresh", "Re-read the study file (raters may still be rating)", self.refresh),
             ("Lock study", "No answer can be added or changed afterwards", self.lock),
         ):
@@ -96,7 +109,9 @@ class AnalysisWindow(QWidget):
         self.table.setHorizontalHeaderLabels(headers)
         self.table.setRowCount(len(rows))
         for r, s in enumerate(rows):
-            for c, value in enumerate([s.question, s.arm, str(s.n), format_number(s.mean), format_number(s.sd), format_number(s.median, 1)]):
+            for c, value in enumerate(
+                [s.question, s.arm, str(s.n), format_number(s.mean), format_number(s.sd), format_number(s.median, 1)]
+            ):
                 item = QTableWidgetItem(value)
                 if c >= 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -104,7 +119,17 @@ class AnalysisWindow(QWidget):
         self.table.resizeColumnsToContents()
 
     def _fill_tests(self) -> None:
-        headers = ["question", "arms (a vs b)", "mean a - b (95% CI)", "Student p", "Welch p", "Mann-Whitney p", "paired t p", "Wilcoxon p", "Cohen's d (95% CI)"]
+        headers = [
+            "question",
+            "arms (a vs b)",
+            "mean a - b (95% CI)",
+            "Student p",
+            "Welch p",
+            "Mann-Whitney p",
+            "paired t p",
+            "Wilcoxon p",
+            "Cohen's d (95% CI)",
+        ]
         rows = self.analysis.comparisons
         self.tests.setColumnCount(len(headers))
         self.tests.setHorizontalHeaderLabels(headers)
@@ -114,13 +139,15 @@ class AnalysisWindow(QWidget):
             values = [
                 c.question,
                 f"{c.arm_a} vs {c.arm_b}",
-                f"{format_number(c.mean_difference)} ({format_number(c.difference_ci95[0])} to {format_number(c.difference_ci95[1])})",
+                f"{format_number(c.mean_difference)} "
+                f"({format_number(c.difference_ci95[0])} to {format_number(c.difference_ci95[1])})",
                 format_p(c.student_p),
                 format_p(c.welch_p),
                 format_p(c.mann_whitney_p),
                 format_p(paired.p) if paired else "-",
                 format_p(paired.wilcoxon_p) if paired else "-",
-                f"{format_number(c.cohen_d)} ({format_number(c.cohen_d_ci95[0])} to {format_number(c.cohen_d_ci95[1])})",
+                f"{format_number(c.cohen_d)} "
+                f"({format_number(c.cohen_d_ci95[0])} to {format_number(c.cohen_d_ci95[1])})",
             ]
             for col, value in enumerate(values):
                 self.tests.setItem(r, col, QTableWidgetItem(value))
@@ -138,8 +165,15 @@ class AnalysisWindow(QWidget):
         self.calls.setRowCount(len(result.accuracy))
         for r, a in enumerate(result.accuracy):
             s = sensitivity.get((a.rater, a.arm))
-            values = [a.rater, a.arm, f"{a.correct} of {a.n}", f"{a.accuracy:.1%} ({a.ci95[0]:.1%} to {a.ci95[1]:.1%})", format_p(a.p_vs_chance),
-                      format_number(s.d_prime) if s else "", format_number(s.auc) if s else ""]
+            values = [
+                a.rater,
+                a.arm,
+                f"{a.correct} of {a.n}",
+                f"{a.accuracy:.1%} ({a.ci95[0]:.1%} to {a.ci95[1]:.1%})",
+                format_p(a.p_vs_chance),
+                format_number(s.d_prime) if s else "",
+                format_number(s.auc) if s else "",
+            ]
             for c, value in enumerate(values):
                 self.calls.setItem(r, c, QTableWidgetItem(value))
         self.calls.resizeColumnsToContents()
@@ -156,11 +190,19 @@ class AnalysisWindow(QWidget):
             width = 0.8 / max(1, len(summaries))
             for i, s in enumerate(summaries):
                 x = [score + (i - (len(summaries) - 1) / 2) * width for score in range(1, len(s.histogram) + 1)]
-                bars = pg.BarGraphItem(x=x, height=s.histogram, width=width, brush=COLOURS[i % len(COLOURS)], name=f"{s.arm} (mean {format_number(s.mean)})")
+                bars = pg.BarGraphItem(
+                    x=x,
+                    height=s.histogram,
+                    width=width,
+                    brush=COLOURS[i % len(COLOURS)],
+                    name=f"{s.arm} (mean {format_number(s.mean)})",
+                )
                 plot.addItem(bars)
             tallest = max((max(s.histogram) for s in summaries), default=1)
             plot.setYRange(0, tallest * 1.5, padding=0)  # room for the legend above the bars
-            plot.getAxis("bottom").setTicks([[(v, str(v)) for v in range(1, len(summaries[0].histogram) + 1)]] if summaries else None)
+            plot.getAxis("bottom").setTicks(
+                [[(v, str(v)) for v in range(1, len(summaries[0].histogram) + 1)]] if summaries else None
+            )
             self.plot_items[question] = plot
 
     # -- exports ----------------------------------------------------------------------------------
@@ -204,7 +246,9 @@ class AnalysisWindow(QWidget):
             write_json(self.analysis, Path(path))
 
     def lock(self) -> None:
-        answer = QMessageBox.question(self, "Lock study", "Lock this study? No rater can add or change an answer afterwards.")
+        answer = QMessageBox.question(
+            self, "Lock study", "Lock this study? No rater can add or change an answer afterwards."
+        )
         if answer == QMessageBox.StandardButton.Yes:
             with StudyFile(self.study_path) as study:
                 study.lock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -23,13 +24,17 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.study.create import create_study, parse_arms
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def path_row(edit: QLineEdit, choose) -> QHBoxLayout:
+
+def path_row(edit: QLineEdit, choose: Callable[[], object]) -> QHBoxLayout:
     """A path field with its Choose… button."""
     browse = QPushButton("Choose…")
     browse.clicked.connect(choose)
@@ -40,7 +45,7 @@ def path_row(edit: QLineEdit, choose) -> QHBoxLayout:
 
 
 class CreateStudyDialog(QDialog):
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("New rating study")
         self.created: Path | None = None
@@ -62,15 +67,26 @@ class CreateStudyDialog(QDialog):
         self.pair_by = QLineEdit(placeholderText=r"e.g. (\d+): images sharing this part of their name form a pair")
         self.seed = QSpinBox(maximum=2**31 - 1, toolTip="Seeds case numbers, repeated cases and every rater's order")
         self.repeats = QSpinBox(maximum=10000, toolTip="Cases shown twice, to measure each rater's consistency")
-        self.size = QSpinBox(minimum=128, maximum=4096, value=512, singleStep=64, suffix=" px", toolTip="Every image is re-encoded as a PNG of this size")
+        self.size = QSpinBox(
+            minimum=128,
+            maximum=4096,
+            value=512,
+            singleStep=64,
+            suffix=" px",
+            toolTip="Every image is re-encoded as a PNG of this size",
+        )
         self.title = QLineEdit(placeholderText="shown to raters: must not name an arm")
         self.task = QComboBox(toolTip="What raters are asked of each image")
         self.task.addItem("Scores: RL and RNFLD clarity, 1-5", "score")
         self.task.addItem("Real or synthetic, and how sure", "real-or-synthetic")
         self.real_arm = QLineEdit("real", toolTip="The arm holding the real photos; every other arm is synthetic")
-        self.confidence = QCheckBox("Also ask how sure the rater is", toolTip="guessing / fairly sure / certain, after the scores")
+        self.confidence = QCheckBox(
+            "Also ask how sure the rater is", toolTip="guessing / fairly sure / certain, after the scores"
+        )
         self.task.currentIndexChanged.connect(self._task_changed)
-        self.calibration = QLineEdit(placeholderText="optional: a folder of images with reference.csv, shown first with feedback")
+        self.calibration = QLineEdit(
+            placeholderText="optional: a folder of images with reference.csv, shown first with feedback"
+        )
         calibration_row = path_row(self.calibration, self.choose_calibration)
 
         form = QFormLayout()
@@ -118,7 +134,9 @@ class CreateStudyDialog(QDialog):
         self.arms.setItem(row, 1, path_item)
 
     def choose_out(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New study file", "study.fvstudy", "Fundus Viewer study (*.fvstudy)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New study file", "study.fvstudy", "Fundus Viewer study (*.fvstudy)"
+        )
         if path:
             self.out.setText(path)
 
@@ -132,16 +150,27 @@ class CreateStudyDialog(QDialog):
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(300)
 
-        def step(done, total):
+        def step(done: int, total: int) -> None:
             progress.setMaximum(total)
             progress.setValue(done)
             QApplication.processEvents()
 
         try:
             arms = parse_arms(specs)
-            study = create_study(self.out.text().strip(), arms, size=self.size.value(), pair_by=self.pair_by.text().strip() or None, repeats=self.repeats.value(), seed=self.seed.value(),
-                                 title=self.title.text().strip(), progress=step, calibration=self.calibration.text().strip() or None, task=self.task.currentData(),
-                                 real_arm=self.real_arm.text().strip(), confidence=self.confidence.isChecked())
+            study = create_study(
+                self.out.text().strip(),
+                arms,
+                size=self.size.value(),
+                pair_by=self.pair_by.text().strip() or None,
+                repeats=self.repeats.value(),
+                seed=self.seed.value(),
+                title=self.title.text().strip(),
+                progress=step,
+                calibration=self.calibration.text().strip() or None,
+                task=self.task.currentData(),
+                real_arm=self.real_arm.text().strip(),
+                confidence=self.confidence.isChecked(),
+            )
         except FundusViewerError as exc:
             progress.close()
             QMessageBox.critical(self, "Study not created", str(exc))
@@ -150,10 +179,14 @@ class CreateStudyDialog(QDialog):
         n = len(study.case_ids())
         study.close()
         self.created = Path(self.out.text().strip())
-        QMessageBox.information(self, "Study created", f"{self.created.name}: {n} cases. Hand this one file to each rater.")
+        QMessageBox.information(
+            self, "Study created", f"{self.created.name}: {n} cases. Hand this one file to each rater."
+        )
         self.accept()
 
 
-def ask_rater_name(parent) -> str | None:
-    name, ok = QInputDialog.getText(parent, "Rate a study", "Your name (reopening with the same name resumes where you stopped):")
+def ask_rater_name(parent: QWidget | None) -> str | None:
+    name, ok = QInputDialog.getText(
+        parent, "Rate a study", "Your name (reopening with the same name resumes where you stopped):"
+    )
     return name.strip() if ok and name.strip() else None

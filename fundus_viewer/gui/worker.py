@@ -11,8 +11,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import torch
+
+    from fundus_viewer.core.boxes import ImageBoxes
+    from fundus_viewer.core.photo import PreparedPhoto
+    from fundus_viewer.core.visualization.selection import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +35,7 @@ LAYERS = "layers"  # error only: the layers asked for cannot be visualised
 BASELINE = "baseline"  # value: (method, BaselineMap)
 PROGRESS = "evaluation-progress"  # value: (done, total, file name)
 EVALUATION = "evaluation"  # value: Evaluation
-SYNTHESIS = "synthesis"  # value: gan.compare.Comparison
+SYNTHESIS = "synthesis"  # value: gan.compare.SynthesisComparison
 
 
 @dataclass(frozen=True)
@@ -72,10 +82,10 @@ class AnalysisWorker(QObject):
         self._cancelled: set[int] = set()  # jobs cancelled from the GUI thread; read between photos
         self._gan = None  # (segmenter, {name: generator}, cup/disc segmenter or None), loaded on the first synthesis
 
-    def _reply(self, job: int, kind: str, value=None) -> None:
+    def _reply(self, job: int, kind: str, value: object = None) -> None:
         self.returned.emit(Reply(job, kind, value))
 
-    def _error(self, job: int, kind: str, exc_or_text) -> None:
+    def _error(self, job: int, kind: str, exc_or_text: Exception | str) -> None:
         text = exc_or_text if isinstance(exc_or_text, str) else _message(exc_or_text)
         self.errored.emit(Reply(job, kind, error=text))
 
@@ -113,10 +123,18 @@ class AnalysisWorker(QObject):
             # pytorch-grad-cam's extensions holds the GIL long enough to freeze the window (260 ms).
             import fundus_viewer.core.evaluation  # noqa: F401
             import fundus_viewer.core.visualization.maps  # noqa: F401
+
             spec = model.spec
             name = Path(model.checkpoint_path).name
-            loaded = LoadedModel(model.checkpoint_path, name, f"{spec.arch}, {spec.input_size} px", describe_device(device),
-                                 model.conv_layer_names(), list(visualizer.layers), visualizer)
+            loaded = LoadedModel(
+                model.checkpoint_path,
+                name,
+                f"{spec.arch}, {spec.input_size} px",
+                describe_device(device),
+                model.conv_layer_names(),
+                list(visualizer.layers),
+                visualizer,
+            )
         except Exception as exc:  # any failure becomes a message; the window stays usable
             log.exception("the classifier %s was not loaded", path or self._model_path or "(bundled)")
             self._error(0, MODEL, exc)
@@ -147,7 +165,7 @@ class AnalysisWorker(QObject):
         self._reply(job_id, PHOTO, photo)
 
     @Slot(int, object)
-    def analyze(self, job_id: int, photo) -> None:
+    def analyze(self, job_id: int, photo: PreparedPhoto) -> None:
         if job_id < self._latest:
             return  # superseded while it waited in the queue
         if self._visualizer is None:
@@ -172,7 +190,7 @@ class AnalysisWorker(QObject):
             log.exception("cup/disc measurement of %s failed", analysis.image.name)
             self._error(job_id, CUP_DISC, exc)
 
-    def _load_cup_disc(self, device) -> None:
+    def _load_cup_disc(self, device: torch.device) -> None:
         """The bundled (or given) cup/disc segmenter; without one the window simply shows no outlines."""
         from fundus_viewer.core.cup_disc import default_cup_disc_path, load_cup_disc_segmenter
 
@@ -185,7 +203,7 @@ class AnalysisWorker(QObject):
             self._error(0, CUP_DISC, f"The cup/disc segmenter was not loaded: {_message(exc)}")
 
     @Slot(object)
-    def set_layers(self, layers) -> None:
+    def set_layers(self, layers: list[str]) -> None:
         """Visualise other layers from the next analysis on (queued before it, so it applies to it)."""
         if self._visualizer is None:
             return
@@ -197,7 +215,7 @@ class AnalysisWorker(QObject):
             self._error(self._latest, LAYERS, exc)
 
     @Slot(int, object, str)
-    def baseline(self, job_id: int, photo, method: str) -> None:
+    def baseline(self, job_id: int, photo: PreparedPhoto, method: str) -> None:
         """One baseline (CAM, GBP, SmoothGrad, Occlusion) on demand: they cost up to seconds each."""
         if job_id < self._latest or self._visualizer is None:
             return
@@ -210,7 +228,15 @@ class AnalysisWorker(QObject):
             self._error(job_id, BASELINE, exc)
 
     @Slot(int, str, object, object, object, object)
-    def evaluate(self, job_id: int, folder: str, boxes, methods, thresholds, metrics=("accuracy",)) -> None:
+    def evaluate(
+        self,
+        job_id: int,
+        folder: str,
+        boxes: dict[str, ImageBoxes],
+        methods: Sequence[str],
+        thresholds: Thresholds,
+        metrics: Sequence[str] = ("accuracy",),
+    ) -> None:
         """The paper's Table 1 for the drawn boxes; progress per photo, cancellable between photos."""
         if self._visualizer is None:
             self._error(job_id, EVALUATION, "No classifier is loaded, so nothing can be evaluated.")
@@ -219,9 +245,14 @@ class AnalysisWorker(QObject):
             from fundus_viewer.core.evaluation import evaluate_localization
 
             result = evaluate_localization(
-                self._visualizer, folder, boxes, methods, thresholds,
+                self._visualizer,
+                folder,
+                boxes,
+                methods,
+                thresholds,
                 progress=lambda done, total, name: self._reply(job_id, PROGRESS, (done, total, name)),
-                should_stop=lambda: job_id in self._cancelled, metrics=metrics,
+                should_stop=lambda: job_id in self._cancelled,
+                metrics=metrics,
             )
         except Exception as exc:
             log.exception("evaluation failed")
@@ -230,7 +261,7 @@ class AnalysisWorker(QObject):
         self._reply(job_id, EVALUATION, result)
 
     @Slot(int, object, int)
-    def synthesize(self, job_id: int, photo, seed: int) -> None:
+    def synthesize(self, job_id: int, photo: PreparedPhoto, seed: int) -> None:
         """Vessels of the photo, Patho-GAN's and the baseline's photos from them, and every map."""
         if self._visualizer is None:
             self._error(job_id, SYNTHESIS, "No classifier is loaded, so no maps can be drawn.")
@@ -242,7 +273,10 @@ class AnalysisWorker(QObject):
 
             device = self._visualizer.device
             if self._gan is None:
-                generators = {"Patho-GAN": load_generator(device=device, which="patho-gan"), "baseline": load_generator(device=device, which="baseline")}
+                generators = {
+                    "Patho-GAN": load_generator(device=device, which="patho-gan"),
+                    "baseline": load_generator(device=device, which="baseline"),
+                }
                 cup_disc = None
                 if any(g.spec.disc_cup for g in generators.values()):
                     from fundus_viewer.core.cup_disc import load_cup_disc_segmenter
@@ -250,7 +284,11 @@ class AnalysisWorker(QObject):
                     cup_disc = load_cup_disc_segmenter(device=device)
                 self._gan = (load_vessel_segmenter(device=device), generators, cup_disc)
             segmenter, generators, cup_disc = self._gan
-            self._reply(job_id, SYNTHESIS, compare_photo(self._visualizer.model, segmenter, photo.rgb, generators, seed, photo.name, cup_disc))
+            self._reply(
+                job_id,
+                SYNTHESIS,
+                compare_photo(self._visualizer.model, segmenter, photo.rgb, generators, seed, photo.name, cup_disc),
+            )
         except Exception as exc:
             log.exception("synthesis failed")
             self._error(job_id, SYNTHESIS, exc)

@@ -81,8 +81,11 @@ def _manifest_rows(path: Path) -> list[tuple[str, Path]]:
         raise DataSourceError(f"{path}: cannot read the manifest ({exc})") from None
     if rows and "path" not in rows[0]:
         raise DataSourceError(f"{path}: a manifest needs a 'path' column (it has {', '.join(rows[0])})")
-    return [(row["path"].strip(), path.parent / row["path"].strip()) for row in rows
-            if (row.get("path") or "").strip() and (row.get("role") or "photo").strip().lower() == "photo"]
+    return [
+        (row["path"].strip(), path.parent / row["path"].strip())
+        for row in rows
+        if (row.get("path") or "").strip() and (row.get("role") or "photo").strip().lower() == "photo"
+    ]
 
 
 def _expand(entries: list[tuple[str, Path]], prefix: str) -> list[DataItem]:

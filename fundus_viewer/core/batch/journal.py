@@ -21,14 +21,19 @@ class Journal:
     def __init__(self, folder: Path, rank: int = 0):
         self.path = Path(folder) / f"rows.{rank}.jsonl"
         self._truncate_torn_line()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        self._fd: int | None = os.open(
+            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644
+        )
 
     def append(self, row: dict) -> None:
         line = (json.dumps(row, separators=(",", ":"), allow_nan=False, default=str) + "\n").encode("utf-8")
+        fd = self._fd
+        if fd is None:
+            raise ValueError(f"{self.path}: the journal is closed")
         view = memoryview(line)
         while view:  # a short write (a signal, a nearly full disk) goes on where it stopped
-            view = view[os.write(self._fd, view):]
-        os.fsync(self._fd)
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -55,7 +55,11 @@ class PhotoDataset:
             photo = PreparedPhoto(image)
             out.width, out.height = photo.width, photo.height
             if image.dicom is not None:
-                out.dicom = {k: v for k, v in image.dicom.as_dict().items() if k in ("sop_instance_uid", "laterality", "acquired", "device", "modality")}
+                out.dicom = {
+                    k: v
+                    for k, v in image.dicom.as_dict().items()
+                    if k in ("sop_instance_uid", "laterality", "acquired", "device", "modality")
+                }
             if self.spec is not None:
                 out.transform, out.pixels = photo.for_spec(self.spec)
             if self.keep_photo:

@@ -18,13 +18,21 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from fundus_viewer.core.batch.inputs import DataItem, DataSourceError
 from fundus_viewer.core.batch.journal import Journal, read_rows, write_summary
-from fundus_viewer.core.jsonsafe import json_safe
-from fundus_viewer.core.batch.loader import PhotoDataset, default_workers, keep_as_list, opencv_pool_stopped, worker_context
+from fundus_viewer.core.batch.loader import (
+    PhotoDataset,
+    Prepared,
+    default_workers,
+    keep_as_list,
+    opencv_pool_stopped,
+    worker_context,
+)
 from fundus_viewer.core.distributed import Dist, barrier, broadcast_object
 from fundus_viewer.core.errors import FundusViewerError
+from fundus_viewer.core.jsonsafe import json_safe
 
 RUN_FILE = "run.json"
 BASE_COLUMNS = ["index", "key", "path", "width", "height"]
@@ -40,10 +48,19 @@ class RunResult:
     summary: Path | None  # rank 0's merged summary.csv
 
 
-def run_dataset(task, items: list[DataItem], out: Path, batch_size: int = 16, workers: int | None = None, resume: bool = False,
-                dist: Dist | None = None, progress: bool = True, retry_errors: bool = False) -> RunResult:
+def run_dataset(
+    task,
+    items: list[DataItem],
+    out: Path,
+    batch_size: int = 16,
+    workers: int | None = None,
+    resume: bool = False,
+    dist: Dist | None = None,
+    progress: bool = True,
+    retry_errors: bool = False,
+) -> RunResult:
     """Run ``task`` (``core.batch.tasks``) over ``items`` into ``out``; see the module docstring."""
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
     from tqdm import tqdm
 
     dist = dist or Dist()
@@ -74,10 +91,26 @@ def run_dataset(task, items: list[DataItem], out: Path, batch_size: int = 16, wo
     mine = pending[dist.rank :: dist.world]
     journal = Journal(out, dist.rank)
     workers = default_workers() if workers is None else workers
-    loader = DataLoader(PhotoDataset([(i, items[i]) for i in mine], task.spec, task.keep_photo), batch_size=max(1, batch_size), num_workers=workers,
-                        collate_fn=keep_as_list, prefetch_factor=2 if workers else None, multiprocessing_context=worker_context() if workers else None)
+    # DataLoader takes any map-style dataset (__getitem__ and __len__), but its stubs ask for a Dataset
+    # subclass; PhotoDataset is not one so that importing the loader does not import torch.
+    dataset = cast(Dataset[Prepared], PhotoDataset([(i, items[i]) for i in mine], task.spec, task.keep_photo))
+    loader: DataLoader[Prepared] = DataLoader(
+        dataset,
+        batch_size=max(1, batch_size),
+        num_workers=workers,
+        collate_fn=keep_as_list,
+        prefetch_factor=2 if workers else None,
+        multiprocessing_context=worker_context() if workers else None,
+    )
     done = failed = 0
-    bar = tqdm(total=len(pending), unit="photo", desc=task.name, file=sys.stderr, disable=not (progress and dist.main), smoothing=0.1)
+    bar = tqdm(
+        total=len(pending),
+        unit="photo",
+        desc=task.name,
+        file=sys.stderr,
+        disable=not (progress and dist.main),
+        smoothing=0.1,
+    )
     try:
         with opencv_pool_stopped(workers):
             batches = iter(loader)  # the workers start here
@@ -109,7 +142,7 @@ def process_batch(task, batch) -> list[dict]:
     ok = [p for p in batch if not p.error]
     started = time.perf_counter()
     try:
-        results = dict(zip((p.index for p in ok), task.process(ok))) if ok else {}
+        results = dict(zip((p.index for p in ok), task.process(ok), strict=True)) if ok else {}
     except OSError as exc:
         raise FundusViewerError(f"could not write the outputs: {exc.strerror or exc}") from None
     except Exception:  # noqa: BLE001 - retried photo by photo below
@@ -124,7 +157,14 @@ def process_batch(task, batch) -> list[dict]:
     share = (time.perf_counter() - started) / max(1, len(ok))
     rows = []
     for p in batch:
-        row = {"index": p.index, "key": p.item.key, "path": p.item.path, "width": p.width or None, "height": p.height or None, **p.dicom}
+        row = {
+            "index": p.index,
+            "key": p.item.key,
+            "path": p.item.path,
+            "width": p.width or None,
+            "height": p.height or None,
+            **p.dicom,
+        }
         if p.error:
             row["error"] = p.error
         else:
@@ -149,11 +189,17 @@ def _check_or_start(out: Path, record: dict, resume: bool, task) -> bool:
     rows = read_rows(out)
     if not resume:
         if previous.exists() or rows:
-            raise DataSourceError(f"{out} holds a run already ({len(rows)} photo(s) recorded): add --resume to go on with it, or choose another --out")
+            raise DataSourceError(
+                f"{out} holds a run already ({len(rows)} photo(s) recorded): add --resume to go on with it, "
+                "or choose another --out"
+            )
         return True
     if not previous.exists():
         if rows:
-            raise DataSourceError(f"{out} has recorded photos but no {RUN_FILE}: it cannot be checked against this run; choose another --out")
+            raise DataSourceError(
+                f"{out} has recorded photos but no {RUN_FILE}: it cannot be checked against this run; "
+                "choose another --out"
+            )
         return True
     try:
         before = json.loads(previous.read_text(encoding="utf-8"))
@@ -162,7 +208,10 @@ def _check_or_start(out: Path, record: dict, resume: bool, task) -> bool:
     for what, key in (("task", "task"), ("settings", "settings"), ("photo list", "items_sha256")):
         if before.get(key) != record[key]:
             detail = f" ({before.get(key)} then, {record[key]} now)" if key != "items_sha256" else ""
-            raise DataSourceError(f"{out}: --resume with a different {what} than the run there{detail}; use the same options and --data, or another --out")
+            raise DataSourceError(
+                f"{out}: --resume with a different {what} than the run there{detail}; "
+                "use the same options and --data, or another --out"
+            )
     if not task.exists(out):
         if rows:
             raise DataSourceError(f"{out}: the run's outputs have gone but its rows remain; choose another --out")

@@ -10,6 +10,7 @@ The attributes say which item each index is (``keys``), the methods, model and t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from fundus_viewer.core.visualization.heat import GridMap
 
 TRANSFORM_FIELDS = ("height", "width", "left", "top", "side", "resize", "crop")
 STORE_NAME = "maps.zarr"
+OpenMode = Literal["r", "r+", "a", "w", "w-"]  # as zarr.open_group takes them
 
 
 class MapStore:
@@ -35,12 +37,26 @@ class MapStore:
         n = len(keys)
         for name, (h, w) in grids.items():
             group.create_array(name, shape=(n, h, w), chunks=(1, h, w), dtype="float32", fill_value=np.nan)
-        group.create_array("transform", shape=(n, len(TRANSFORM_FIELDS)), chunks=(1, len(TRANSFORM_FIELDS)), dtype="int64", fill_value=-1)
-        group.attrs.update({**attrs, "keys": list(keys), "methods": list(grids), "transform_fields": list(TRANSFORM_FIELDS), "format": 1})
+        group.create_array(
+            "transform",
+            shape=(n, len(TRANSFORM_FIELDS)),
+            chunks=(1, len(TRANSFORM_FIELDS)),
+            dtype="int64",
+            fill_value=-1,
+        )
+        group.attrs.update(
+            {
+                **attrs,
+                "keys": list(keys),
+                "methods": list(grids),
+                "transform_fields": list(TRANSFORM_FIELDS),
+                "format": 1,
+            }
+        )
         return cls(group)
 
     @classmethod
-    def open(cls, folder: Path, mode: str = "r") -> MapStore:
+    def open(cls, folder: Path, mode: OpenMode = "r") -> MapStore:
         import zarr
 
         return cls(zarr.open_group(str(Path(folder) / STORE_NAME), mode=mode))

@@ -19,12 +19,17 @@ def call_row(model, probability: float, ood=None, measured=None) -> dict:
     (None where no disc was found: no ratio, rather than a 0.00 that reads as a healthy disc)."""
     names = model.spec.class_names
     other = next((n for i, n in enumerate(names) if i != model.glaucoma_index), "normal")
-    row = {"probability_glaucoma": round(float(probability), 6), "prediction": names[model.glaucoma_index] if model.calls_glaucoma(probability) else other,
-           "threshold": round(model.calibration.threshold, 6)}
+    row = {
+        "probability_glaucoma": round(float(probability), 6),
+        "prediction": names[model.glaucoma_index] if model.calls_glaucoma(probability) else other,
+        "threshold": round(model.calibration.threshold, 6),
+    }
     if ood is not None:
         row.update(ood_score=round(ood.score, 6), ood_threshold=round(ood.threshold, 6), ood_flag=ood.flagged)
     if measured is not None:
-        row["vertical_cdr"] = round(measured.vcdr, 3) if measured.disc is not None and not math.isnan(measured.vcdr) else None
+        row["vertical_cdr"] = (
+            round(measured.vcdr, 3) if measured.disc is not None and not math.isnan(measured.vcdr) else None
+        )
         row["disc_found"] = measured.disc is not None
     return row
 
@@ -61,7 +66,16 @@ def output_stem(index: int, key: str) -> str:
 
 class ClassifyTask:
     name = "classify"
-    columns = ["probability_glaucoma", "prediction", "threshold", "ood_score", "ood_threshold", "ood_flag", "vertical_cdr", "disc_found"]
+    columns = [
+        "probability_glaucoma",
+        "prediction",
+        "threshold",
+        "ood_score",
+        "ood_threshold",
+        "ood_flag",
+        "vertical_cdr",
+        "disc_found",
+    ]
 
     def __init__(self, model, device, cup_disc=None, amp: bool = False):
         self.model, self.device, self.cup_disc, self.amp = model.eval(), device, cup_disc, amp
@@ -69,7 +83,11 @@ class ClassifyTask:
         self.keep_photo = cup_disc is not None
 
     def settings(self) -> dict:
-        return {"model": checkpoint_identity(self.model), "cup_disc": checkpoint_identity(self.cup_disc), "amp": self.amp and self.device.type == "cuda"}
+        return {
+            "model": checkpoint_identity(self.model),
+            "cup_disc": checkpoint_identity(self.cup_disc),
+            "amp": self.amp and self.device.type == "cuda",
+        }
 
     def exists(self, out: Path) -> bool:
         return True
@@ -91,13 +109,22 @@ class ClassifyTask:
         from fundus_viewer.core.ood import pooled_features
 
         x = _inputs(batch, self.device)
-        autocast = torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp and self.device.type == "cuda")
+        autocast = torch.autocast(
+            device_type=self.device.type, dtype=torch.float16, enabled=self.amp and self.device.type == "cuda"
+        )
         with torch.no_grad(), pooled_features(self.model) as pooled, autocast:
             logits = self.model(x).float()
         probabilities = self.model.glaucoma_probability(logits).cpu().tolist()
         ood = self.model.ood_scores(pooled.get("features"))
-        return [call_row(self.model, probabilities[i], ood[i] if ood else None, measure_cup_disc(self.cup_disc, p.photo) if self.cup_disc is not None else None)
-                for i, p in enumerate(batch)]
+        return [
+            call_row(
+                self.model,
+                probabilities[i],
+                ood[i] if ood else None,
+                measure_cup_disc(self.cup_disc, p.photo) if self.cup_disc is not None else None,
+            )
+            for i, p in enumerate(batch)
+        ]
 
 
 class HeatmapTask(ClassifyTask):
@@ -106,7 +133,16 @@ class HeatmapTask(ClassifyTask):
 
     name = "heatmap"
 
-    def __init__(self, visualizer, methods, thresholds, cup_disc=None, amp: bool = False, full_maps: bool = False, colormap: str = "inferno"):
+    def __init__(
+        self,
+        visualizer,
+        methods,
+        thresholds,
+        cup_disc=None,
+        amp: bool = False,
+        full_maps: bool = False,
+        colormap: str = "inferno",
+    ):
         super().__init__(visualizer.model, visualizer.device, cup_disc, amp)
         self.visualizer, self.methods, self.thresholds = visualizer, tuple(methods), thresholds
         self.full_maps, self.colormap = full_maps, colormap
@@ -117,8 +153,13 @@ class HeatmapTask(ClassifyTask):
     def settings(self) -> dict:
         from dataclasses import asdict
 
-        return {**super().settings(), "methods": list(self.methods), "thresholds": asdict(self.thresholds), "layers": list(self.visualizer.layers),
-                "full_maps": self.colormap if self.full_maps else False}
+        return {
+            **super().settings(),
+            "methods": list(self.methods),
+            "thresholds": asdict(self.thresholds),
+            "layers": list(self.visualizer.layers),
+            "full_maps": self.colormap if self.full_maps else False,
+        }
 
     def exists(self, out: Path) -> bool:
         return (Path(out) / STORE_NAME / "zarr.json").exists()
@@ -126,7 +167,7 @@ class HeatmapTask(ClassifyTask):
     def missing(self, indices: list[int]) -> set[int]:
         if not indices:
             return set()
-        transforms = self.store.group["transform"][:, 0]  # -1: the row was written, its chunks were not
+        transforms = self._open_store().group["transform"][:, 0]  # -1: the row was written, its chunks were not
         return {i for i in indices if transforms[i] < 0}
 
     def create(self, out: Path, keys: list[str]) -> None:
@@ -135,12 +176,28 @@ class HeatmapTask(ClassifyTask):
         from fundus_viewer.core.visualization.maps import describe_model
 
         grids = {name: grid.shape for name, grid in self._grids(self._blank()).items()}
-        MapStore.create(out, keys, grids, {"model": describe_model(self.model, self.visualizer.layers), "thresholds": asdict(self.thresholds),
-                                            "note": "signed maps on the analysis grid; GridMap(grid, InputTransform(*transform[i])).full() is the photo's map"})
+        MapStore.create(
+            out,
+            keys,
+            grids,
+            {
+                "model": describe_model(self.model, self.visualizer.layers),
+                "thresholds": asdict(self.thresholds),
+                "note": (
+                    "signed maps on the analysis grid; "
+                    "GridMap(grid, InputTransform(*transform[i])).full() is the photo's map"
+                ),
+            },
+        )
 
     def open(self, out: Path) -> None:
         self.out = Path(out)
         self.store = MapStore.open(out, mode="r+")
+
+    def _open_store(self) -> MapStore:
+        if self.store is None:
+            raise RuntimeError("the map store is not open: call open(out) first")
+        return self.store
 
     def _blank(self):
         import torch
@@ -158,7 +215,9 @@ class HeatmapTask(ClassifyTask):
         grids: list[dict[str, np.ndarray]] = [{} for _ in range(len(x))]
         self._analysis, self._notes = None, {}
         if "pathology" in self.methods:
-            self._analysis = self.visualizer.analyze_batch(x, self.thresholds, amp=self.amp and self.device.type == "cuda")
+            self._analysis = self.visualizer.analyze_batch(
+                x, self.thresholds, amp=self.amp and self.device.type == "cuda"
+            )
             for i in range(len(x)):
                 grids[i]["pathology-rl"] = self._analysis.signed["rl"][i]
                 grids[i]["pathology-rnfld"] = self._analysis.signed["rnfld"][i]
@@ -184,7 +243,7 @@ class HeatmapTask(ClassifyTask):
             probabilities, ood, counts = self.model.glaucoma_probability(logits).cpu().tolist(), None, None
         else:
             probabilities, ood, counts = analysis.probabilities, analysis.ood, analysis.counts
-        self.store.write([p.index for p in batch], grids, [p.transform for p in batch])
+        self._open_store().write([p.index for p in batch], grids, [p.transform for p in batch])
         rows = []
         for i, p in enumerate(batch):
             if self.full_maps:
@@ -202,8 +261,16 @@ class HeatmapTask(ClassifyTask):
 
         folder = self.out / "full"
         folder.mkdir(exist_ok=True)
-        result = PhotoMaps(p.photo, {name: GridMap(grid, p.transform) for name, grid in grids.items()}, self.thresholds, None, dict(self._notes),
-                           describe_model(self.model, self.visualizer.layers), counts_text(counts) if counts else "", probability)
+        result = PhotoMaps(
+            p.photo,
+            {name: GridMap(grid, p.transform) for name, grid in grids.items()},
+            self.thresholds,
+            None,
+            dict(self._notes),
+            describe_model(self.model, self.visualizer.layers),
+            counts_text(counts) if counts else "",
+            probability,
+        )
         write_maps(result, folder, self.colormap, stem=output_stem(p.index, p.item.key))
 
 
@@ -225,7 +292,11 @@ class VesselTask:
         return (Path(out) / "vessels").is_dir()
 
     def missing(self, indices: list[int]) -> set[int]:
-        written = {name.split("-", 1)[0] for name in os.listdir(self.out) if name.endswith(".vessels-mask.png")} if self.out.is_dir() else set()
+        written = (
+            {name.split("-", 1)[0] for name in os.listdir(self.out) if name.endswith(".vessels-mask.png")}
+            if self.out.is_dir()
+            else set()
+        )
         return {i for i in indices if f"{i:06d}" not in written}
 
     def create(self, out: Path, keys: list[str]) -> None:
@@ -245,5 +316,11 @@ class VesselTask:
             stem = output_stem(p.index, p.item.key)
             write_png(self.out / f"{stem}.vessels-prob.png", np.rint(probability * 255).astype(np.uint8))
             write_png(self.out / f"{stem}.vessels-mask.png", np.where(mask, 255, 0).astype(np.uint8))
-            rows.append({"vessel_fraction": round(float(mask.mean()), 6), "probability_png": f"vessels/{stem}.vessels-prob.png", "mask_png": f"vessels/{stem}.vessels-mask.png"})
+            rows.append(
+                {
+                    "vessel_fraction": round(float(mask.mean()), 6),
+                    "probability_png": f"vessels/{stem}.vessels-prob.png",
+                    "mask_png": f"vessels/{stem}.vessels-mask.png",
+                }
+            )
         return rows

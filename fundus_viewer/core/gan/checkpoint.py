@@ -7,11 +7,10 @@ from pathlib import Path
 
 from fundus_viewer.core.errors import CheckpointError
 from fundus_viewer.core.gan.networks import GanSpec, Generator
-from fundus_viewer.core.models.checkpoint import KIND_TITLES, load_weights, read_checkpoint, write_checkpoint
+from fundus_viewer.core.models.checkpoint import load_weights, read_checkpoint, write_checkpoint
 from fundus_viewer.core.resources import models_dir
 
-KIND = "fundus-viewer/patho-gan"
-KIND_TITLES[KIND] = "Patho-GAN generator"
+KIND = "fundus-viewer/patho-gan"  # titled in models.checkpoint.KIND_TITLES
 DEFAULT_NAMES = {"patho-gan": "patho-gan.safetensors", "baseline": "gan-baseline.safetensors"}
 
 
@@ -26,7 +25,11 @@ def save_generator(generator: Generator, path, half: bool = False) -> Path:
 def load_generator(path=None, device="cpu", which: str = "patho-gan") -> Generator:
     path = Path(path) if path is not None else default_generator_path(which)
     if not path.exists():
-        hint = f" (no bundled {which} generator; train one with `fundus-train gan` or pass --model)" if path == default_generator_path(which) else ""
+        hint = (
+            f" (no bundled {which} generator; train one with `fundus-train gan` or pass --model)"
+            if path == default_generator_path(which)
+            else ""
+        )
         raise CheckpointError(f"{path}: no such model file{hint}")
     spec_dict, tensors = read_checkpoint(path, KIND)
     generator = Generator(GanSpec.from_dict(spec_dict))

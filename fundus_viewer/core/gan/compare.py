@@ -24,7 +24,7 @@ class Rendition:
 
 
 @dataclass
-class Comparison:
+class SynthesisComparison:
     pair: GanPair
     renditions: list[Rendition] = field(default_factory=list)
 
@@ -40,19 +40,25 @@ def render(classifier, pair: GanPair, name: str, image: np.ndarray) -> Rendition
     return Rendition(name, image, heat["rl"], heat["rnfld"], p)
 
 
-def compare(classifier, pair: GanPair, generators: dict, seed: int = 0) -> Comparison:
-    result = Comparison(pair, [render(classifier, pair, "real", pair.photo)])
+def compare(classifier, pair: GanPair, generators: dict, seed: int = 0) -> SynthesisComparison:
+    result = SynthesisComparison(pair, [render(classifier, pair, "real", pair.photo)])
     for name, generator in generators.items():
-        image = synthesize(generator, pair.condition(generator.spec)[None], 1, seed, fov=None if pair.fov is None else pair.fov[None])[0, 0]
+        image = synthesize(
+            generator, pair.condition(generator.spec)[None], 1, seed, fov=None if pair.fov is None else pair.fov[None]
+        )[0, 0]
         result.renditions.append(render(classifier, pair, name, image))
     return result
 
 
-def compare_photo(classifier, segmenter, rgb: np.ndarray, generators: dict, seed: int = 0, name: str = "photo", cup_disc_model=None) -> Comparison:
+def compare_photo(
+    classifier, segmenter, rgb: np.ndarray, generators: dict, seed: int = 0, name: str = "photo", cup_disc_model=None
+) -> SynthesisComparison:
     """From any photo: segment its vessels (and, for generators that take them, its disc and cup with
     ``cup_disc_model``), cut all to the GAN's square, compare."""
     from fundus_viewer.core.vessels import segment_vessels
 
     size = next(iter(generators.values())).spec.size
-    pair = make_pair(name, "", None, rgb, segment_vessels(segmenter, rgb), size, classifier.spec.disc_diameters, cup_disc_model)
+    pair = make_pair(
+        name, "", None, rgb, segment_vessels(segmenter, rgb), size, classifier.spec.disc_diameters, cup_disc_model
+    )
     return compare(classifier, pair, generators, seed)

@@ -27,7 +27,13 @@ def condition_channels(spec) -> int:
     return 1 + int(spec.fov_channel) + 2 * int(spec.disc_cup)
 
 
-def stack_condition(spec, vessels: np.ndarray, fov: np.ndarray | None = None, disc: np.ndarray | None = None, cup: np.ndarray | None = None) -> np.ndarray:
+def stack_condition(
+    spec,
+    vessels: np.ndarray,
+    fov: np.ndarray | None = None,
+    disc: np.ndarray | None = None,
+    cup: np.ndarray | None = None,
+) -> np.ndarray:
     """The generator's C x S x S float32 condition; what the spec needs must be given."""
     planes = [vessels]
     if spec.fov_channel:
@@ -61,7 +67,9 @@ def ellipse(size: int, center: tuple[float, float], radii: tuple[float, float]) 
     return ((((xx - center[0]) / rx) ** 2 + ((yy - center[1]) / ry) ** 2) <= 1).astype(np.float32)
 
 
-def disc_from_vessels(vessels: np.ndarray, fov: np.ndarray, radius_share: float = DEFAULT_DISC_RADIUS) -> tuple[tuple[float, float], float]:
+def disc_from_vessels(
+    vessels: np.ndarray, fov: np.ndarray, radius_share: float = DEFAULT_DISC_RADIUS
+) -> tuple[tuple[float, float], float]:
     """(centre, radius) of the optic disc of a bare vessel map, in its pixels: where the vessel tree is
     densest at the disc's scale (the main arcades leave the disc together), inside the field of view,
     with the radius a share of the field's diameter."""
@@ -72,7 +80,9 @@ def disc_from_vessels(vessels: np.ndarray, fov: np.ndarray, radius_share: float 
     radius = radius_share * diameter
     density = cv2.GaussianBlur(vessels.astype(np.float32), (0, 0), sigmaX=max(1.0, radius))
     # keep the disc inside the field: its centre at least one radius from the edge
-    inner = cv2.erode((fov > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(radius) + 1,) * 2))
+    inner = cv2.erode(
+        (fov > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(radius) + 1,) * 2)
+    )
     if not inner.any():
         inner = (fov > 0.5).astype(np.uint8)
     inside = density[inner > 0]

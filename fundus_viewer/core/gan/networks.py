@@ -46,14 +46,20 @@ class Generator(nn.Module):
 
     def noise(self, condition: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         b, _, h, w = condition.shape
-        z = torch.randn((b, self.spec.noise_channels, h, w), generator=generator, device="cpu" if generator is not None else condition.device)
+        z = torch.randn(
+            (b, self.spec.noise_channels, h, w),
+            generator=generator,
+            device="cpu" if generator is not None else condition.device,
+        )
         return (z * self.spec.noise_sigma).to(condition.device, condition.dtype)
 
     def forward(self, condition: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """``condition``: B x C x S x S in [0, 1] (``conditions.stack_condition``); ``z``: the noise code
         (drawn when None)."""
         if condition.shape[1] != condition_channels(self.spec):
-            raise ValueError(f"the generator takes {condition_channels(self.spec)} condition channel(s), not {condition.shape[1]}")
+            raise ValueError(
+                f"the generator takes {condition_channels(self.spec)} condition channel(s), not {condition.shape[1]}"
+            )
         if z is None:
             z = self.noise(condition)
         photo = torch.sigmoid(self.network(torch.cat([condition, z], dim=1)))
@@ -64,7 +70,8 @@ class Discriminator(nn.Module):
     def __init__(self, spec: GanSpec):
         super().__init__()
         self.spec = spec
-        layers, channels = [], 3 + condition_channels(spec)  # RGB + the condition
+        layers: list[nn.Module] = []
+        channels = 3 + condition_channels(spec)  # RGB + the condition
         for i in range(spec.disc_layers):
             out = spec.disc_base * 2**i
             layers += [nn.Conv2d(channels, out, 4, stride=2, padding=1, bias=i == 0)]

@@ -35,7 +35,13 @@ class GanPair:
         """The C x S x S condition a generator of ``spec`` takes for this pair (zero masks where the
         segmenter found no disc: the generator is then told nothing of one)."""
         empty = np.zeros_like(self.vessels)
-        return stack_condition(spec, self.vessels, self.fov, empty if self.disc is None else self.disc, empty if self.cup is None else self.cup)
+        return stack_condition(
+            spec,
+            self.vessels,
+            self.fov,
+            empty if self.disc is None else self.disc,
+            empty if self.cup is None else self.cup,
+        )
 
 
 def make_pair(name, dataset, label, rgb, vessels, size: int, disc_diameters: float, cup_disc_model=None) -> GanPair:
@@ -47,4 +53,6 @@ def make_pair(name, dataset, label, rgb, vessels, size: int, disc_diameters: flo
     left, top, side = disc_square(photo, disc_diameters)
     masks = segmented_disc_cup(cup_disc_model, photo) if cup_disc_model is not None else None
     disc, cup = masks if masks is not None else (None, None)
-    return GanPair(name, dataset, label, photo, vessel_map, (left + side / 2, top + side / 2), side, fov_mask, disc, cup)
+    return GanPair(
+        name, dataset, label, photo, vessel_map, (left + side / 2, top + side / 2), side, fov_mask, disc, cup
+    )

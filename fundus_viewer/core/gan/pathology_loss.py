@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from fundus_viewer.core.transform import InputTransform
 from fundus_viewer.core.visualization.pathology import pathology_maps
-from fundus_viewer.core.visualization.selection import Thresholds
+from fundus_viewer.core.visualization.selection import DEFAULT_THRESHOLDS, Thresholds
 
 SETS = {"rl": ("rl",), "rnfld": ("rnfld",), "both": ("rl", "rnfld")}
 
@@ -29,7 +29,13 @@ def classifier_input(image: torch.Tensor, transform: InputTransform) -> torch.Te
     pad = (max(0, -left), max(0, left + side - width), max(0, -top), max(0, top + side - height))
     padded = F.pad(image, pad) if any(pad) else image
     square = padded[:, top + pad[2] : top + pad[2] + side, left + pad[0] : left + pad[0] + side]
-    resized = F.interpolate(square[None], size=(transform.resize, transform.resize), mode="bilinear", align_corners=False, antialias=transform.resize < side)[0]
+    resized = F.interpolate(
+        square[None],
+        size=(transform.resize, transform.resize),
+        mode="bilinear",
+        align_corners=False,
+        antialias=transform.resize < side,
+    )[0]
     start = int(round(transform.offset))
     return resized[:, start : start + transform.crop, start : start + transform.crop]
 
@@ -40,14 +46,22 @@ def as_batch(images: np.ndarray, device) -> torch.Tensor:
 
 
 def classifier_batch(images: torch.Tensor, transforms: list[InputTransform]) -> torch.Tensor:
-    return torch.stack([classifier_input(image, t) for image, t in zip(images, transforms)])
+    return torch.stack([classifier_input(image, t) for image, t in zip(images, transforms, strict=True)])
 
 
 def crop_transform(classifier, disc_center: tuple[float, float], disc_side: int, size: int) -> InputTransform:
     """The classifier's input transform for an S x S image whose disc square is centred at ``disc_center``."""
     spec = classifier.spec
     cx, cy = disc_center
-    return InputTransform(size, size, int(round(cx - disc_side / 2)), int(round(cy - disc_side / 2)), int(disc_side), spec.resize or spec.input_size, spec.input_size)
+    return InputTransform(
+        size,
+        size,
+        int(round(cx - disc_side / 2)),
+        int(round(cy - disc_side / 2)),
+        int(disc_side),
+        spec.resize or spec.input_size,
+        spec.input_size,
+    )
 
 
 def rotate_point(point: tuple[float, float], degrees: float, size: int) -> tuple[float, float]:
@@ -59,20 +73,30 @@ def rotate_point(point: tuple[float, float], degrees: float, size: int) -> tuple
     return (c + x * math.cos(a) + y * math.sin(a), c - x * math.sin(a) + y * math.cos(a))
 
 
-def pathology_loss(classifier, real: torch.Tensor, synthetic: torch.Tensor, transforms: list[InputTransform], which: str = "both", thresholds: Thresholds = Thresholds()):
+def pathology_loss(
+    classifier,
+    real: torch.Tensor,
+    synthetic: torch.Tensor,
+    transforms: list[InputTransform],
+    which: str = "both",
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+):
     """(L_patho, V_real, V_syn). V(real) is computed with a graph (its activations need gradients for
     the map weights) but nothing of it is trained; V(syn) keeps its graph so L_patho reaches G."""
     x_real = classifier_batch(real, transforms).detach().requires_grad_(True)
     x_syn = classifier_batch(synthetic, transforms)
     v_real = pathology_maps(classifier, x_real, thresholds=thresholds, create_graph=False)
-    grid = tuple(next(iter(v_real.values())).shape[-2:])
+    first = next(iter(v_real.values()))
+    grid = (first.shape[-2], first.shape[-1])
     v_syn = pathology_maps(classifier, x_syn, thresholds=thresholds, create_graph=True, size=grid)
     keys = SETS[which]
     loss = sum((v_real[k].detach() - v_syn[k]).abs().mean() for k in keys) / len(keys)
     return loss, {k: v_real[k].detach() for k in keys}, {k: v_syn[k] for k in keys}
 
 
-def heat_distance(classifier, real: torch.Tensor, synthetic: torch.Tensor, transforms: list[InputTransform], which: str = "both") -> np.ndarray:
+def heat_distance(
+    classifier, real: torch.Tensor, synthetic: torch.Tensor, transforms: list[InputTransform], which: str = "both"
+) -> np.ndarray:
     """Per-image mean |V(real) - V(syn)| (the evaluation form of L_patho)."""
     with torch.enable_grad():
         _, v_real, v_syn = pathology_loss(classifier, real, synthetic.detach(), transforms, which)

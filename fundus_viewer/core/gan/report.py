@@ -16,18 +16,18 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
-import cv2
-from scipy import linalg
 
 from fundus_viewer.core.fov import analyse_field_of_view
-
 from fundus_viewer.core.gan.pairs import GanPair
 from fundus_viewer.core.gan.pathology_loss import as_batch, classifier_batch, crop_transform, heat_distance
 from fundus_viewer.core.gan.synthesis import synthesize
+from fundus_viewer.core.transform import InputTransform
 
 
 @dataclass
@@ -55,8 +55,10 @@ def fov_circularity(rgb: np.ndarray) -> float:
     frame is measured as its frame (a rectangle, below ``ROUND``). The outline is simplified to within
     a pixel first, so a digital circle's staircase does not count as perimeter."""
     fov = analyse_field_of_view(rgb)
-    mask = np.ones(rgb.shape[:2], np.uint8) if fov.small_mask is None else fov.small_mask.astype(np.uint8)
-    mask = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)  # a frame-filling field has an outline too
+    mask: np.ndarray = np.ones(rgb.shape[:2], np.uint8) if fov.small_mask is None else fov.small_mask.astype(np.uint8)
+    mask = cv2.copyMakeBorder(
+        mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0
+    )  # a frame-filling field has an outline too
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         return 0.0
@@ -70,13 +72,18 @@ def rater_figures(cup_disc_model, images: list[np.ndarray], reference_vcdr: list
     from fundus_viewer.core.cup_disc import measure_cup_disc
 
     found, errors, round_ = [], [], []
-    for image, reference in zip(images, reference_vcdr):
+    for image, reference in zip(images, reference_vcdr, strict=True):
         measured = measure_cup_disc(cup_disc_model, image)
         found.append(measured.disc is not None)
         if measured.disc is not None and np.isfinite(reference):
             errors.append(abs(measured.vcdr - reference))
         round_.append(fov_circularity(image) >= ROUND)
-    return {"disc_found": float(np.mean(found)), "fov_round": float(np.mean(round_)), "vcdr_mae": float(np.mean(errors)) if errors else float("nan"), "n_vcdr": len(errors)}
+    return {
+        "disc_found": float(np.mean(found)),
+        "fov_round": float(np.mean(round_)),
+        "vcdr_mae": float(np.mean(errors)) if errors else float("nan"),
+        "n_vcdr": len(errors),
+    }
 
 
 def reference_vcdr(cup_disc_model, pairs: list[GanPair]) -> list[float]:
@@ -95,59 +102,94 @@ def features_and_probability(classifier, images: np.ndarray, transforms) -> tupl
     try:
         with torch.no_grad():
             for start in range(0, len(images), 16):
-                logits = classifier(classifier_batch(as_batch(images[start : start + 16], device), transforms[start : start + 16]))
+                logits = classifier(
+                    classifier_batch(as_batch(images[start : start + 16], device), transforms[start : start + 16])
+                )
                 probabilities.append(classifier.glaucoma_probability(logits).cpu())
     finally:
         handle.remove()
     return torch.cat(pooled).numpy().astype(np.float64), torch.cat(probabilities).numpy()
 
 
+class _Given(torch.nn.Module):
+    """torchmetrics' feature extractor for features computed already (on each photo's own disc crop):
+    they pass through."""
+
+    def __init__(self, dims: int):
+        super().__init__()
+        self.num_features = dims
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
 def fid(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (Heusel et al. 2017); NaN where a
-    set has fewer than two photos (no covariance to fit)."""
+    """Frechet distance between Gaussians fitted to two feature sets (Heusel et al. 2017; torchmetrics,
+    whose eigenvalue form stays finite for the singular covariances of fewer photos than features);
+    NaN where a set has fewer than two photos (no covariance to fit)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
     if len(a) < 2 or len(b) < 2:
         return float("nan")
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(cov_a @ cov_b)
-    covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
+    metric = FrechetInceptionDistance(feature=_Given(a.shape[1]))
+    metric.update(torch.as_tensor(b, dtype=torch.float64), real=True)
+    metric.update(torch.as_tensor(a, dtype=torch.float64), real=False)
+    return float(metric.compute())
 
 
-def kid(a: np.ndarray, b: np.ndarray, subsets: int = 50, subset_size: int | None = None, seed: int = 0) -> tuple[float, float]:
+def kid(
+    a: np.ndarray, b: np.ndarray, subsets: int = 50, subset_size: int | None = None, seed: int = 0
+) -> tuple[float, float]:
     """Kernel inception distance: unbiased MMD^2 with the cubic polynomial kernel, mean and SD over
-    random subsets (Binkowski et al. 2018); meaningful with far fewer images than FID."""
-    rng = np.random.default_rng(seed)
-    d = a.shape[1]
+    random subsets (Binkowski et al. 2018; torchmetrics, its subsets drawn from ``seed``); meaningful
+    with far fewer images than FID."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
     m = subset_size or min(len(a), len(b))
     if m < 2:  # the unbiased estimate needs two photos a side
         return float("nan"), float("nan")
-    values = []
-    for _ in range(subsets):
-        x = a[rng.choice(len(a), m, replace=False)]
-        y = b[rng.choice(len(b), m, replace=False)]
-        kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
-        values.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
-    return float(np.mean(values)), float(np.std(values))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Metric `Kernel Inception Distance` will save", UserWarning)
+        metric = KernelInceptionDistance(feature=_Given(a.shape[1]), subsets=subsets, subset_size=m)
+    metric.update(torch.as_tensor(b, dtype=torch.float64), real=True)
+    metric.update(torch.as_tensor(a, dtype=torch.float64), real=False)
+    with torch.random.fork_rng(devices=[]):  # the subsets, without touching the caller's random state
+        torch.manual_seed(seed)
+        mean, sd = metric.compute()
+    return float(mean), float(sd)
 
 
-def evaluate_generator(name: str, generator, classifier, test_pairs: list[GanPair], real_pairs: list[GanPair], samples: int = 4, seed: int = 0,
-                       cup_disc_model=None, references: list[float] | None = None) -> GeneratorReport:
+def evaluate_generator(
+    name: str,
+    generator,
+    classifier,
+    test_pairs: list[GanPair],
+    real_pairs: list[GanPair],
+    samples: int = 4,
+    seed: int = 0,
+    cup_disc_model=None,
+    references: list[float] | None = None,
+) -> GeneratorReport:
     """``references``: the test pairs' own vCDR (``reference_vcdr``), with ``cup_disc_model`` for (d)."""
     size = generator.spec.size
-    transform = lambda p: crop_transform(classifier, p.disc_center, p.disc_side, size)  # noqa: E731
+
+    def transform(p: GanPair) -> InputTransform:
+        return crop_transform(classifier, p.disc_center, p.disc_side, size)
+
     conditions = np.stack([p.condition(generator.spec) for p in test_pairs])
     # as the generator makes them: a generator not given the field is judged on the edge it draws
     synthetic = synthesize(generator, conditions, samples, seed)  # N x K x S x S x 3
     device = next(classifier.parameters()).device
-    distances = []
-    for pair, images in zip(test_pairs, synthetic):
+    distances: list[float] = []
+    for pair, images in zip(test_pairs, synthetic, strict=True):
         real = as_batch(np.repeat(pair.photo[None], samples, 0), device)
         distances.extend(heat_distance(classifier, real, as_batch(images, device), [transform(pair)] * samples, "both"))
     flat = synthetic.reshape(-1, size, size, 3)
     syn_transforms = [transform(p) for p in test_pairs for _ in range(samples)]
     syn_features, syn_p = features_and_probability(classifier, flat, syn_transforms)
-    real_features, _ = features_and_probability(classifier, np.stack([p.photo for p in real_pairs]), [transform(p) for p in real_pairs])
+    real_features, _ = features_and_probability(
+        classifier, np.stack([p.photo for p in real_pairs]), [transform(p) for p in real_pairs]
+    )
     glaucoma = np.array([p.label == 1 for p in test_pairs for _ in range(samples)])
     kid_mean, kid_sd = kid(syn_features, real_features)
     rater = {}
@@ -155,9 +197,13 @@ def evaluate_generator(name: str, generator, classifier, test_pairs: list[GanPai
         refs = references if references is not None else reference_vcdr(cup_disc_model, test_pairs)
         rater = rater_figures(cup_disc_model, list(flat), [r for r in refs for _ in range(samples)])
     return GeneratorReport(
-        name=name, lam=generator.spec.lam,
-        heat_l1_mean=float(np.mean(distances)), heat_l1_sd=float(np.std(distances, ddof=1)),
-        fid=fid(syn_features, real_features), kid=kid_mean, kid_sd=kid_sd,
+        name=name,
+        lam=generator.spec.lam,
+        heat_l1_mean=float(np.mean(distances)),
+        heat_l1_sd=float(np.std(distances, ddof=1)),
+        fid=fid(syn_features, real_features),
+        kid=kid_mean,
+        kid_sd=kid_sd,
         p_glaucoma=float(syn_p[glaucoma].mean()) if glaucoma.any() else float("nan"),
         n_synthetic=len(flat),
         **rater,
@@ -173,7 +219,12 @@ def real_reference(classifier, pairs: list[GanPair], size: int, cup_disc_model=N
     order = np.random.default_rng(0).permutation(len(pairs))
     a, b = features[order[:half]], features[order[half:]]
     glaucoma = np.array([p.label == 1 for p in pairs])
-    figures = {"p_glaucoma": float(probability[glaucoma].mean()) if glaucoma.any() else float("nan"), "fid_half_vs_half": fid(a, b), "kid_half_vs_half": kid(a, b)[0], "n": len(pairs)}
+    figures = {
+        "p_glaucoma": float(probability[glaucoma].mean()) if glaucoma.any() else float("nan"),
+        "fid_half_vs_half": fid(a, b),
+        "kid_half_vs_half": kid(a, b)[0],
+        "n": len(pairs),
+    }
     if cup_disc_model is not None:
         rater = rater_figures(cup_disc_model, [p.photo for p in pairs], [float("nan")] * len(pairs))
         figures.update(disc_found=rater["disc_found"], fov_round=rater["fov_round"])

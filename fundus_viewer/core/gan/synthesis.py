@@ -14,7 +14,15 @@ import numpy as np
 import torch
 
 from fundus_viewer.core.fov import analyse_field_of_view
-from fundus_viewer.core.gan.conditions import DEFAULT_DISC_RADIUS, disc_from_vessels, drawn_disc_cup, map_fov, segmented_disc_cup, stack_condition, with_vcdr
+from fundus_viewer.core.gan.conditions import (
+    DEFAULT_DISC_RADIUS,
+    disc_from_vessels,
+    drawn_disc_cup,
+    map_fov,
+    segmented_disc_cup,
+    stack_condition,
+    with_vcdr,
+)
 from fundus_viewer.core.transform import padded_square, resize_square
 
 # A bare vessel map's cup, where no vCDR is asked for: a physiological cup.
@@ -36,7 +44,9 @@ class SynthesisInput:
 
 def is_vessel_map(rgb: np.ndarray) -> bool:
     """A vessel map is grey (all channels equal) and mostly dark; a photo is coloured."""
-    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]) and rgb.mean() < 96)
+    return bool(
+        np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]) and rgb.mean() < 96
+    )
 
 
 def vessel_map_input(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -54,7 +64,9 @@ def photo_vessel_input(rgb: np.ndarray, size: int, segmenter) -> tuple[np.ndarra
     return resize_square(vessels.astype(np.float32), square, size).clip(0, 1), resize_square(rgb, square, size)
 
 
-def synthesis_input(spec, rgb: np.ndarray, segmenter=None, cup_disc_model=None, vcdr: float | None = None) -> SynthesisInput:
+def synthesis_input(
+    spec, rgb: np.ndarray, segmenter=None, cup_disc_model=None, vcdr: float | None = None
+) -> SynthesisInput:
     """What a generator of ``spec`` takes for one vessel map or photo (``segmenter``: the vessel
     segmenter, needed for a photo; ``cup_disc_model``: for a photo's disc and cup, where the generator
     takes them). A photo whose disc the segmenter does not find gets one drawn, as a bare map does."""
@@ -67,7 +79,9 @@ def synthesis_input(spec, rgb: np.ndarray, segmenter=None, cup_disc_model=None, 
             raise ValueError("a photo needs the vessel segmenter")
         fov_analysis = analyse_field_of_view(rgb)
         vessels, photo = photo_vessel_input(rgb, size, segmenter)
-        fov = (resize_square(fov_analysis.mask().astype(np.float32), fov_analysis.square(), size) > 0.5).astype(np.float32)
+        fov = (resize_square(fov_analysis.mask().astype(np.float32), fov_analysis.square(), size) > 0.5).astype(
+            np.float32
+        )
     disc = cup = None
     drawn = False
     if spec.disc_cup:
@@ -86,7 +100,14 @@ def synthesis_input(spec, rgb: np.ndarray, segmenter=None, cup_disc_model=None, 
     return SynthesisInput(vessels, fov, disc, cup, photo, drawn)
 
 
-def synthesize(generator, conditions: np.ndarray, samples: int = 1, seed: int = 0, batch_size: int = 8, fov: np.ndarray | None = None) -> np.ndarray:
+def synthesize(
+    generator,
+    conditions: np.ndarray,
+    samples: int = 1,
+    seed: int = 0,
+    batch_size: int = 8,
+    fov: np.ndarray | None = None,
+) -> np.ndarray:
     """``conditions``: N x C x S x S (``SynthesisInput.condition``; N x S x S vessel maps for a generator
     that takes nothing else) -> N x samples x S x S x 3 uint8. Noise codes come from ``seed``, one per
     (map, sample), so the same seed gives the same photos whatever the batch size. ``fov`` (N x S x S):
@@ -97,7 +118,9 @@ def synthesize(generator, conditions: np.ndarray, samples: int = 1, seed: int = 
         conditions = conditions[:, None]
     n, size = len(conditions), conditions.shape[-1]
     rng = torch.Generator().manual_seed(seed)
-    noise = torch.randn((n, samples, generator.spec.noise_channels, size, size), generator=rng) * generator.spec.noise_sigma
+    noise = (
+        torch.randn((n, samples, generator.spec.noise_channels, size, size), generator=rng) * generator.spec.noise_sigma
+    )
     out = np.empty((n, samples, size, size, 3), dtype=np.uint8)
     jobs = [(i, k) for i in range(n) for k in range(samples)]
     with torch.no_grad():
@@ -106,7 +129,7 @@ def synthesize(generator, conditions: np.ndarray, samples: int = 1, seed: int = 
             y = torch.stack([torch.from_numpy(np.ascontiguousarray(conditions[i])) for i, _ in chunk]).to(device)
             z = torch.stack([noise[i, k] for i, k in chunk]).to(device)
             images = generator(y, z).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-            for (i, k), image in zip(chunk, images):
+            for (i, k), image in zip(chunk, images, strict=True):
                 out[i, k] = image
     if fov is not None:
         out *= (np.asarray(fov) > 0.5).astype(np.uint8)[:, None, :, :, None]

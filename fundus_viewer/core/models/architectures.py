@@ -9,12 +9,14 @@ through module hooks, and the visualiser's hooks must see each activation as it 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Literal
 
 import torch
 from torch import nn
 from torchvision.models import resnet18
 
 ARCHITECTURES = ("alexnet", "resnet18")
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]  # as nn.Conv2d takes them
 
 # The layers whose feature maps the pathology-aware visualiser reads by default: the last conv blocks.
 DEFAULT_LAYERS = {
@@ -42,10 +44,19 @@ class GlaucomaAlexNet(nn.Module):
     which Grad-CAM at relu5 is the true CAM; ``"fc"``: the paper's pool5 -> fc6 -> fc7.
     """
 
-    def __init__(self, num_classes: int = 2, width: float = 1.0, hidden: int = 256, dropout: float = 0.5, cdr_head: bool = False,
-                 padding_mode: str = "zeros", head: str = "fc", cdr_in_logit: bool = True):
+    def __init__(
+        self,
+        num_classes: int = 2,
+        width: float = 1.0,
+        hidden: int = 256,
+        dropout: float = 0.5,
+        cdr_head: bool = False,
+        padding_mode: PaddingMode = "zeros",
+        head: str = "fc",
+        cdr_in_logit: bool = True,
+    ):
         super().__init__()
-        pad = {"padding_mode": padding_mode}  # "reflect": no artificial dark frame for the convs to detect
+        # padding_mode "reflect": no artificial dark frame for the convs to detect
         c1, c2, c3, c4, c5 = (max(4, int(round(c * width))) for c in (96, 256, 384, 384, 256))
         self.features = nn.Sequential(
             OrderedDict(
@@ -54,17 +65,17 @@ class GlaucomaAlexNet(nn.Module):
                     ("bn1", nn.BatchNorm2d(c1)),
                     ("relu1", nn.ReLU()),
                     ("pool1", nn.MaxPool2d(3, 2)),
-                    ("conv2", nn.Conv2d(c1, c2, 5, padding=2, **pad)),
+                    ("conv2", nn.Conv2d(c1, c2, 5, padding=2, padding_mode=padding_mode)),
                     ("bn2", nn.BatchNorm2d(c2)),
                     ("relu2", nn.ReLU()),
                     ("pool2", nn.MaxPool2d(3, 2)),
-                    ("conv3", nn.Conv2d(c2, c3, 3, padding=1, **pad)),
+                    ("conv3", nn.Conv2d(c2, c3, 3, padding=1, padding_mode=padding_mode)),
                     ("bn3", nn.BatchNorm2d(c3)),
                     ("relu3", nn.ReLU()),
-                    ("conv4", nn.Conv2d(c3, c4, 3, padding=1, **pad)),
+                    ("conv4", nn.Conv2d(c3, c4, 3, padding=1, padding_mode=padding_mode)),
                     ("bn4", nn.BatchNorm2d(c4)),
                     ("relu4", nn.ReLU()),
-                    ("conv5", nn.Conv2d(c4, c5, 3, padding=1, **pad)),
+                    ("conv5", nn.Conv2d(c4, c5, 3, padding=1, padding_mode=padding_mode)),
                     ("bn5", nn.BatchNorm2d(c5)),
                     ("relu5", nn.ReLU()),
                     ("pool5", nn.MaxPool2d(3, 2)),
@@ -76,7 +87,9 @@ class GlaucomaAlexNet(nn.Module):
         self.head = head
         if head == "gap":
             self.pool = nn.AdaptiveAvgPool2d(1)
-            self.classifier = nn.Sequential(OrderedDict([("dropout", nn.Dropout(dropout)), ("fc", nn.Linear(c5, num_classes))]))
+            self.classifier = nn.Sequential(
+                OrderedDict([("dropout", nn.Dropout(dropout)), ("fc", nn.Linear(c5, num_classes))])
+            )
         else:
             # Adaptive pooling keeps the 6 x 6 x c5 input of fc6 at 227 px and lets other sizes run too.
             self.pool = nn.AdaptiveAvgPool2d((6, 6))
@@ -95,22 +108,24 @@ class GlaucomaAlexNet(nn.Module):
         self.segmentation = None
         if cdr_head:
             self.segmentation = nn.Sequential(
-                OrderedDict([("conv", nn.Conv2d(c5, 32, 3, padding=1)), ("relu", nn.ReLU()), ("out", nn.Conv2d(32, 2, 1))])
+                OrderedDict(
+                    [("conv", nn.Conv2d(c5, 32, 3, padding=1)), ("relu", nn.ReLU()), ("out", nn.Conv2d(32, 2, 1))]
+                )
             )
             if cdr_in_logit:
                 self.cdr_scale = nn.Parameter(torch.tensor(4.0))
                 self.cdr_offset = nn.Parameter(torch.tensor(0.3))
         self.cdr_in_logit = cdr_head and cdr_in_logit
-        self.last_segmentation = None  # disc / cup logits of the latest forward pass (for the training loss)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.features[:-1](x)  # up to relu5; the slice holds the same modules, so hooks still fire
-        pooled = self.pool(maps if self.head == "gap" else self.features.pool5(maps))
+        pooled = self.pool(maps if self.head == "gap" else self.features.get_submodule("pool5")(maps))
         logits = self.classifier(torch.flatten(pooled, 1))
         if self.segmentation is None or not (self.cdr_in_logit or self.training):
             return logits
+        # in training the trainer reads the disc / cup logits with a hook on self.segmentation (kept on
+        # no attribute, so no graph outlives its step)
         segmentation = self.segmentation(maps)
-        self.last_segmentation = segmentation
         if not self.cdr_in_logit:
             return logits
         disc, cup = torch.sigmoid(segmentation).sum(dim=(-2, -1)).unbind(dim=1)
@@ -151,7 +166,9 @@ def check_architecture(arch: str) -> None:
     if arch in ARCHITECTURES:
         return
     if not is_external(arch):
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}, torchvision:NAME or timm:NAME")
+        raise ValueError(
+            f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}, torchvision:NAME or timm:NAME"
+        )
     library, _, name = arch.partition(":")
     if library == "torchvision":
         import torchvision.models
@@ -159,12 +176,15 @@ def check_architecture(arch: str) -> None:
 
         if name not in list_models(module=torchvision.models):  # classification only: not detection, video ...
             other = " (it is not a classification network)" if name in list_models() else ""
-            raise ValueError(f"torchvision has no classification model {name!r}{other}; see torchvision.models.list_models(module=torchvision.models)")
+            raise ValueError(
+                f"torchvision has no classification model {name!r}{other}; "
+                "see torchvision.models.list_models(module=torchvision.models)"
+            )
         return
     try:
         import timm
     except ImportError:
-        raise ValueError(f"{arch}: timm is not installed (pip install \".[timm]\")") from None
+        raise ValueError(f'{arch}: timm is not installed (pip install ".[timm]")') from None
     if not timm.is_model(name):  # also a tagged name such as resnet50.a1_in1k
         raise ValueError(f"timm has no model {name!r}; see timm.list_models()")
 

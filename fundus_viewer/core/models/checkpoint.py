@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal, overload
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
+from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.errors import CheckpointError
 from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
 from fundus_viewer.core.resources import default_classifier_path
@@ -20,10 +22,18 @@ KIND = "fundus-viewer/classifier"
 # 2: a classifier's calibration, OOD rule and feature bank (tensors beside the weights), which an app of
 # format 1 would ignore; files without them are still written as 1
 FORMAT_VERSION = 2
-KIND_TITLES = {KIND: "classifier", "fundus-viewer/vessel-segmenter": "vessel segmenter", "fundus-viewer/cup-disc-segmenter": "cup/disc segmenter"}
+# every kind of model file, so a wrong one is named whichever modules were imported
+KIND_TITLES = {
+    KIND: "classifier",
+    "fundus-viewer/vessel-segmenter": "vessel segmenter",
+    "fundus-viewer/cup-disc-segmenter": "cup/disc segmenter",
+    "fundus-viewer/patho-gan": "Patho-GAN generator",
+}
 
 
-def write_checkpoint(path: str | Path, kind: str, network, spec: dict, half: bool = False, extra: dict | None = None, version: int = 1) -> Path:
+def write_checkpoint(
+    path: str | Path, kind: str, network, spec: dict, half: bool = False, extra: dict | None = None, version: int = 1
+) -> Path:
     """Weights (float16 when ``half``) plus JSON metadata, written atomically; ``extra``: other tensors
     (under a prefix no network uses, e.g. ``ood.features``). ``version``: the oldest format that reads
     the file right (an older app refuses a newer one rather than ignore what it holds)."""
@@ -38,13 +48,26 @@ def write_checkpoint(path: str | Path, kind: str, network, spec: dict, half: boo
     for key, value in (extra or {}).items():
         tensors[key] = value.detach().cpu().contiguous()
     metadata = {"kind": kind, "format_version": str(version), "spec": json.dumps(spec)}
-    partial = path.with_name(path.name + ".partial")
-    save_file(tensors, str(partial), metadata=metadata)
-    partial.replace(path)
-    return path
+    return atomic_write(path, save(tensors, metadata=metadata))
 
 
-def read_checkpoint(path: str | Path, kind: str, with_tensors: bool = True) -> tuple[dict, dict | None]:
+@overload
+def read_checkpoint(
+    path: str | Path, kind: str, with_tensors: Literal[True] = True
+) -> tuple[dict, dict[str, torch.Tensor]]: ...
+
+
+@overload
+def read_checkpoint(path: str | Path, kind: str, with_tensors: Literal[False]) -> tuple[dict, None]: ...
+
+
+@overload
+def read_checkpoint(path: str | Path, kind: str, with_tensors: bool) -> tuple[dict, dict[str, torch.Tensor] | None]: ...
+
+
+def read_checkpoint(
+    path: str | Path, kind: str, with_tensors: bool = True
+) -> tuple[dict, dict[str, torch.Tensor] | None]:
     """(spec dict, tensors) of a checkpoint of the given kind; CheckpointError for anything else."""
     path = Path(path)
     if not path.exists():
@@ -59,11 +82,17 @@ def read_checkpoint(path: str | Path, kind: str, with_tensors: bool = True) -> t
                 raise CheckpointError(f"{path}: a safetensors file, but {what}, not a {title} checkpoint")
             version = int(metadata.get("format_version", "0"))
             if version > FORMAT_VERSION:
-                raise CheckpointError(f"{path}: checkpoint format {version} is newer than this Fundus Viewer ({FORMAT_VERSION}); update the app")
+                raise CheckpointError(
+                    f"{path}: checkpoint format {version} is newer than this Fundus Viewer ({FORMAT_VERSION}); "
+                    "update the app"
+                )
             spec = json.loads(metadata["spec"])
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()} if with_tensors else None
+            # safe_open is no dict: it has keys() but no __iter__ (so SIM118 does not apply)
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()} if with_tensors else None  # noqa: SIM118
     except SafetensorError as exc:
-        raise CheckpointError(f"{path}: not a safetensors checkpoint ({exc}); Fundus Viewer never unpickles model files") from None
+        raise CheckpointError(
+            f"{path}: not a safetensors checkpoint ({exc}); Fundus Viewer never unpickles model files"
+        ) from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: damaged checkpoint metadata ({exc})") from None
     return spec, tensors
@@ -74,7 +103,9 @@ def load_weights(network, tensors: dict, path, arch: str) -> None:
     expected = network.state_dict()
     wrong_shape = [k for k, v in tensors.items() if k in expected and expected[k].shape != v.shape]
     if wrong_shape:
-        raise CheckpointError(f"{path}: weights do not match the '{arch}' architecture (wrong shape for {', '.join(wrong_shape[:3])})")
+        raise CheckpointError(
+            f"{path}: weights do not match the '{arch}' architecture (wrong shape for {', '.join(wrong_shape[:3])})"
+        )
     result = network.load_state_dict(tensors, strict=False)
     if result.missing_keys or result.unexpected_keys:
         details = []
@@ -103,7 +134,8 @@ def stored_half(path: str | Path) -> bool:
     from fundus_viewer.core.ood import BANK_KEY
 
     with safe_open(str(path), framework="pt") as handle:
-        keys = [k for k in handle.keys() if k != BANK_KEY]  # the bank is always float16
+        # the bank is always float16; safe_open has keys() but no __iter__ (so SIM118 does not apply)
+        keys = [k for k in handle.keys() if k != BANK_KEY]  # noqa: SIM118
         return bool(keys) and any(handle.get_slice(k).get_dtype() == "F16" for k in keys[:8])
 
 
@@ -116,7 +148,11 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     """Load a checkpoint (default: the bundled classifier) in eval mode, gradients off for weights."""
     path = Path(path) if path is not None else default_classifier_path()
     if not path.exists():
-        hint = " (no default classifier is bundled with this installation; pass --model CKPT)" if path == default_classifier_path() else ""
+        hint = (
+            " (no default classifier is bundled with this installation; pass --model CKPT)"
+            if path == default_classifier_path()
+            else ""
+        )
         raise CheckpointError(f"{path}: no such model file{hint}")
     from fundus_viewer.core.ood import BANK_KEY
 
@@ -125,7 +161,7 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     spec = ClassifierSpec.from_dict(spec_dict)
     try:
         model = GlaucomaClassifier(spec)
-        model.cam_layer  # noqa: B018 - traced now (a torchvision / timm network): a failure is this file's
+        _ = model.cam_layer  # traced now (a torchvision / timm network): a failure is this file's
     except (ValueError, RuntimeError, AssertionError) as exc:  # timm not installed, nothing to visualise ...
         raise CheckpointError(f"{path}: {exc}") from None
     load_weights(model.network, tensors, path, spec.arch)

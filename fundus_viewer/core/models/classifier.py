@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import torch
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
-
-from functools import cached_property
 
 from fundus_viewer.core.models.architectures import CAM_LAYER, DEFAULT_LAYERS, build_network, is_external
 
@@ -51,7 +50,7 @@ class ClassifierSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ClassifierSpec":
+    def from_dict(cls, data: dict) -> ClassifierSpec:
         known = {f for f in cls.__dataclass_fields__}
         clean = {k: v for k, v in data.items() if k in known}
         for key in ("mean", "std", "class_names", "layers"):
@@ -63,7 +62,9 @@ class ClassifierSpec:
 def inscribed_circle(size: int) -> torch.Tensor:
     """1 x 1 x size x size: 1 inside the circle inscribed in the square, 0 outside (pixel centres)."""
     centre = (size - 1) / 2
-    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
+    )
     return (((yy - centre) ** 2 + (xx - centre) ** 2) <= (size / 2) ** 2).float().view(1, 1, size, size)
 
 
@@ -82,10 +83,18 @@ class GlaucomaClassifier(nn.Module):
     in one colour space.
     """
 
+    # buffers registered in __init__ (register_buffer hides them from the type checker)
+    mean: torch.Tensor
+    std: torch.Tensor
+    circle: torch.Tensor
+    checkpoint_path: str  # the file it was loaded from or written to; unset on a model built in memory
+
     def __init__(self, spec: ClassifierSpec, network: nn.Module | None = None):
         super().__init__()
         self.spec = spec
-        self.network = network if network is not None else build_network(spec.arch, len(spec.class_names), **spec.arch_options)
+        self.network = (
+            network if network is not None else build_network(spec.arch, len(spec.class_names), **spec.arch_options)
+        )
         self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("circle", inscribed_circle(spec.input_size), persistent=False)
@@ -111,7 +120,8 @@ class GlaucomaClassifier(nn.Module):
         """Calibrated P(glaucoma) of logits (... x classes): softmax(logits / T), the one place it is made."""
         return torch.softmax(logits.float() / self.calibration.temperature, dim=-1)[..., self.glaucoma_index]
 
-    ood_bank = None  # N x D features of the training photos (core.ood), where the checkpoint has them
+    # N x D features of the training photos (core.ood), where the checkpoint has them
+    ood_bank: torch.Tensor | None = None
 
     def ood_scores(self, features: torch.Tensor | None):
         """``features``: N x D (``core.ood.features_of``, or what ``pooled_features`` recorded; None when

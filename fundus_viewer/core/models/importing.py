@@ -10,11 +10,13 @@ unwrapped, and DataParallel's ``module.`` prefixes are stripped.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.digest import file_sha256
 from fundus_viewer.core.errors import CheckpointError
 from fundus_viewer.core.models.checkpoint import load_weights, save_classifier
@@ -46,7 +48,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 "or as safetensors."
             ) from None
         except Exception as exc:
-            raise CheckpointError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
+            raise CheckpointError(
+                f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc})"
+            ) from None
     return _unwrap(state, path)
 
 
@@ -57,11 +61,13 @@ def _unwrap(state, path: Path) -> dict[str, torch.Tensor]:
                 state = state[key]
                 break
         else:
-            raise CheckpointError(f"{path}: holds no state dict (looked for a dict of tensors, or one under {', '.join(STATE_DICT_KEYS)})")
+            raise CheckpointError(
+                f"{path}: holds no state dict (looked for a dict of tensors, or one under {', '.join(STATE_DICT_KEYS)})"
+            )
     if not isinstance(state, dict) or not state:
         raise CheckpointError(f"{path}: holds no state dict (a {type(state).__name__})")
     while all(k.startswith("module.") for k in state):  # DataParallel / DistributedDataParallel
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return dict(state)
 
 
@@ -98,8 +104,15 @@ def import_classifier(
         raise CheckpointError(f"--crop {crop!r}: use fov, disc or none")
     state = read_state_dict(weights)
     spec = ClassifierSpec(
-        arch=arch, input_size=input_size, resize=resize, mean=tuple(mean), std=tuple(std), class_names=tuple(classes),
-        glaucoma_index=classes.index(glaucoma_class), crop=crop, layers=tuple(layers),
+        arch=arch,
+        input_size=input_size,
+        resize=resize,
+        mean=_rgb(mean),
+        std=_rgb(std),
+        class_names=tuple(classes),
+        glaucoma_index=classes.index(glaucoma_class),
+        crop=crop,
+        layers=tuple(layers),
     )
     try:
         model = GlaucomaClassifier(spec)
@@ -108,21 +121,29 @@ def import_classifier(
     load_weights(model.network, state, weights, arch)
     model.eval().requires_grad_(False)
     try:  # trace now: a network with nothing to visualise is refused before anything is written
-        model.cam_is_true_cam
+        _ = model.cam_is_true_cam
     except (ValueError, RuntimeError, AssertionError) as exc:
         raise CheckpointError(f"{arch} at {input_size} px: {exc}") from None
     if layers:
         known = dict(model.named_modules())
         unknown = [name for name in layers if name not in known]
         if unknown:
-            raise CheckpointError(f"--layers: no layer {', '.join(unknown)}; the network's stages are {', '.join(model.traced.stages)}")
+            raise CheckpointError(
+                f"--layers: no layer {', '.join(unknown)}; the network's stages are {', '.join(model.traced.stages)}"
+            )
     digest = file_sha256(weights)
     spec.training = {"imported_from": str(weights), "source_sha256": digest, "notes": notes}
     path = save_classifier(model, out)
     card = path.with_suffix(".md")
-    card.write_text(_card(model, Path(weights), digest, notes), encoding="utf-8")
+    atomic_write(card, _card(model, Path(weights), digest, notes))
     model.checkpoint_path = str(path)
     return ImportedModel(model, path, card, digest)
+
+
+def _rgb(values: Sequence[float]) -> tuple[float, float, float]:
+    """The three (R, G, B) values as a tuple, from any sequence (a list, say)."""
+    red, green, blue = values
+    return red, green, blue
 
 
 def _card(model: GlaucomaClassifier, weights: Path, digest: str, notes: str) -> str:
@@ -135,10 +156,14 @@ def _card(model: GlaucomaClassifier, weights: Path, digest: str, notes: str) -> 
         "",
         f"- source: `{weights.name}`, SHA-256 `{digest}`",
         f"- classes: {', '.join(spec.class_names)} (glaucoma: `{spec.class_names[spec.glaucoma_index]}`)",
-        f"- input: {spec.input_size} px, crop `{spec.crop}`" + (f", resized to {spec.resize} first" if spec.resize else ""),
+        f"- input: {spec.input_size} px, crop `{spec.crop}`"
+        + (f", resized to {spec.resize} first" if spec.resize else ""),
         f"- normalisation: mean {list(spec.mean)}, std {list(spec.std)}",
-        f"- visualised layers: {', '.join(model.default_layers)}{' (chosen at import)' if spec.layers else ' (traced)'}",
-        f"- CAM layer: `{model.cam_layer}` ({'true CAM: the head is GAP + linear' if model.cam_is_true_cam else 'Grad-CAM: the head is not GAP + linear'})",
+        f"- visualised layers: {', '.join(model.default_layers)}"
+        + (" (chosen at import)" if spec.layers else " (traced)"),
+        f"- CAM layer: `{model.cam_layer}` ("
+        + ("true CAM: the head is GAP + linear" if model.cam_is_true_cam else "Grad-CAM: the head is not GAP + linear")
+        + ")",
         "",
         "## Notes from its owners",
         "",

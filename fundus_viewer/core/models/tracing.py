@@ -36,7 +36,7 @@ class TracedLayers:
     stages: tuple[str, ...]  # every stage, shallow to deep (what a user may pick)
     default: tuple[str, ...]  # the last three spatial stages
     cam: str  # the last spatial stage
-    grids: dict  # stage -> (height, width) at the traced input size
+    grids: dict[str, tuple[int, int]]  # stage -> (height, width) at the traced input size
 
 
 def _channels_last(output: torch.Tensor) -> bool:
@@ -48,13 +48,22 @@ def _channels_last(output: torch.Tensor) -> bool:
 def _spatial_outputs(network: nn.Module, x: torch.Tensor) -> tuple[list[str], dict[str, tuple[int, int]]]:
     """Every module's name in the order its forward finished, and the spatial size of its 4-D outputs.
     A layer fed the photo itself (a vision transformer's patch embedding) makes no feature maps here."""
-    order, sizes, handles = [], {}, []
+    order: list[str] = []
+    sizes: dict[str, tuple[int, int]] = {}
+    handles = []
     for name, module in network.named_modules():
+
         def hook(_module, inputs, output, name=name):
             order.append(name)
             raw = bool(inputs) and inputs[0] is x and name != ""
-            if isinstance(output, torch.Tensor) and output.dim() == 4 and not _channels_last(output) and not (raw and not any(True for _ in _module.children())):
-                sizes[name] = tuple(output.shape[-2:])
+            if (
+                isinstance(output, torch.Tensor)
+                and output.dim() == 4
+                and not _channels_last(output)
+                and not (raw and not any(True for _ in _module.children()))
+            ):
+                sizes[name] = (output.shape[-2], output.shape[-1])
+
         handles.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -79,20 +88,31 @@ def trace_layers(network: nn.Module, input_size: int, prefix: str = "") -> Trace
         module = network.get_submodule(chain_root) if chain_root else network
         children = _children(module, chain_root, position)
         # containers only: VGG's adaptive pooling after ``features`` is spatial too, but is one layer
-        spatial = [c for c in children if c in sizes and sizes[c][0] * sizes[c][1] > 1 and any(True for _ in network.get_submodule(c).children())]
+        spatial = [
+            c
+            for c in children
+            if c in sizes and sizes[c][0] * sizes[c][1] > 1 and any(True for _ in network.get_submodule(c).children())
+        ]
         if len(spatial) == 1:
             chain_root = spatial[0]
             continue
-        chain = sorted((c for c in children if c in sizes), key=position.get)
+        chain = sorted((c for c in children if c in sizes), key=position.__getitem__)
         break
     chain = _expand(network, chain, sizes, position)
     if not chain:
         raise ValueError("the network produces no spatial feature maps (a vision transformer?): nothing to visualise")
     while len(chain) > 1 and _is_plain_norm(network.get_submodule(chain[-1])):
         chain = chain[:-1]  # a norm that only closes the chain is not a stage of its own
-    stages = [name for name, following in zip(chain, chain[1:] + [None]) if following is None or sizes[following] != sizes[name]]
+    stages = [
+        name
+        for name, following in zip(chain, [*chain[1:], None], strict=True)
+        if following is None or sizes[following] != sizes[name]
+    ]
     stages = [s for s in stages if sizes[s][0] * sizes[s][1] > 1] or stages[-1:]  # a 1 x 1 map has no place
-    named = lambda names: tuple(prefix + n for n in names)  # noqa: E731
+
+    def named(names: list[str]) -> tuple[str, ...]:
+        return tuple(prefix + n for n in names)
+
     return TracedLayers(
         stages=named(stages),
         default=named(stages[-3:]),
@@ -101,17 +121,23 @@ def trace_layers(network: nn.Module, input_size: int, prefix: str = "") -> Trace
     )
 
 
-def _children(module: nn.Module, name: str, position: dict) -> list[str]:
+def _children(module: nn.Module, name: str, position: dict[str, int]) -> list[str]:
     """The qualified names of ``module``'s children; a list that never runs itself (``nn.ModuleList``,
     MaxViT's ``blocks``) stands for its own children."""
     names = []
     for child_name, child in module.named_children():
         qualified = f"{name}.{child_name}" if name else child_name
-        names.extend(_children(child, qualified, position) if qualified not in position and any(True for _ in child.children()) else [qualified])
+        names.extend(
+            _children(child, qualified, position)
+            if qualified not in position and any(True for _ in child.children())
+            else [qualified]
+        )
     return names
 
 
-def _expand(network: nn.Module, chain: list[str], sizes: dict, position: dict) -> list[str]:
+def _expand(
+    network: nn.Module, chain: list[str], sizes: dict[str, tuple[int, int]], position: dict[str, int]
+) -> list[str]:
     """Replace each chain module whose sub-containers, run one after another, end at two or more ever
     smaller resolutions by its children (timm's ``blocks`` / ``stages`` beside a stem and a head),
     recursively; a block that only downsamples, a stage whose blocks all keep one resolution, and
@@ -119,11 +145,15 @@ def _expand(network: nn.Module, chain: list[str], sizes: dict, position: dict) -
     expanded = []
     for name in chain:
         children = [c for c in _children(network.get_submodule(name), name, position) if c in sizes]
-        containers = [c for c in children if any(True for _ in network.get_submodule(c).children()) and sizes[c][0] * sizes[c][1] > 1]
-        areas = [sizes[c][0] * sizes[c][1] for c in sorted(containers, key=position.get)]
+        containers = [
+            c
+            for c in children
+            if any(True for _ in network.get_submodule(c).children()) and sizes[c][0] * sizes[c][1] > 1
+        ]
+        areas = [sizes[c][0] * sizes[c][1] for c in sorted(containers, key=position.__getitem__)]
         # shrinking in the order they ran: a sequence of stages, not parallel branches (Inception's)
-        if len(set(areas)) >= 2 and all(a >= b for a, b in zip(areas, areas[1:])):
-            expanded.extend(_expand(network, sorted(children, key=position.get), sizes, position))
+        if len(set(areas)) >= 2 and all(a >= b for a, b in zip(areas, areas[1:], strict=False)):
+            expanded.extend(_expand(network, sorted(children, key=position.__getitem__), sizes, position))
         else:
             expanded.append(name)
     return expanded
@@ -148,7 +178,9 @@ def head_is_gap_linear(model: nn.Module, layer: str, input_size: int, class_inde
     try:
         for _ in range(2):
             captured.clear()
-            x = torch.rand(1, 3, input_size, input_size, generator=generator).requires_grad_(True)  # frozen weights: the graph starts here
+            x = torch.rand(1, 3, input_size, input_size, generator=generator).requires_grad_(
+                True
+            )  # frozen weights: the graph starts here
             with torch.enable_grad():
                 logits = model(x)
                 (gradient,) = torch.autograd.grad(logits[0, class_index], captured[-1])

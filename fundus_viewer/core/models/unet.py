@@ -7,8 +7,8 @@ bilinear upsampling. Any input whose sides are multiples of 2**depth works.
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -27,7 +27,9 @@ class UNet(nn.Module):
         super().__init__()
         self.depth = depth
         widths = [base * 2**i for i in range(depth + 1)]
-        self.down = nn.ModuleList([_block(in_channels, widths[0])] + [_block(widths[i], widths[i + 1]) for i in range(depth)])
+        self.down = nn.ModuleList(
+            [_block(in_channels, widths[0])] + [_block(widths[i], widths[i + 1]) for i in range(depth)]
+        )
         self.up = nn.ModuleList([_block(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth))])
         self.head = nn.Conv2d(widths[0], out_channels, 1)
 

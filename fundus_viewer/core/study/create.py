@@ -56,7 +56,16 @@ def pair_key(name: str, pattern: re.Pattern | None) -> str | None:
     return match.group(1) if match.groups() else match.group(0)
 
 
-def collect_cases(arms: dict[str, list[Path]], *, size: int = 512, fit: str = "fov", pair_by: str | None = None, repeats: int = 0, seed: int = 0, progress=None) -> list[NewCase]:
+def collect_cases(
+    arms: dict[str, list[Path]],
+    *,
+    size: int = 512,
+    fit: str = "fov",
+    pair_by: str | None = None,
+    repeats: int = 0,
+    seed: int = 0,
+    progress=None,
+) -> list[NewCase]:
     try:
         pattern = re.compile(pair_by) if pair_by else None
     except re.error as exc:
@@ -68,7 +77,14 @@ def collect_cases(arms: dict[str, list[Path]], *, size: int = 512, fit: str = "f
             raise StudyError(f"arm {arm!r} has no images")
         for path in paths:
             loaded = load_image(path)
-            cases.append(NewCase(image=prepare_image(loaded.rgb, size, fit), arm=arm, source=case_source(loaded, path), pair_key=pair_key(Path(path).name, pattern)))
+            cases.append(
+                NewCase(
+                    image=prepare_image(loaded.rgb, size, fit),
+                    arm=arm,
+                    source=case_source(loaded, path),
+                    pair_key=pair_key(Path(path).name, pattern),
+                )
+            )
             if progress is not None:
                 progress(len(cases), total)
     if repeats:
@@ -78,7 +94,15 @@ def collect_cases(arms: dict[str, list[Path]], *, size: int = 512, fit: str = "f
         chosen = np.random.default_rng([seed, 1]).choice(len(cases), size=repeats, replace=False)
         for index in sorted(int(i) for i in chosen):
             original = cases[index]
-            cases.append(NewCase(image=original.image, arm=original.arm, source=original.source, pair_key=original.pair_key, repeat_of=index))
+            cases.append(
+                NewCase(
+                    image=original.image,
+                    arm=original.arm,
+                    source=original.source,
+                    pair_key=original.pair_key,
+                    repeat_of=index,
+                )
+            )
     return cases
 
 
@@ -126,7 +150,9 @@ def read_calibration(folder: str | Path, questions, size: int = 512, fit: str = 
     table = folder / "reference.csv"
     questions = [q for q in questions if q.key != CONFIDENCE.key]  # how sure a rater is has no reference
     if not table.is_file():
-        raise StudyError(f"--calibration {folder}: needs reference.csv (columns: file, {', '.join(q.key for q in questions)})")
+        raise StudyError(
+            f"--calibration {folder}: needs reference.csv (columns: file, {', '.join(q.key for q in questions)})"
+        )
     with table.open(newline="", encoding="utf-8-sig") as stream:
         rows = {row.get("file", "").strip(): row for row in csv.DictReader(stream)}
     cases = []
@@ -137,12 +163,22 @@ def read_calibration(folder: str | Path, questions, size: int = 512, fit: str = 
         try:
             reference = {q.key: _score(q, row[q.key]) for q in questions}
         except (KeyError, TypeError, ValueError):
-            raise StudyError(f"{table}: {path.name} needs an integer score in each of the columns {', '.join(q.key for q in questions)}") from None
+            raise StudyError(
+                f"{table}: {path.name} needs an integer score in each of the columns "
+                f"{', '.join(q.key for q in questions)}"
+            ) from None
         bad = [q.key for q in questions if reference[q.key] not in q.scores]
         if bad:
             raise StudyError(f"{table}: {path.name}: score out of range for {', '.join(bad)}")
         loaded = load_image(path)
-        cases.append(NewCase(image=prepare_image(loaded.rgb, size, fit), arm=CALIBRATION_ARM, source=case_source(loaded, path), reference=reference))
+        cases.append(
+            NewCase(
+                image=prepare_image(loaded.rgb, size, fit),
+                arm=CALIBRATION_ARM,
+                source=case_source(loaded, path),
+                reference=reference,
+            )
+        )
     if not cases:
         raise StudyError(f"--calibration {folder}: holds no images")
     return cases
@@ -155,8 +191,23 @@ def _score(question, value) -> int:
     return words.index(value.lower()) + 1 if value.lower() in words else int(value)
 
 
-def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 512, fit: str = "fov", pair_by: str | None = None, repeats: int = 0, seed: int = 0, questions=DEFAULT_QUESTIONS, title: str = "", progress=None,
-                 calibration: str | Path | None = None, task: str = "score", real_arm: str = "real", confidence: bool = False) -> StudyFile:
+def create_study(
+    out: str | Path,
+    arms: dict[str, list[Path]],
+    *,
+    size: int = 512,
+    fit: str = "fov",
+    pair_by: str | None = None,
+    repeats: int = 0,
+    seed: int = 0,
+    questions=DEFAULT_QUESTIONS,
+    title: str = "",
+    progress=None,
+    calibration: str | Path | None = None,
+    task: str = "score",
+    real_arm: str = "real",
+    confidence: bool = False,
+) -> StudyFile:
     """``calibration``: a folder of calibration cases (``read_calibration``): shown to every rater first,
     their reference scores revealed after each answer, never in the analysis. ``task`` "real-or-synthetic":
     the rater calls each image real or synthetic and says how sure; ``real_arm`` holds the real photos,
@@ -167,9 +218,15 @@ def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 51
         raise StudyError(f"--arm {CALIBRATION_ARM}: the name is kept for calibration cases (--calibration FOLDER)")
     if task == "real-or-synthetic":
         if questions is not DEFAULT_QUESTIONS:
-            raise StudyError("--task real-or-synthetic asks its own questions (real or synthetic, and how sure); leave out --questions")
+            raise StudyError(
+                "--task real-or-synthetic asks its own questions (real or synthetic, and how sure); "
+                "leave out --questions"
+            )
         if real_arm not in arms or len(arms) < 2:
-            raise StudyError(f"--task real-or-synthetic needs the real photos as --arm {real_arm}=FOLDER (or name their arm with --real-arm) and at least one synthetic arm")
+            raise StudyError(
+                f"--task real-or-synthetic needs the real photos as --arm {real_arm}=FOLDER "
+                "(or name their arm with --real-arm) and at least one synthetic arm"
+            )
     questions = task_questions(task, questions, confidence or task == "real-or-synthetic")
     cases = collect_cases(arms, size=size, fit=fit, pair_by=pair_by, repeats=repeats, seed=seed, progress=progress)
     if calibration is not None:
@@ -177,11 +234,20 @@ def create_study(out: str | Path, arms: dict[str, list[Path]], *, size: int = 51
         shown = {c.image for c in cases}
         doubled = [c.source for c in extra if c.image in shown]
         if doubled:  # its reference would be revealed before the rater scores it as a study case
-            raise StudyError(f"--calibration: {', '.join(doubled)} is also an image of the study; calibration images must be others")
+            raise StudyError(
+                f"--calibration: {', '.join(doubled)} is also an image of the study; calibration images must be others"
+            )
         cases += extra
-    settings = {"size": size, "fit": fit, "pair_by": pair_by, "repeats": repeats, "arms": {a: len(p) for a, p in arms.items()},
-                "calibration": sum(1 for c in cases if c.reference), "task": task,
-                "confidence_question": CONFIDENCE.key if any(q.key == CONFIDENCE.key for q in questions) else None}
+    settings = {
+        "size": size,
+        "fit": fit,
+        "pair_by": pair_by,
+        "repeats": repeats,
+        "arms": {a: len(p) for a, p in arms.items()},
+        "calibration": sum(1 for c in cases if c.reference),
+        "task": task,
+        "confidence_question": CONFIDENCE.key if any(q.key == CONFIDENCE.key for q in questions) else None,
+    }
     if task == "real-or-synthetic":
         settings["real_arm"] = real_arm
     return StudyFile.create(out, cases, seed=seed, questions=questions, title=title, settings=settings)

@@ -61,7 +61,9 @@ class Discrimination:
 def accuracy(rater: str, arm: str, correct: int, n: int) -> Accuracy:
     test = stats.binomtest(correct, n, 0.5)
     interval = test.proportion_ci(0.95, method="exact")
-    return Accuracy(rater, arm, n, correct, correct / n, (float(interval.low), float(interval.high)), float(test.pvalue))
+    return Accuracy(
+        rater, arm, n, correct, correct / n, (float(interval.low), float(interval.high)), float(test.pvalue)
+    )
 
 
 def corrected_rate(k: int, n: int) -> float:
@@ -75,7 +77,9 @@ def d_prime(hits: int, n_signal: int, false_alarms: int, n_noise: int) -> tuple[
     return float(z_hit - z_false), float(-(z_hit + z_false) / 2)
 
 
-def analyze_discrimination(rows: list[AnswerRow], real_arm: str, arms: list[str], confidence_levels: int = len(CONFIDENCE.anchors)) -> Discrimination:
+def analyze_discrimination(
+    rows: list[AnswerRow], real_arm: str, arms: list[str], confidence_levels: int = len(CONFIDENCE.anchors)
+) -> Discrimination:
     first = [r for r in rows if r.repeat_of is None]
     result = Discrimination(real_arm, [], [])
     for rater in sorted({r.rater for r in first}):
@@ -101,8 +105,12 @@ def analyze_discrimination(rows: list[AnswerRow], real_arm: str, arms: list[str]
             d, c = d_prime(hits, len(synthetic), false_alarms, len(real))
             auc = None
             if any(case in sure for case in real + synthetic):  # without any confidence the scale is the call alone
-                ratings = [synthetic_rating(calls[case], sure.get(case), confidence_levels) for case in real + synthetic]
+                ratings = [
+                    synthetic_rating(calls[case], sure.get(case), confidence_levels) for case in real + synthetic
+                ]
                 auc = float(roc_auc_score([0] * len(real) + [1] * len(synthetic), ratings))
             hit_rate, false_alarm_rate = hits / len(synthetic), false_alarms / len(real)
-            result.sensitivity.append(Sensitivity(rater, arm, hit_rate, false_alarm_rate, (hit_rate + 1 - false_alarm_rate) / 2, d, c, auc))
+            result.sensitivity.append(
+                Sensitivity(rater, arm, hit_rate, false_alarm_rate, (hit_rate + 1 - false_alarm_rate) / 2, d, c, auc)
+            )
     return result

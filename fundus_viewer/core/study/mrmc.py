@@ -40,10 +40,14 @@ def score_table(rows: list[AnswerRow], question: str) -> list[tuple[str, str, st
     first = [r for r in rows if r.question == question and r.repeat_of is None]
     keys = [(r.rater, r.arm, r.pair_key) for r in first]
     paired = all(r.pair_key is not None for r in first) and len(set(keys)) == len(keys)  # one image per arm and key
-    return [(reader_id(r.rater), f"pair-{r.pair_key}" if paired else f"case-{r.code}", r.arm, float(r.score)) for r in first]
+    return [
+        (reader_id(r.rater), f"pair-{r.pair_key}" if paired else f"case-{r.code}", r.arm, float(r.score)) for r in first
+    ]
 
 
-def real_or_synthetic_table(rows: list[AnswerRow], real_arm: str, arms: list[str]) -> tuple[list[tuple[str, int, str, int]], dict[int, int]]:
+def real_or_synthetic_table(
+    rows: list[AnswerRow], real_arm: str, arms: list[str]
+) -> tuple[list[tuple[str, int, str, int]], dict[int, int]]:
     """(reader, case id, modality, rating) with the real photos under every synthetic arm, and each case's
     truth (1 synthetic, 0 real)."""
     first = [r for r in rows if r.repeat_of is None]
@@ -65,16 +69,30 @@ def write_mrmc(study: StudyFile, folder: str | Path) -> list[Path]:
     if study.task != "real-or-synthetic":
         written = []
         for question in study.questions:
-            table = score_table(rows, question.key)
-            written.append(_write_csv(folder / f"mrmc-{question.key}.csv", table, {}))
+            scores = score_table(rows, question.key)
+            written.append(_write_csv(folder / f"mrmc-{question.key}.csv", scores, {}))
         return written
     real_arm = study.settings["real_arm"]
     table, truth = real_or_synthetic_table(rows, real_arm, arms)
-    written = [_write_csv(folder / "mrmc-real-or-synthetic.csv", [(r, f"case-{c}", m, s) for r, c, m, s in table], {f"case-{c}": t for c, t in truth.items()})]
+    written = [
+        _write_csv(
+            folder / "mrmc-real-or-synthetic.csv",
+            [(r, f"case-{c}", m, s) for r, c, m, s in table],
+            {f"case-{c}": t for c, t in truth.items()},
+        )
+    ]
     for arm in dict.fromkeys(m for _, _, m, _ in table):
         rows_of_arm = [row for row in table if row[2] == arm]
         cases = {c for _, c, _, _ in rows_of_arm}
-        written.append(_write_imrmc(folder / f"mrmc-real-or-synthetic-{_safe(arm)}.imrmc", rows_of_arm, {c: t for c, t in truth.items() if c in cases}, study.path.name, real_arm))
+        written.append(
+            _write_imrmc(
+                folder / f"mrmc-real-or-synthetic-{_safe(arm)}.imrmc",
+                rows_of_arm,
+                {c: t for c, t in truth.items() if c in cases},
+                study.path.name,
+                real_arm,
+            )
+        )
     return written
 
 
@@ -93,9 +111,21 @@ def _write_imrmc(path: Path, table, truth: dict[int, int], name: str, real_arm: 
     readers look for "N0:" and the like anywhere in a line)."""
     readers = {r: i + 1 for i, r in enumerate(sorted({r for r, *_ in table}))}
     modalities = {m: i + 1 for i, m in enumerate(dict.fromkeys(m for _, _, m, _ in table))}
-    lines = [f"Fundus Viewer real-or-synthetic study {_safe(name)}, real photos {_safe(real_arm)} - higher scores = more surely synthetic, truth 1 = synthetic"]
-    lines += [f"reader {i} = {_safe(r)}" for r, i in readers.items()] + [f"modality {i} = {_safe(m)}" for m, i in modalities.items()]
-    lines += [f"NR: {len(readers)}", f"N0: {sum(1 for t in truth.values() if t == 0)}", f"N1: {sum(1 for t in truth.values() if t == 1)}", f"NM: {len(modalities)}", "", "BEGIN DATA:"]
+    lines = [
+        f"Fundus Viewer real-or-synthetic study {_safe(name)}, real photos {_safe(real_arm)} - "
+        "higher scores = more surely synthetic, truth 1 = synthetic"
+    ]
+    lines += [f"reader {i} = {_safe(r)}" for r, i in readers.items()] + [
+        f"modality {i} = {_safe(m)}" for m, i in modalities.items()
+    ]
+    lines += [
+        f"NR: {len(readers)}",
+        f"N0: {sum(1 for t in truth.values() if t == 0)}",
+        f"N1: {sum(1 for t in truth.values() if t == 1)}",
+        f"NM: {len(modalities)}",
+        "",
+        "BEGIN DATA:",
+    ]
     lines += [f"-1,{case},0,{value}" for case, value in sorted(truth.items())]
     lines += [f"{readers[r]},{case},{modalities[m]},{score}" for r, case, m, score in table]
     return atomic_write(path, ("\n".join(lines) + "\n").encode())

@@ -9,7 +9,9 @@ from fundus_viewer.core.study.store import DEFAULT_QUESTIONS, Question, StudyErr
 TASKS = ("score", "real-or-synthetic")
 REAL, SYNTHETIC = 1, 2  # the call's scores
 
-CONFIDENCE = Question("confidence", "How sure are you of your answer(s) for this image?", ("guessing", "fairly sure", "certain"))
+CONFIDENCE = Question(
+    "confidence", "How sure are you of your answer(s) for this image?", ("guessing", "fairly sure", "certain")
+)
 CALL = Question("call", "Is this fundus photo real or synthetic?", ("real", "synthetic"))
 
 

@@ -43,16 +43,19 @@ class MergeReport:
 
     def says(self) -> str:
         conflicts = f", {self.conflicts} changed on both sides (the study's answer kept)" if self.conflicts else ""
-        return f"{self.rater}: {self.new} new answer(s), {self.changed} changed, {self.unchanged} already here{conflicts}"
+        return (
+            f"{self.rater}: {self.new} new answer(s), {self.changed} changed, {self.unchanged} already here{conflicts}"
+        )
 
 
 def study_uid(study: StudyFile) -> str:
     """The study's own identity (made on first use; older studies have none until then)."""
     uid = study.meta("study_uid")
     if uid is None:
+        new_uid = secrets.token_hex(16)
         with write_transaction(study.db, StudyError):
-            study.db.execute("INSERT OR IGNORE INTO meta VALUES ('study_uid', ?)", (secrets.token_hex(16),))
-        uid = study.meta("study_uid")
+            study.db.execute("INSERT OR IGNORE INTO meta VALUES ('study_uid', ?)", (new_uid,))
+        uid = study.meta("study_uid", new_uid)  # the row is there now: ours, or one written meanwhile
     return uid
 
 
@@ -79,7 +82,9 @@ def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
     order = master.order(rater)  # adds the rater, with their order, where they are new
     zooms = "a.zooms" if master.has_zooms else "NULL"
     rows = master.db.execute(
-        f"SELECT a.case_id, a.question_id, a.score, a.answered_at, a.seconds_on_case, {zooms} FROM answers a JOIN raters r USING (rater_id) WHERE r.name = ?", (rater.strip(),)
+        f"SELECT a.case_id, a.question_id, a.score, a.answered_at, a.seconds_on_case, {zooms} "
+        "FROM answers a JOIN raters r USING (rater_id) WHERE r.name = ?",
+        (rater.strip(),),
     ).fetchall()
     local = {case: position + 1 for position, case in enumerate(order)}
     # in copy-case order: rows in master order would spell out the master case numbers (rowids)
@@ -88,26 +93,54 @@ def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
     width = max(3, len(str(len(order))))
     copy_id, secret = secrets.token_hex(16), secrets.token_hex(32)
     cases = [(local[case], f"{local[case]:0{width}d}", master.image_bytes(case)) for case in order]
-    questions = master.db.execute("SELECT question_id, key, text, anchors, position FROM questions ORDER BY position").fetchall()
-    references = [(local[case], question, score) for case in order if case in calibration
-                  for question, score in master.db.execute("SELECT question_id, score FROM reference_scores WHERE case_id = ?", (case,))]
+    questions = master.db.execute(
+        "SELECT question_id, key, text, anchors, position FROM questions ORDER BY position"
+    ).fetchall()
+    references = [
+        (local[case], question, score)
+        for case in order
+        if case in calibration
+        for question, score in master.db.execute(
+            "SELECT question_id, score FROM reference_scores WHERE case_id = ?", (case,)
+        )
+    ]
     # a version before rater copies (schema 2) must refuse one, not treat it as a study
-    meta = {"schema_version": str(SCHEMA_VERSION), "seed": "0", "created": now(), "title": master.title, "locked": "0", "settings": "{}",
-            "kind": COPY_KIND, "copy_id": copy_id, "study_uid": uid, "rater": rater.strip()}
+    meta = {
+        "schema_version": str(SCHEMA_VERSION),
+        "seed": "0",
+        "created": now(),
+        "title": master.title,
+        "locked": "0",
+        "settings": "{}",
+        "kind": COPY_KIND,
+        "copy_id": copy_id,
+        "study_uid": uid,
+        "rater": rater.strip(),
+    }
     meta["seal"] = _seal(secret, meta, cases, questions)
+
     def fill(db):
         db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         db.executemany("INSERT INTO questions VALUES (?, ?, ?, ?, ?)", questions)
         db.executemany("INSERT INTO cases VALUES (?, ?, ?, '', NULL, '', NULL)", cases)  # no arm, source, pair, repeat
         db.execute("INSERT INTO raters VALUES (1, ?, 0, ?)", (rater.strip(), meta["created"]))
-        db.executemany("INSERT INTO orders VALUES (1, ?, ?)", [(position, position + 1) for position in range(len(order))])
-        db.executemany("INSERT INTO answers (rater_id, case_id, question_id, score, answered_at, seconds_on_case, zooms) VALUES (1, ?, ?, ?, ?, ?, ?)", answers)
+        db.executemany(
+            "INSERT INTO orders VALUES (1, ?, ?)", [(position, position + 1) for position in range(len(order))]
+        )
+        db.executemany(
+            "INSERT INTO answers (rater_id, case_id, question_id, score, answered_at, seconds_on_case, zooms) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?)",
+            answers,
+        )
         db.executemany("INSERT INTO reference_scores VALUES (?, ?, ?)", references)  # calibration feedback goes along
 
     def record():  # the study learns of the copy before the copy exists
         with write_transaction(master.db, StudyError):
             master.db.execute(COPIES_TABLE)
-            master.db.execute("INSERT INTO rater_copies VALUES (?, ?, ?, ?, ?)", (copy_id, rater.strip(), secret, json.dumps({str(v): k for k, v in local.items()}), meta["created"]))
+            master.db.execute(
+                "INSERT INTO rater_copies VALUES (?, ?, ?, ?, ?)",
+                (copy_id, rater.strip(), secret, json.dumps({str(v): k for k, v in local.items()}), meta["created"]),
+            )
 
     write_new_file(out, fill, "rater copy", before_rename=record)
     return out
@@ -125,29 +158,59 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
             raise StudyError(f"{copy_path} is not a rater copy")
         if copy.meta("study_uid") != master.meta("study_uid"):
             raise StudyError(f"{copy_path} is a rater copy of another study")
-        known = master.db.execute("SELECT rater, secret, case_map, created FROM rater_copies WHERE copy_id = ?", (copy.meta("copy_id"),)).fetchone() \
-            if master._has_table("rater_copies") else None
+        known = (
+            master.db.execute(
+                "SELECT rater, secret, case_map, created FROM rater_copies WHERE copy_id = ?", (copy.meta("copy_id"),)
+            ).fetchone()
+            if master._has_table("rater_copies")
+            else None
+        )
         if known is None:
             raise StudyError(f"{copy_path}: this study made no such rater copy")
         rater, secret, made = known[0], known[1], known[3]
         case_map = {int(k): v for k, v in json.loads(known[2]).items()}
         meta = {k: copy.meta(k) for k in ("kind", "copy_id", "study_uid", "rater", "title")}
         cases = copy.db.execute("SELECT case_id, code, image FROM cases ORDER BY case_id").fetchall()
-        questions = copy.db.execute("SELECT question_id, key, text, anchors, position FROM questions ORDER BY position").fetchall()
-        master_questions = master.db.execute("SELECT question_id, key, text, anchors, position FROM questions ORDER BY position").fetchall()
+        questions = copy.db.execute(
+            "SELECT question_id, key, text, anchors, position FROM questions ORDER BY position"
+        ).fetchall()
+        master_questions = master.db.execute(
+            "SELECT question_id, key, text, anchors, position FROM questions ORDER BY position"
+        ).fetchall()
         if copy.db.execute("SELECT COUNT(*) FROM raters").fetchone()[0] != 1 or meta["rater"] != rater:
             raise StudyError(f"{copy_path}: the copy names another rater or several; nothing was merged")
-        sealed = hmac.compare_digest(_seal(secret, meta, [(c, code, bytes(image)) for c, code, image in cases], questions), copy.meta("seal") or "")
-        same_images = set(case_map) == {c for c, _, _ in cases} and all(bytes(image) == master.image_bytes(case_map[c]) for c, _, image in cases)
+        sealed = hmac.compare_digest(
+            _seal(secret, meta, [(c, code, bytes(image)) for c, code, image in cases], questions),
+            copy.meta("seal") or "",
+        )
+        same_images = set(case_map) == {c for c, _, _ in cases} and all(
+            bytes(image) == master.image_bytes(case_map[c]) for c, _, image in cases
+        )
         if not sealed or not same_images or questions != master_questions:
-            raise StudyError(f"{copy_path}: the copy's cases, images or questions were changed after it was made (its seal does not match); nothing was merged")
+            raise StudyError(
+                f"{copy_path}: the copy's cases, images or questions were changed after it was made "
+                "(its seal does not match); nothing was merged"
+            )
         zooms = "zooms" if copy.has_zooms else "NULL"
-        answers = copy.db.execute(f"SELECT case_id, question_id, score, answered_at, seconds_on_case, {zooms} FROM answers WHERE rater_id = 1 ORDER BY case_id, question_id").fetchall()
-        logged = copy.db.execute("SELECT case_id, question_id, score, answered_at FROM answer_log WHERE rater_id = 1 ORDER BY log_id").fetchall()
+        answers = copy.db.execute(
+            f"SELECT case_id, question_id, score, answered_at, seconds_on_case, {zooms} FROM answers "
+            "WHERE rater_id = 1 ORDER BY case_id, question_id"
+        ).fetchall()
+        logged = copy.db.execute(
+            "SELECT case_id, question_id, score, answered_at FROM answer_log WHERE rater_id = 1 ORDER BY log_id"
+        ).fetchall()
     anchors = {qid: len(json.loads(a)) for qid, _, _, a, _ in master_questions}
     for case, question, score, answered_at, *_ in [*answers, *logged]:
-        if case not in case_map or question not in anchors or not isinstance(score, int) or not 1 <= score <= anchors[question] or not isinstance(answered_at, str):
-            raise StudyError(f"{copy_path}: an answer outside the study's cases, questions or scores; nothing was merged")
+        if (
+            case not in case_map
+            or question not in anchors
+            or not isinstance(score, int)
+            or not 1 <= score <= anchors[question]
+            or not isinstance(answered_at, str)
+        ):
+            raise StudyError(
+                f"{copy_path}: an answer outside the study's cases, questions or scores; nothing was merged"
+            )
     given_in_copy = {(case, question) for case, question, _, _ in logged}
     rater_id = master.rater_id(rater)
     new = changed = unchanged = conflicts = 0
@@ -156,7 +219,10 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
             raise StudyError(f"{master.path}: the study is locked; no answer can be merged")
         for case, question, score, answered_at, seconds, zoom_count in answers:
             target = case_map[case]
-            row = master.db.execute("SELECT score, answered_at FROM answers WHERE rater_id = ? AND case_id = ? AND question_id = ?", (rater_id, target, question)).fetchone()
+            row = master.db.execute(
+                "SELECT score, answered_at FROM answers WHERE rater_id = ? AND case_id = ? AND question_id = ?",
+                (rater_id, target, question),
+            ).fetchone()
             if row is not None and (row[0] == score or (case, question) not in given_in_copy):
                 unchanged += 1
                 continue
@@ -166,17 +232,27 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
             new, changed = new + (row is None), changed + (row is not None)
             master.upsert_answer(rater_id, target, question, score, answered_at, seconds, zoom_count)
         for case, question, score, answered_at in logged:  # the copy's history, once
-            exists = master.db.execute("SELECT 1 FROM answer_log WHERE rater_id = ? AND case_id = ? AND question_id = ? AND score = ? AND answered_at = ?",
-                                       (rater_id, case_map[case], question, score, answered_at)).fetchone()
+            exists = master.db.execute(
+                "SELECT 1 FROM answer_log "
+                "WHERE rater_id = ? AND case_id = ? AND question_id = ? AND score = ? AND answered_at = ?",
+                (rater_id, case_map[case], question, score, answered_at),
+            ).fetchone()
             if exists is None:
-                master.db.execute("INSERT INTO answer_log (rater_id, case_id, question_id, score, answered_at) VALUES (?, ?, ?, ?, ?)", (rater_id, case_map[case], question, score, answered_at))
+                master.db.execute(
+                    "INSERT INTO answer_log (rater_id, case_id, question_id, score, answered_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (rater_id, case_map[case], question, score, answered_at),
+                )
     return MergeReport(rater, new, changed, unchanged, conflicts)
 
 
 def _seal(secret: str, meta: dict, cases, questions) -> str:
-    content = json.dumps({
-        "meta": {k: meta[k] for k in ("copy_id", "study_uid", "rater", "title", "kind")},
-        "cases": [(c, code, hashlib.sha256(image).hexdigest()) for c, code, image in cases],
-        "questions": [list(q) for q in questions],
-    }, sort_keys=True)
+    content = json.dumps(
+        {
+            "meta": {k: meta[k] for k in ("copy_id", "study_uid", "rater", "title", "kind")},
+            "cases": [(c, code, hashlib.sha256(image).hexdigest()) for c, code, image in cases],
+            "questions": [list(q) for q in questions],
+        },
+        sort_keys=True,
+    )
     return hmac.new(secret.encode(), content.encode(), hashlib.sha256).hexdigest()

@@ -55,15 +55,26 @@ def reading_times(rows: list[AnswerRow], arms: list[str]) -> tuple[list[ReadingT
         seconds = np.array([s for s, _ in values], dtype=float)
         zooms = [z for _, z in values if z is not None]
         q1, q3 = np.percentile(seconds, [25, 75])
-        summaries.append(ReadingTime(arm, len(seconds), float(seconds.mean()), float(np.median(seconds)), (float(q1), float(q3)),
-                                     float(np.mean(zooms)) if zooms else None, sum(1 for z in zooms if z > 0)))
+        summaries.append(
+            ReadingTime(
+                arm,
+                len(seconds),
+                float(seconds.mean()),
+                float(np.median(seconds)),
+                (float(q1), float(q3)),
+                float(np.mean(zooms)) if zooms else None,
+                sum(1 for z in zooms if z > 0),
+            )
+        )
     comparisons = []
     present = [a for a in arms if len(by_arm[a]) >= 2]
     for i, arm_a in enumerate(present):
-        for arm_b in present[i + 1:]:
+        for arm_b in present[i + 1 :]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                test = stats.mannwhitneyu([s for s, _ in by_arm[arm_a]], [s for s, _ in by_arm[arm_b]], alternative="two-sided")
+                test = stats.mannwhitneyu(
+                    [s for s, _ in by_arm[arm_a]], [s for s, _ in by_arm[arm_b]], alternative="two-sided"
+                )
             comparisons.append(ReadingComparison(arm_a, arm_b, float(test.statistic), float(test.pvalue)))
     return summaries, comparisons
 

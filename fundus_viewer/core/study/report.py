@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import functools
+import io
 import json
 import math
 from dataclasses import asdict
 from pathlib import Path
 
+from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.study.discrimination import Discrimination, analyze_discrimination
 from fundus_viewer.core.study.questions import CALL
 from fundus_viewer.core.study.reading import reading_times
@@ -25,7 +28,9 @@ def analyze_study(study: StudyFile) -> StudyAnalysis:
     analysis.reading, analysis.reading_comparisons = reading_times(rows, arms)
     if task == "real-or-synthetic":
         analysis.discrimination = analyze_discrimination(rows, study.settings["real_arm"], arms)
-        calls = analyze_answers(rows, [CALL.key], len(CALL.anchors), arms)  # the call's agreement and consistency, no arm tests
+        calls = analyze_answers(
+            rows, [CALL.key], len(CALL.anchors), arms
+        )  # the call's agreement and consistency, no arm tests
         analysis.agreement += calls.agreement
         analysis.consistency += calls.consistency
     return analysis
@@ -42,34 +47,54 @@ def format_p(value) -> str:
 
 
 def format_text(analysis: StudyAnalysis) -> str:
-    lines = [f"{analysis.n_answers} answers from {len(analysis.raters)} rater(s): {', '.join(analysis.raters) or '-'}", ""]
+    lines = [
+        f"{analysis.n_answers} answers from {len(analysis.raters)} rater(s): {', '.join(analysis.raters) or '-'}",
+        "",
+    ]
     lines.append("per arm: n cases (a case's score is the mean of its raters'); answers per score 1..N")
     lines.append(f"{'question':<12}{'arm':<14}{'n':>5}{'mean':>8}{'SD':>7}{'median':>8}   answers per score")
     for s in analysis.summaries:
-        lines.append(f"{s.question:<12}{s.arm:<14}{s.n:>5}{format_number(s.mean):>8}{format_number(s.sd):>7}{format_number(s.median, 1):>8}   {' '.join(map(str, s.histogram))}")
+        lines.append(
+            f"{s.question:<12}{s.arm:<14}{s.n:>5}{format_number(s.mean):>8}{format_number(s.sd):>7}"
+            f"{format_number(s.median, 1):>8}   {' '.join(map(str, s.histogram))}"
+        )
     for c in analysis.comparisons:
         lines += [
             "",
             f"{c.question}: {c.arm_a} (n {c.n_a}) vs {c.arm_b} (n {c.n_b})",
-            f"  difference of means {format_number(c.mean_difference)} (95% CI {format_number(c.difference_ci95[0])} to {format_number(c.difference_ci95[1])})",
-            f"  Student t {format_number(c.student_t)}, p {format_p(c.student_p)}   Welch t {format_number(c.welch_t)}, p {format_p(c.welch_p)}   Mann-Whitney U {format_number(c.mann_whitney_u, 1)}, p {format_p(c.mann_whitney_p)}",
-            f"  Cohen's d {format_number(c.cohen_d)} (95% CI {format_number(c.cohen_d_ci95[0])} to {format_number(c.cohen_d_ci95[1])}), rank-biserial r {format_number(c.rank_biserial)}",
+            f"  difference of means {format_number(c.mean_difference)} "
+            f"(95% CI {format_number(c.difference_ci95[0])} to {format_number(c.difference_ci95[1])})",
+            f"  Student t {format_number(c.student_t)}, p {format_p(c.student_p)}   "
+            f"Welch t {format_number(c.welch_t)}, p {format_p(c.welch_p)}   "
+            f"Mann-Whitney U {format_number(c.mann_whitney_u, 1)}, p {format_p(c.mann_whitney_p)}",
+            f"  Cohen's d {format_number(c.cohen_d)} "
+            f"(95% CI {format_number(c.cohen_d_ci95[0])} to {format_number(c.cohen_d_ci95[1])}), "
+            f"rank-biserial r {format_number(c.rank_biserial)}",
         ]
         if c.paired is not None:
             p = c.paired
             lines.append(
-                f"  paired ({p.n_pairs} pairs): difference {format_number(p.mean_difference)}, t {format_number(p.t)}, p {format_p(p.p)}; Wilcoxon W {format_number(p.wilcoxon_w, 1)}, p {format_p(p.wilcoxon_p)}; "
+                f"  paired ({p.n_pairs} pairs): difference {format_number(p.mean_difference)}, "
+                f"t {format_number(p.t)}, p {format_p(p.p)}; "
+                f"Wilcoxon W {format_number(p.wilcoxon_w, 1)}, p {format_p(p.wilcoxon_p)}; "
                 f"d_z {format_number(p.dz)} (95% CI {format_number(p.dz_ci95[0])} to {format_number(p.dz_ci95[1])})"
             )
     if analysis.agreement:
         lines += ["", "inter-rater agreement"]
         for a in analysis.agreement:
             kappas = ", ".join(f"{pair} {format_number(k)}" for pair, k in a.kappa.items()) or "-"
-            lines.append(f"  {a.question}: ICC(2,1) {format_number(a.icc2_1)}, ICC(3,1) {format_number(a.icc3_1)} on {a.n_cases} cases; weighted kappa {kappas}")
+            lines.append(
+                f"  {a.question}: ICC(2,1) {format_number(a.icc2_1)}, ICC(3,1) {format_number(a.icc3_1)} "
+                f"on {a.n_cases} cases; weighted kappa {kappas}"
+            )
     if analysis.consistency:
         lines += ["", "intra-rater consistency (repeated cases)"]
-        for c in analysis.consistency:
-            lines.append(f"  {c.rater} / {c.question}: {c.n} repeats, exact agreement {c.exact_agreement:.0%}, weighted kappa {format_number(c.kappa)}, mean |difference| {format_number(c.mean_absolute_difference)}")
+        for r in analysis.consistency:
+            lines.append(
+                f"  {r.rater} / {r.question}: {r.n} repeats, exact agreement {r.exact_agreement:.0%}, "
+                f"weighted kappa {format_number(r.kappa)}, "
+                f"mean |difference| {format_number(r.mean_absolute_difference)}"
+            )
     lines += format_reading(analysis)
     if analysis.discrimination is not None:  # the study's question comes first
         lines[1:1] = format_discrimination(analysis.discrimination)
@@ -82,37 +107,68 @@ def format_reading(analysis: StudyAnalysis) -> list[str]:
     lines = ["", "reading time per arm (active seconds on a case; zooms per case)"]
     for r in analysis.reading:
         zooms = "-" if r.mean_zooms is None else f"{r.mean_zooms:.1f} ({r.n_zoomed} of {r.n} zoomed)"
-        lines.append(f"  {r.arm:<14} {r.n:>4} readings   median {r.median_seconds:.1f} s (IQR {r.iqr_seconds[0]:.1f}-{r.iqr_seconds[1]:.1f}), mean {r.mean_seconds:.1f} s   zooms {zooms}")
+        lines.append(
+            f"  {r.arm:<14} {r.n:>4} readings   median {r.median_seconds:.1f} s "
+            f"(IQR {r.iqr_seconds[0]:.1f}-{r.iqr_seconds[1]:.1f}), mean {r.mean_seconds:.1f} s   zooms {zooms}"
+        )
     for c in analysis.reading_comparisons:
-        lines.append(f"  {c.arm_a} vs {c.arm_b}: Mann-Whitney U {format_number(c.mann_whitney_u, 1)}, p {format_p(c.p)}")
+        lines.append(
+            f"  {c.arm_a} vs {c.arm_b}: Mann-Whitney U {format_number(c.mann_whitney_u, 1)}, p {format_p(c.p)}"
+        )
     return lines
 
 
 def format_discrimination(result: Discrimination) -> list[str]:
-    lines = ["", f"real or synthetic (real arm: {result.real_arm}); accuracy with exact 95% CI, binomial test against 50 %"]
+    lines = [
+        "",
+        f"real or synthetic (real arm: {result.real_arm}); accuracy with exact 95% CI, binomial test against 50 %",
+    ]
     if result.unbalanced:
-        lines.append("  (real and synthetic photos differ in number: the 'all' row rewards answering the larger side; read the balanced accuracy and d')")
+        lines.append(
+            "  (real and synthetic photos differ in number: the 'all' row rewards answering the larger side; "
+            "read the balanced accuracy and d')"
+        )
     for a in result.accuracy:
-        lines.append(f"  {a.rater:<14} {a.arm:<14} {a.correct:>4} of {a.n:<4} {a.accuracy:6.1%} (95% CI {a.ci95[0]:.1%} to {a.ci95[1]:.1%}), p {format_p(a.p_vs_chance)}")
+        lines.append(
+            f"  {a.rater:<14} {a.arm:<14} {a.correct:>4} of {a.n:<4} {a.accuracy:6.1%} "
+            f"(95% CI {a.ci95[0]:.1%} to {a.ci95[1]:.1%}), p {format_p(a.p_vs_chance)}"
+        )
     if result.sensitivity:
         lines.append("  d' (log-linear correction) per synthetic arm against the real photos; AUC of call x confidence")
     for s in result.sensitivity:
-        lines.append(f"  {s.rater:<14} {s.arm:<14} hits {s.hit_rate:.0%}, false alarms {s.false_alarm_rate:.0%}, balanced accuracy {s.balanced_accuracy:.1%}, "
-                     f"d' {format_number(s.d_prime)}, c {format_number(s.criterion)}, AUC {format_number(s.auc)}")
+        lines.append(
+            f"  {s.rater:<14} {s.arm:<14} hits {s.hit_rate:.0%}, false alarms {s.false_alarm_rate:.0%}, "
+            f"balanced accuracy {s.balanced_accuracy:.1%}, "
+            f"d' {format_number(s.d_prime)}, c {format_number(s.criterion)}, AUC {format_number(s.auc)}"
+        )
     return lines
 
 
 def write_json(analysis: StudyAnalysis, path: Path) -> None:
-    Path(path).write_text(json.dumps(analysis.to_dict(), indent=1))
+    atomic_write(path, json.dumps(analysis.to_dict(), indent=1))
 
 
 def write_answers_csv(study: StudyFile, path: Path) -> None:
     rows = study.all_answers(include_calibration=True)  # arm "calibration": for the record, never in the statistics
-    fields = ["rater", "case_id", "code", "arm", "pair_key", "repeat_of", "source", "question", "score", "answered_at", "seconds_on_case", "zooms"]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    fields = [
+        "rater",
+        "case_id",
+        "code",
+        "arm",
+        "pair_key",
+        "repeat_of",
+        "source",
+        "question",
+        "score",
+        "answered_at",
+        "seconds_on_case",
+        "zooms",
+    ]
+    with io.StringIO() as handle:
         writer = csv.DictWriter(handle, fields)
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
+        atomic_write(path, handle.getvalue())
 
 
 def write_histograms(analysis: StudyAnalysis, folder: Path) -> list[Path]:
@@ -132,7 +188,12 @@ def write_histograms(analysis: StudyAnalysis, folder: Path) -> list[Path]:
         width = 0.8 / len(summaries)
         fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
         for i, s in enumerate(summaries):
-            ax.bar(scores + (i - (len(summaries) - 1) / 2) * width, s.histogram, width, label=f"{s.arm} (mean {format_number(s.mean)})")
+            ax.bar(
+                scores + (i - (len(summaries) - 1) / 2) * width,
+                s.histogram,
+                width,
+                label=f"{s.arm} (mean {format_number(s.mean)})",
+            )
         ax.set_xticks(scores)
         ax.set_xlabel("score")
         ax.set_ylabel("answers")
@@ -140,7 +201,7 @@ def write_histograms(analysis: StudyAnalysis, folder: Path) -> list[Path]:
         ax.legend(frameon=False)
         fig.tight_layout()
         path = Path(folder) / f"histogram-{question}.png"
-        fig.savefig(path)
+        atomic_write(path, functools.partial(fig.savefig, format="png"))
         plt.close(fig)
         written.append(path)
     return written

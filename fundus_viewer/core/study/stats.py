@@ -59,7 +59,7 @@ class PairedResult:
 
 
 @dataclass
-class Comparison:
+class ArmComparison:
     question: str
     arm_a: str
     arm_b: str
@@ -105,7 +105,7 @@ class StudyAnalysis:
     questions: list[str]
     n_answers: int
     summaries: list[ArmSummary] = field(default_factory=list)
-    comparisons: list[Comparison] = field(default_factory=list)
+    comparisons: list[ArmComparison] = field(default_factory=list)
     agreement: list[Agreement] = field(default_factory=list)
     consistency: list[Consistency] = field(default_factory=list)
     task: str = "score"
@@ -117,7 +117,9 @@ class StudyAnalysis:
         return json_safe(asdict(self))
 
 
-def analyze_answers(rows: list[AnswerRow], questions: list[str], max_score: int = 5, arms: list[str] | None = None) -> StudyAnalysis:
+def analyze_answers(
+    rows: list[AnswerRow], questions: list[str], max_score: int = 5, arms: list[str] | None = None
+) -> StudyAnalysis:
     raters = sorted({r.rater for r in rows})
     arms = arms or sorted({r.arm for r in rows})
     result = StudyAnalysis(raters=raters, arms=arms, questions=questions, n_answers=len(rows))
@@ -142,7 +144,7 @@ def analyze_answers(rows: list[AnswerRow], questions: list[str], max_score: int 
             comparison = compare(question, arm_a, arm_b, a, b)
             pairs = paired_values(by_arm[arm_a], by_arm[arm_b], case_pair)
             if len(pairs) >= 2:
-                comparison.paired = compare_paired(*map(np.array, zip(*pairs)))
+                comparison.paired = compare_paired(*map(np.array, zip(*pairs, strict=True)))
             result.comparisons.append(comparison)
         if len(raters) >= 2:
             result.agreement.append(agreement(first, question, raters, max_score))
@@ -156,7 +158,11 @@ def analyze_answers(rows: list[AnswerRow], questions: list[str], max_score: int 
 def summarize(arm: str, question: str, values: np.ndarray, answers: list[int], max_score: int) -> ArmSummary:
     """``values``: one (mean) score per case; ``answers``: every answer, which the histogram counts."""
     n = len(values)
-    histogram = np.bincount(np.clip(answers, 1, max_score), minlength=max_score + 1)[1:] if answers else np.zeros(max_score, int)
+    histogram = (
+        np.bincount(np.clip(answers, 1, max_score), minlength=max_score + 1)[1:]
+        if answers
+        else np.zeros(max_score, int)
+    )
     n_answers = len(answers)
     return ArmSummary(
         arm=arm,
@@ -170,19 +176,19 @@ def summarize(arm: str, question: str, values: np.ndarray, answers: list[int], m
     )
 
 
-def compare(question: str, arm_a: str, arm_b: str, a: np.ndarray, b: np.ndarray) -> Comparison:
+def compare(question: str, arm_a: str, arm_b: str, a: np.ndarray, b: np.ndarray) -> ArmComparison:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # identical scores: scipy warns, then returns NaN
         return _compare(question, arm_a, arm_b, a, b)
 
 
-def _compare(question: str, arm_a: str, arm_b: str, a: np.ndarray, b: np.ndarray) -> Comparison:
+def _compare(question: str, arm_a: str, arm_b: str, a: np.ndarray, b: np.ndarray) -> ArmComparison:
     student = stats.ttest_ind(a, b, equal_var=True)
     welch = stats.ttest_ind(a, b, equal_var=False)
     interval = welch.confidence_interval(0.95)
     mwu = stats.mannwhitneyu(a, b, alternative="two-sided")
     d, d_ci = cohen_d(a, b)
-    return Comparison(
+    return ArmComparison(
         question=question,
         arm_a=arm_a,
         arm_b=arm_b,
@@ -214,13 +220,17 @@ def cohen_d(a: np.ndarray, b: np.ndarray) -> tuple[float, tuple[float, float]]:
     return d, (d - Z95 * se, d + Z95 * se)
 
 
-def paired_values(a: dict[int, float], b: dict[int, float], case_pair: dict[int, str | None]) -> list[tuple[float, float]]:
+def paired_values(
+    a: dict[int, float], b: dict[int, float], case_pair: dict[int, str | None]
+) -> list[tuple[float, float]]:
     """(a, b) per pairing key present in both arms; several cases of one arm under one key are averaged."""
-    def by_key(scores):
+
+    def by_key(scores: dict[int, float]) -> dict[str, float]:
         grouped: dict[str, list[float]] = {}
         for case, score in scores.items():
-            if case_pair.get(case) is not None:
-                grouped.setdefault(case_pair[case], []).append(score)
+            key = case_pair.get(case)
+            if key is not None:
+                grouped.setdefault(key, []).append(score)
         return {k: float(np.mean(v)) for k, v in grouped.items()}
 
     ka, kb = by_key(a), by_key(b)
@@ -245,7 +255,9 @@ def _compare_paired(a: np.ndarray, b: np.ndarray) -> PairedResult:
     sd = np.std(diff, ddof=1)
     dz = float(np.mean(diff) / sd) if sd > 0 else math.nan
     se = math.sqrt(1 / n + dz * dz / (2 * n)) if not math.isnan(dz) else math.nan
-    return PairedResult(n, float(np.mean(diff)), float(t.statistic), float(t.pvalue), w, wp, dz, (dz - Z95 * se, dz + Z95 * se))
+    return PairedResult(
+        n, float(np.mean(diff)), float(t.statistic), float(t.pvalue), w, wp, dz, (dz - Z95 * se, dz + Z95 * se)
+    )
 
 
 def icc(matrix: np.ndarray) -> tuple[float, float]:
@@ -282,12 +294,18 @@ def agreement(rows: list[AnswerRow], question: str, raters: list[str], max_score
 def consistency(rows: list[AnswerRow], rater: str, question: str, max_score: int) -> Consistency | None:
     """A rater against themselves on the cases shown twice."""
     scores = {r.case_id: r.score for r in rows if r.question == question}
-    pairs = [(scores[r.repeat_of], r.score) for r in rows if r.question == question and r.repeat_of is not None and r.repeat_of in scores]
+    pairs = [
+        (scores[r.repeat_of], r.score)
+        for r in rows
+        if r.question == question and r.repeat_of is not None and r.repeat_of in scores
+    ]
     if not pairs:
         return None
-    first, second = (np.array(x) for x in zip(*pairs))
+    first, second = (np.array(x) for x in zip(*pairs, strict=True))
     kappa = _kappa(list(first), list(second), list(range(1, max_score + 1))) if len(pairs) >= 2 else None
-    return Consistency(rater, question, len(pairs), float(np.mean(first == second)), kappa, float(np.mean(np.abs(first - second))))
+    return Consistency(
+        rater, question, len(pairs), float(np.mean(first == second)), kappa, float(np.mean(np.abs(first - second)))
+    )
 
 
 def _kappa(a, b, labels) -> float:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
+from fundus_viewer.core.atomic import replace_durably
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.sqlite_file import SqliteFile, connect, file_uri, write_transaction
 
@@ -48,7 +49,12 @@ CREATE TABLE questions (
     anchors TEXT NOT NULL,              -- JSON list: the wording of each score from 1 up
     position INTEGER NOT NULL
 );
-CREATE TABLE raters (rater_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, seed INTEGER NOT NULL, created TEXT NOT NULL);
+CREATE TABLE raters (
+    rater_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    seed INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
 CREATE TABLE orders (
     rater_id INTEGER NOT NULL REFERENCES raters(rater_id),
     position INTEGER NOT NULL,
@@ -145,7 +151,7 @@ class AnswerRow:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def rater_seed(study_seed: int, name: str) -> int:
@@ -173,7 +179,7 @@ def write_new_file(path: Path, fill, what: str, before_rename=None) -> None:
         db.close()
         if before_rename is not None:
             before_rename()
-        os.replace(partial, path)
+        replace_durably(partial, path)
     except (OSError, sqlite3.Error, StudyError) as exc:
         db.close()
         partial.unlink(missing_ok=True)
@@ -200,11 +206,23 @@ class StudyFile(SqliteFile):
         version = int(self.meta("schema_version", "0"))
         if version > SCHEMA_VERSION:
             self.db.close()
-            raise StudyError(f"{self.path}: study schema {version} is newer than this program reads ({SCHEMA_VERSION}); update Fundus Viewer")
+            raise StudyError(
+                f"{self.path}: study schema {version} is newer than this program reads ({SCHEMA_VERSION}); "
+                "update Fundus Viewer"
+            )
 
     # -- creating ---------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, cases: list[NewCase], *, seed: int, questions=DEFAULT_QUESTIONS, title: str = "", settings: dict | None = None) -> "StudyFile":
+    def create(
+        cls,
+        path: str | Path,
+        cases: list[NewCase],
+        *,
+        seed: int,
+        questions=DEFAULT_QUESTIONS,
+        title: str = "",
+        settings: dict | None = None,
+    ) -> StudyFile:
         """Write a new study atomically: built under a temporary name, renamed into place when complete."""
         path = Path(path)
         if path.exists():
@@ -217,7 +235,14 @@ class StudyFile(SqliteFile):
 
         def fill(db):
             db.execute("PRAGMA defer_foreign_keys = ON")  # a repeat may come before its original
-            meta = {"schema_version": str(SCHEMA_VERSION), "seed": str(seed), "created": now(), "title": title, "locked": "0", "settings": json.dumps(settings or {})}
+            meta = {
+                "schema_version": str(SCHEMA_VERSION),
+                "seed": str(seed),
+                "created": now(),
+                "title": title,
+                "locked": "0",
+                "settings": json.dumps(settings or {}),
+            }
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             db.executemany(
                 "INSERT INTO questions (key, text, anchors, position) VALUES (?, ?, ?, ?)",
@@ -227,26 +252,49 @@ class StudyFile(SqliteFile):
             shuffled = np.random.default_rng(seed).permutation(len(cases))
             case_id = {int(index): rank + 1 for rank, index in enumerate(shuffled)}
             width = max(3, len(str(len(cases))))
-            for index in sorted(case_id, key=case_id.get):
+            for index in sorted(case_id, key=case_id.__getitem__):
                 case = cases[index]
                 db.execute(
                     "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (case_id[index], f"{case_id[index]:0{width}d}", case.image, case.arm, case.pair_key, case.source, None if case.repeat_of is None else case_id[case.repeat_of]),
+                    (
+                        case_id[index],
+                        f"{case_id[index]:0{width}d}",
+                        case.image,
+                        case.arm,
+                        case.pair_key,
+                        case.source,
+                        None if case.repeat_of is None else case_id[case.repeat_of],
+                    ),
                 )
                 for key, score in (case.reference or {}).items():
-                    db.execute("INSERT INTO reference_scores VALUES (?, (SELECT question_id FROM questions WHERE key = ?), ?)", (case_id[index], key, int(score)))
+                    db.execute(
+                        "INSERT INTO reference_scores VALUES (?, (SELECT question_id FROM questions WHERE key = ?), ?)",
+                        (case_id[index], key, int(score)),
+                    )
 
         write_new_file(path, fill, "study")
         return cls(path)
 
     # -- reading ----------------------------------------------------------------------------------
+    @overload
+    def meta(self, key: str) -> str | None: ...
+
+    @overload
+    def meta(self, key: str, default: str) -> str: ...
+
+    @overload
+    def meta(self, key: str, default: str | None) -> str | None: ...
+
     def meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else row[0]
 
     @property
     def seed(self) -> int:
-        return int(self.meta("seed"))
+        seed = self.meta("seed")
+        if seed is None:
+            raise StudyError(f"{self.path}: the study file records no seed")
+        return int(seed)
 
     @property
     def title(self) -> str:
@@ -263,7 +311,7 @@ class StudyFile(SqliteFile):
 
     @property
     def task(self) -> str:
-        """"score" (1-N clarity scores, the paper's study) or "real-or-synthetic"."""
+        """ "score" (1-N clarity scores, the paper's study) or "real-or-synthetic"."""
         return self.settings.get("task", "score")
 
     @property
@@ -290,7 +338,11 @@ class StudyFile(SqliteFile):
         """A calibration case's reference score per question key; {} for any other case."""
         if not self._has_table("reference_scores"):
             return {}
-        rows = self.db.execute("SELECT q.key, r.score FROM reference_scores r JOIN questions q USING (question_id) WHERE r.case_id = ? ORDER BY q.position", (case_id,))
+        rows = self.db.execute(
+            "SELECT q.key, r.score FROM reference_scores r JOIN questions q USING (question_id) "
+            "WHERE r.case_id = ? ORDER BY q.position",
+            (case_id,),
+        )
         return dict(rows.fetchall())
 
     def _not_calibration(self) -> str:
@@ -299,14 +351,20 @@ class StudyFile(SqliteFile):
         return "c.case_id NOT IN (SELECT case_id FROM reference_scores)" if self._has_table("reference_scores") else "1"
 
     def _has_table(self, name: str) -> bool:
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+            is not None
+        )
 
     def raters(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM raters ORDER BY rater_id")]
 
     def arms(self) -> list[str]:
         """The arms in the order they were given at creation (so comparisons read "first vs second")."""
-        present = [r[0] for r in self.db.execute(f"SELECT DISTINCT arm FROM cases c WHERE {self._not_calibration()} ORDER BY arm")]
+        present = [
+            r[0]
+            for r in self.db.execute(f"SELECT DISTINCT arm FROM cases c WHERE {self._not_calibration()} ORDER BY arm")
+        ]
         given = list(self.settings.get("arms", {}))
         return [a for a in given if a in present] + [a for a in present if a not in given]
 
@@ -331,7 +389,9 @@ class StudyFile(SqliteFile):
             rater = self.db.execute("SELECT rater_id FROM raters WHERE name = ?", (name,)).fetchone()[0]
             if self.db.execute("SELECT COUNT(*) FROM orders WHERE rater_id = ?", (rater,)).fetchone()[0] == 0:
                 calibration = set(self.calibration_ids())  # shown first, each rater in their own order
-                order = rater_order(sorted(calibration), seed) + rater_order([c for c in self.case_ids() if c not in calibration], seed)
+                order = rater_order(sorted(calibration), seed) + rater_order(
+                    [c for c in self.case_ids() if c not in calibration], seed
+                )
                 self.db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(rater, i, c) for i, c in enumerate(order)])
         return rater
 
@@ -340,9 +400,19 @@ class StudyFile(SqliteFile):
 
     def order(self, name: str) -> list[int]:
         rater = self.rater_id(name)
-        return [r[0] for r in self.db.execute("SELECT case_id FROM orders WHERE rater_id = ? ORDER BY position", (rater,))]
+        return [
+            r[0] for r in self.db.execute("SELECT case_id FROM orders WHERE rater_id = ? ORDER BY position", (rater,))
+        ]
 
-    def answer(self, name: str, case_id: int, question: str, score: int, seconds_on_case: float | None = None, zooms: int | None = None) -> None:
+    def answer(
+        self,
+        name: str,
+        case_id: int,
+        question: str,
+        score: int,
+        seconds_on_case: float | None = None,
+        zooms: int | None = None,
+    ) -> None:
         """Record (or change) one answer; it is on disk when this returns. A study made before schema 3
         has no zooms column: the count is not kept there (the file is not upgraded behind its owner's back)."""
         rater = self.rater_id(name)
@@ -357,14 +427,32 @@ class StudyFile(SqliteFile):
             if self.meta("locked") == "1":
                 raise StudyLockedError(f"{self.path}: the study is locked; no answer can be changed")
             self.upsert_answer(rater, case_id, question_id, int(score), stamp, seconds_on_case, zooms)
-            self.db.execute("INSERT INTO answer_log (rater_id, case_id, question_id, score, answered_at) VALUES (?, ?, ?, ?, ?)", (rater, case_id, question_id, int(score), stamp))
+            self.db.execute(
+                "INSERT INTO answer_log (rater_id, case_id, question_id, score, answered_at) VALUES (?, ?, ?, ?, ?)",
+                (rater, case_id, question_id, int(score), stamp),
+            )
 
-    def upsert_answer(self, rater_id: int, case_id: int, question_id: int, score: int, answered_at: str, seconds: float | None, zooms: int | None) -> None:
+    def upsert_answer(
+        self,
+        rater_id: int,
+        case_id: int,
+        question_id: int,
+        score: int,
+        answered_at: str,
+        seconds: float | None,
+        zooms: int | None,
+    ) -> None:
         """Add or replace one answer row (inside the caller's transaction)."""
-        columns = "rater_id, case_id, question_id, score, answered_at, seconds_on_case" + (", zooms" if self.has_zooms else "")
+        columns = "rater_id, case_id, question_id, score, answered_at, seconds_on_case" + (
+            ", zooms" if self.has_zooms else ""
+        )
         values = (rater_id, case_id, question_id, score, answered_at, seconds) + ((zooms,) if self.has_zooms else ())
         update = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[3:])
-        self.db.execute(f"INSERT INTO answers ({columns}) VALUES ({', '.join('?' * len(values))}) ON CONFLICT (rater_id, case_id, question_id) DO UPDATE SET {update}", values)
+        self.db.execute(
+            f"INSERT INTO answers ({columns}) VALUES ({', '.join('?' * len(values))}) "
+            f"ON CONFLICT (rater_id, case_id, question_id) DO UPDATE SET {update}",
+            values,
+        )
 
     @cached_property
     def has_zooms(self) -> bool:
@@ -373,7 +461,8 @@ class StudyFile(SqliteFile):
 
     def answers_of(self, name: str) -> dict[tuple[int, str], int]:
         rows = self.db.execute(
-            "SELECT a.case_id, q.key, a.score FROM answers a JOIN questions q USING (question_id) JOIN raters r USING (rater_id) WHERE r.name = ?",
+            "SELECT a.case_id, q.key, a.score FROM answers a JOIN questions q USING (question_id) "
+            "JOIN raters r USING (rater_id) WHERE r.name = ?",
             (name,),
         )
         return {(c, k): s for c, k, s in rows}
@@ -407,17 +496,19 @@ class StudyFile(SqliteFile):
     def all_answers(self, include_calibration: bool = False) -> list[AnswerRow]:
         """Every answer, unblinded; calibration cases' only when asked (they never reach the statistics)."""
         rows = self.db.execute(
-            "SELECT r.name, c.case_id, c.code, c.arm, c.pair_key, c.repeat_of, c.source, q.key, a.score, a.answered_at, a.seconds_on_case, "
-            + ("a.zooms " if self.has_zooms else "NULL ") +
-            "FROM answers a JOIN raters r USING (rater_id) JOIN cases c USING (case_id) JOIN questions q USING (question_id) "
-            + ("" if include_calibration else f"WHERE {self._not_calibration()} ") + "ORDER BY r.name, c.case_id, q.position"
+            "SELECT r.name, c.case_id, c.code, c.arm, c.pair_key, c.repeat_of, c.source, q.key, a.score, "
+            "a.answered_at, a.seconds_on_case, "
+            + ("a.zooms " if self.has_zooms else "NULL ")
+            + "FROM answers a JOIN raters r USING (rater_id) JOIN cases c USING (case_id) "
+            "JOIN questions q USING (question_id) "
+            + ("" if include_calibration else f"WHERE {self._not_calibration()} ")
+            + "ORDER BY r.name, c.case_id, q.position"
         )
         return [AnswerRow(*row) for row in rows]
 
     def case_table(self) -> list[dict]:
         rows = self.db.execute("SELECT case_id, code, arm, pair_key, source, repeat_of FROM cases ORDER BY case_id")
-        return [dict(zip(("case_id", "code", "arm", "pair_key", "source", "repeat_of"), r)) for r in rows]
-
+        return [dict(zip(("case_id", "code", "arm", "pair_key", "source", "repeat_of"), r, strict=True)) for r in rows]
 
 
 @dataclass
@@ -454,7 +545,9 @@ class RatingSession:
         case = self.order[position]
         return {k: s for (c, k), s in self.study.answers_of(self.rater).items() if c == case}
 
-    def answer(self, position: int, question: str, score: int, seconds_on_case: float | None = None, zooms: int | None = None) -> None:
+    def answer(
+        self, position: int, question: str, score: int, seconds_on_case: float | None = None, zooms: int | None = None
+    ) -> None:
         self.study.answer(self.rater, self.order[position], question, score, seconds_on_case, zooms)
 
     def progress(self) -> tuple[int, int]:

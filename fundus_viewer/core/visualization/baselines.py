@@ -22,18 +22,10 @@ from captum.attr import GuidedBackprop, NoiseTunnel, Occlusion, Saliency
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
+from fundus_viewer.core.methods import BASELINES
 from fundus_viewer.core.transform import InputTransform
 from fundus_viewer.core.visualization.capture import resolve_layers
 from fundus_viewer.core.visualization.heat import GridMap
-
-BASELINES = ("cam", "gbp", "smoothgrad", "occlusion")
-METHOD_TITLES = {
-    "pathology": "Ours (pathology-aware)",
-    "cam": "CAM",
-    "gbp": "Guided Backprop",
-    "smoothgrad": "SmoothGrad",
-    "occlusion": "Occlusion",
-}
 
 
 @dataclass
@@ -51,7 +43,9 @@ class BaselineMap:
 def cam_grid(model, x: torch.Tensor) -> tuple[np.ndarray, str]:
     [layer] = resolve_layers(model, [model.cam_layer])
     with torch.enable_grad(), GradCAM(model=model, target_layers=[layer]) as explainer:
-        grid = explainer(input_tensor=x.clone().requires_grad_(True), targets=[ClassifierOutputTarget(model.glaucoma_index)])[0]
+        grid = explainer(
+            input_tensor=x.clone().requires_grad_(True), targets=[ClassifierOutputTarget(model.glaucoma_index)]
+        )[0]
     note = "true CAM (GAP + linear head)" if model.cam_is_true_cam else "Grad-CAM (head is not GAP + linear)"
     return grid, note
 

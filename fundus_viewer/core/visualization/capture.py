@@ -24,7 +24,14 @@ def resolve_layers(model: nn.Module, names) -> list[nn.Module]:
     return [modules[name] for name in names]
 
 
-def capture(model: nn.Module, x: torch.Tensor, layers, target: int, create_graph: bool = False, autocast_dtype: torch.dtype | None = None) -> Capture:
+def capture(
+    model: nn.Module,
+    x: torch.Tensor,
+    layers,
+    target: int,
+    create_graph: bool = False,
+    autocast_dtype: torch.dtype | None = None,
+) -> Capture:
     """Run ``model`` on ``x`` and return the chosen layers' activations and their gradients.
 
     With ``create_graph=True`` both stay differentiable, so a loss on the heat map (Patho-GAN's
@@ -40,7 +47,7 @@ def capture(model: nn.Module, x: torch.Tensor, layers, target: int, create_graph
     recorded: list[list[torch.Tensor]] = [[] for _ in modules]
     handles = [
         module.register_forward_hook(lambda _m, _i, output, slot=slot: slot.append(output))
-        for module, slot in zip(modules, recorded)
+        for module, slot in zip(modules, recorded, strict=True)
     ]
     device_type = x.device.type
 
@@ -51,7 +58,12 @@ def capture(model: nn.Module, x: torch.Tensor, layers, target: int, create_graph
     if autocast_dtype is not None:
         handles += [module.register_forward_pre_hook(full_precision_from_here) for module in modules]
     try:
-        with torch.enable_grad(), torch.autocast(device_type=device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        with (
+            torch.enable_grad(),
+            torch.autocast(
+                device_type=device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+            ),
+        ):
             if not x.requires_grad:
                 x = x.detach().requires_grad_(True)
             logits = model(x).float()

@@ -42,4 +42,4 @@ def combine_maps(
 
 def common_grid(activations: Sequence[torch.Tensor]) -> tuple[int, int]:
     """The finest layer's resolution: every layer is brought to it before summing."""
-    return max((tuple(a.shape[-2:]) for a in activations), key=lambda s: s[0] * s[1])
+    return max(((a.shape[-2], a.shape[-1]) for a in activations), key=lambda s: s[0] * s[1])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +20,14 @@ import numpy as np
 from fundus_viewer import __version__
 from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.digest import file_sha256
+from fundus_viewer.core.methods import Pathology
 from fundus_viewer.core.photo import PreparedPhoto, prepare_photo
 from fundus_viewer.core.visualization.baselines import BASELINES, BaselineMap, baseline_map
 from fundus_viewer.core.visualization.heat import GridMap
 from fundus_viewer.core.visualization.pathology import PathologyAnalysis
-from fundus_viewer.core.visualization.selection import Thresholds
+from fundus_viewer.core.visualization.selection import DEFAULT_THRESHOLDS, Thresholds
 
 SIDECAR_FORMAT = 1
-PATHOLOGY_NAMES = {"rl": "pathology-rl", "rnfld": "pathology-rnfld"}
 
 
 @dataclass
@@ -51,14 +51,14 @@ class PhotoMaps:
     def scored_by(method: str, pathology: str) -> str:
         """The map that scores ``pathology`` ("RL" / "RNFLD") for ``method``: the pathology-aware method's
         own map of that pathology; a baseline's single map scores both."""
-        return PATHOLOGY_NAMES[pathology.lower()] if method == "pathology" else method
+        return Pathology.parse(pathology).map_name if method == "pathology" else method
 
 
 def build_maps(
     visualizer,
     image,
     methods: Iterable[str] = ("pathology",),
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     analysis: PathologyAnalysis | None = None,
     baselines: dict[str, BaselineMap] | None = None,
 ) -> PhotoMaps:
@@ -77,8 +77,10 @@ def build_maps(
     counts = ""
     if "pathology" in methods:
         analysis = analysis if analysis is not None else visualizer.analyze(photo)
-        heat = analysis.heatmaps(thresholds.theta_act, thresholds.cmi_low, thresholds.cmi_high, thresholds.normalization)
-        maps.update({PATHOLOGY_NAMES[key]: grid_map for key, grid_map in heat.maps.items()})
+        heat = analysis.heatmaps(
+            thresholds.theta_act, thresholds.cmi_low, thresholds.cmi_high, thresholds.normalization
+        )
+        maps.update({Pathology.parse(key).map_name: grid_map for key, grid_map in heat.maps.items()})
         counts = heat.counts_text()
     baselines = dict(baselines or {})
     wanted = [m for m in methods if m != "pathology"]
@@ -140,14 +142,19 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
     record = {
         "format": SIDECAR_FORMAT,
         "written_by": f"fundus-viewer {__version__}",
-        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "photo": _photo_record(photo),
         "model": {**result.model, "sha256": checkpoint_sha256(result.model.get("checkpoint"))},
         "probability_glaucoma": _probability(result),
         "thresholds": asdict(result.thresholds),
         "feature_maps": result.counts,
         "maps": {
-            name: {"file": f"{path.name.removesuffix('.maps.json')}.{name}.npy", "extent": list(grid_map.extent), "grid": list(grid_map.grid.shape), "note": result.notes.get(name, "")}
+            name: {
+                "file": f"{path.name.removesuffix('.maps.json')}.{name}.npy",
+                "extent": list(grid_map.extent),
+                "grid": list(grid_map.grid.shape),
+                "note": result.notes.get(name, ""),
+            }
             for name, grid_map in result.maps.items()
         },
         "colormap": colormap,
@@ -160,7 +167,14 @@ def _photo_record(photo) -> dict:
     """Name, path and size; a DICOM photo by its SOP Instance UID alone (its path may name the patient)."""
     dicom = getattr(getattr(photo, "image", None), "dicom", None)
     if dicom is not None:
-        return {"name": dicom.sop_instance_uid, "path": None, "sop_instance_uid": dicom.sop_instance_uid, "frame": dicom.frame, "width": photo.width, "height": photo.height}
+        return {
+            "name": dicom.sop_instance_uid,
+            "path": None,
+            "sop_instance_uid": dicom.sop_instance_uid,
+            "frame": dicom.frame,
+            "width": photo.width,
+            "height": photo.height,
+        }
     return {"name": photo.name, "path": photo.path, "width": photo.width, "height": photo.height}
 
 

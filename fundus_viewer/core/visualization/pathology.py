@@ -11,6 +11,7 @@ full-resolution map is made only when export or a metric asks for it, a view res
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,13 +26,13 @@ from fundus_viewer.core.visualization.capture import capture, resolve_layers
 from fundus_viewer.core.visualization.combine import combine_maps, common_grid, map_weights
 from fundus_viewer.core.visualization.heat import GridMap
 from fundus_viewer.core.visualization.selection import (
+    DEFAULT_THRESHOLDS,
+    MapSelection,
     Thresholds,
     centroid_moment_of_inertia,
     l1_norms,
     select_maps,
 )
-
-PATHOLOGIES = ("rl", "rnfld")
 
 
 @dataclass
@@ -60,14 +61,6 @@ class PathologyHeatmaps:
     def rnfld(self) -> np.ndarray:
         return self.maps["rnfld"].full()
 
-    @property
-    def rl_signed(self) -> np.ndarray:
-        return self.maps["rl"].grid
-
-    @property
-    def rnfld_signed(self) -> np.ndarray:
-        return self.maps["rnfld"].grid
-
     def __getitem__(self, pathology: str) -> np.ndarray:
         return {"rl": self.rl, "rnfld": self.rnfld}[pathology]
 
@@ -92,9 +85,9 @@ class PathologyAnalysis:
     ood: object = None  # core.ood.OodScore, where the model carries a feature bank
     _grid: tuple[int, int] = field(default=(0, 0), repr=False)
 
-    def masks(self, thresholds: Thresholds):
+    def masks(self, thresholds: Thresholds) -> list[MapSelection]:
         """Per layer (active, high, low) boolean masks, 1 x K each."""
-        return [select_maps(l1, cmi, thresholds) for l1, cmi in zip(self.l1, self.cmi)]
+        return [select_maps(l1, cmi, thresholds) for l1, cmi in zip(self.l1, self.cmi, strict=True)]
 
     def heatmaps(
         self,
@@ -117,26 +110,39 @@ class PathologyAnalysis:
 class BatchAnalysis:
     """A batch's maps (``signed[name]``: B x h x w on the common feature grid, not yet placed on any
     photo) and per photo the calibrated P(glaucoma), maps kept per layer and OOD score."""
+
     probabilities: list[float]
     signed: dict[str, np.ndarray]
     counts: list[dict[str, LayerCounts]]
     ood: list | None
 
 
-def _signed_maps(activations, weights, masks, grid) -> dict[str, np.ndarray]:
+def _kept_per_map(masks: Sequence[MapSelection]) -> dict[str, list[torch.Tensor]]:
+    """Per pathology map ("rl", "rnfld"), each layer's mask of the feature maps it sums."""
+    return {"rl": [m.high for m in masks], "rnfld": [m.low for m in masks]}
+
+
+def _signed_maps(
+    activations: Sequence[torch.Tensor],
+    weights: Sequence[torch.Tensor],
+    masks: Sequence[MapSelection],
+    grid: tuple[int, int],
+) -> dict[str, np.ndarray]:
     with torch.no_grad():
         return {
-            name: combine_maps(activations, weights, [m[index] for m in masks], grid).numpy()
-            for name, index in (("rl", 1), ("rnfld", 2))
+            name: combine_maps(activations, weights, kept, grid).numpy() for name, kept in _kept_per_map(masks).items()
         }
 
 
-def _layer_counts(layer_names, masks, sample: int) -> dict[str, LayerCounts]:
+def _layer_counts(layer_names: Sequence[str], masks: Sequence[MapSelection], sample: int) -> dict[str, LayerCounts]:
     return {
         layer: LayerCounts(
-            maps=int(active.shape[-1]), active=int(active[sample].sum()), rl=int(high[sample].sum()), rnfld=int(low[sample].sum())
+            maps=int(m.active.shape[-1]),
+            active=int(m.active[sample].sum()),
+            rl=int(m.high[sample].sum()),
+            rnfld=int(m.low[sample].sum()),
         )
-        for layer, (active, high, low) in zip(layer_names, masks)
+        for layer, m in zip(layer_names, masks, strict=True)
     }
 
 
@@ -190,7 +196,9 @@ class PathologyVisualizer:
             _grid=common_grid(activations),
         )
 
-    def analyze_batch(self, x: torch.Tensor, thresholds: Thresholds = Thresholds(), amp: bool = False) -> BatchAnalysis:
+    def analyze_batch(
+        self, x: torch.Tensor, thresholds: Thresholds = DEFAULT_THRESHOLDS, amp: bool = False
+    ) -> BatchAnalysis:
         """The maps of a batch of prepared inputs (B x 3 x S x S in [0, 1]) in one forward and one
         backward pass; photo i's maps equal ``analyze`` of that photo. Samples are independent in eval
         mode, so one backward of the summed glaucoma logits gives each its own gradients.
@@ -218,7 +226,7 @@ def pathology_maps(
     model: GlaucomaClassifier,
     x: torch.Tensor,
     layers=None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     create_graph: bool = True,
     size: tuple[int, int] | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -231,11 +239,6 @@ def pathology_maps(
     result = capture(model, x, layers, model.glaucoma_index, create_graph=create_graph)
     weights = [map_weights(g) for g in result.gradients]
     with torch.no_grad():
-        masks = [
-            select_maps(l1_norms(a), centroid_moment_of_inertia(a), thresholds) for a in result.activations
-        ]
+        masks = [select_maps(l1_norms(a), centroid_moment_of_inertia(a), thresholds) for a in result.activations]
     grid = size or common_grid(result.activations)
-    return {
-        name: combine_maps(result.activations, weights, [m[index] for m in masks], grid)
-        for name, index in (("rl", 1), ("rnfld", 2))
-    }
+    return {name: combine_maps(result.activations, weights, kept, grid) for name, kept in _kept_per_map(masks).items()}

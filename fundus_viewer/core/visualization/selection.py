@@ -26,6 +26,7 @@ U_low (RNFL defect, RNFLD) = active and normalised J < theta_low.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -46,6 +47,9 @@ class Thresholds:
             raise ValueError(f"need 0 <= cmi_low <= cmi_high <= 1, got {self.cmi_low}, {self.cmi_high}")
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"CMI normalisation must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+
+
+DEFAULT_THRESHOLDS = Thresholds()  # the paper's; a shared default is safe, as Thresholds is frozen
 
 
 def l1_norms(activations: torch.Tensor) -> torch.Tensor:
@@ -86,10 +90,19 @@ def normalized_cmi(cmi: torch.Tensor, active: torch.Tensor, normalization: str =
     raise ValueError(f"unknown CMI normalisation {normalization!r}")
 
 
-def select_maps(l1: torch.Tensor, cmi: torch.Tensor, thresholds: Thresholds):
+class MapSelection(NamedTuple):
+    """The maps of one layer that ``select_maps`` keeps: boolean masks, each shaped like ``l1`` (..., K).
+    Unpacks and indexes as ``(active, high, low)``."""
+
+    active: torch.Tensor  # Eq. 1
+    high: torch.Tensor  # active and high CMI: U_high, the rim loss (RL) map's
+    low: torch.Tensor  # active and low CMI: U_low, the RNFL defect (RNFLD) map's
+
+
+def select_maps(l1: torch.Tensor, cmi: torch.Tensor, thresholds: Thresholds) -> MapSelection:
     """Boolean masks (active, high CMI = RL, low CMI = RNFLD), each shaped like ``l1`` (..., K)."""
     active = l1 > thresholds.theta_act * l1.amax(dim=-1, keepdim=True)
     j = normalized_cmi(cmi, active, thresholds.normalization)
     high = active & (j > thresholds.cmi_high)
     low = active & (j < thresholds.cmi_low)
-    return active, high, low
+    return MapSelection(active, high, low)

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fundus_viewer.core.errors import NotAnImageError, TruncatedImageError
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 _PREAMBLE = 128
@@ -61,22 +65,23 @@ def is_dicom_file(path: str | Path) -> bool:
 def dicom_header(path: str | Path) -> tuple[str, int]:
     """(SOP Instance UID, frames) from a DICOM file's header alone; ("", 1) for anything unreadable
     (reading its pixels then says why)."""
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPInstanceUID", "NumberOfFrames"])
-        return str(ds.get("SOPInstanceUID", "") or ""), _frames(ds)
-    except Exception:  # noqa: BLE001 - any failure is reported where the pixels are read
-        return "", 1
+    ds = _header_tags(path, ["SOPInstanceUID", "NumberOfFrames"])
+    return ("", 1) if ds is None else (str(ds.get("SOPInstanceUID", "") or ""), _frames(ds))
 
 
 def dicom_size(path: str | Path) -> tuple[int, int] | None:
     """(columns, rows) from a DICOM file's header alone; None where it has none."""
+    ds = _header_tags(path, ["Rows", "Columns"])
+    return (int(ds.Columns), int(ds.Rows)) if ds is not None and "Rows" in ds and "Columns" in ds else None
+
+
+def _header_tags(path: str | Path, tags: list[str]) -> Dataset | None:
+    """Just these tags of a DICOM file's header; None for anything unreadable (reading its pixels then
+    says why)."""
     import pydicom
 
     try:
-        ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["Rows", "Columns"])
-        return (int(ds.Columns), int(ds.Rows)) if "Rows" in ds and "Columns" in ds else None
+        return pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=tags)
     except Exception:  # noqa: BLE001 - any failure is reported where the pixels are read
         return None
 

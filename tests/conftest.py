@@ -144,3 +144,14 @@ def isolated_settings(tmp_path, monkeypatch):
     QCoreApplication.setApplicationName("fundus-viewer-tests")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return tmp_path / "settings"
+
+
+@pytest.fixture(scope="session")
+def tiny_vessels(tmp_path_factory):
+    """A small random vessel segmenter working at 128 pixels: the bundled one costs seconds a photo."""
+    from fundus_viewer.core.vessels import VesselSegmenter, VesselSpec, save_vessel_segmenter
+
+    return save_vessel_segmenter(
+        VesselSegmenter(VesselSpec(base=4, depth=2, fov_diameter=128)),
+        tmp_path_factory.mktemp("vessels") / "v.safetensors",
+    )

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from main_windows import make_window
 from PIL import Image
 
 pytestmark = pytest.mark.usefixtures("isolated_settings", "no_dangling_threads")
@@ -9,14 +10,7 @@ pytestmark = pytest.mark.usefixtures("isolated_settings", "no_dangling_threads")
 
 @pytest.fixture
 def window(qtbot, tiny_checkpoint):
-    from fundus_viewer.gui.main_window import MainWindow
-
-    win = MainWindow(str(tiny_checkpoint), "cpu")
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: "alexnet" in win.device_label.text(), timeout=30000)
+    win = make_window(qtbot, tiny_checkpoint, annotator=None)
     yield win
     win.close()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QMessageBox, QWidget
 
 from fundus_viewer.core.study.create import create_study
@@ -69,6 +69,48 @@ def test_whole_study_by_keyboard_alone(qtbot, window, study_path):
     assert [answers[c, "rl"] for c in order] == [1 + i % 5 for i in range(total)]
     assert [answers[c, "rnfld"] for c in order] == [5 - i % 5 for i in range(total)]
     assert window.progress.value() == total
+
+
+FRAME_BLUE = (0x4A, 0xA3, 0xFF)
+
+
+class _Paints(QObject):
+    """Counts the paint events a widget gets: what is on screen, not what a fresh grab() would draw."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def _frame_colour(box) -> tuple[int, int, int]:
+    image = box.grab().toImage()
+    colour = image.pixelColor(1, image.height() // 2)  # the left border, half-way down
+    return colour.red(), colour.green(), colour.blue()
+
+
+def test_blue_frame_is_repainted_on_the_question_the_next_key_scores(qtbot, window, study_path):
+    painted = []
+    for box in window.boxes:
+        painted.append(_Paints())
+        box.installEventFilter(painted[-1])
+    assert [_frame_colour(box) == FRAME_BLUE for box in window.boxes] == [True, False]
+    for press, focused in ((Qt.Key.Key_Tab, 1), (Qt.Key.Key_Up, 0), (Qt.Key.Key_Down, 1), (Qt.Key.Key_Down, 0)):
+        for counter in painted:
+            counter.count = 0
+        key(qtbot, window, press)
+        # both frames change, so both must be painted again (a re-polish alone paints nothing)
+        qtbot.waitUntil(lambda: all(counter.count for counter in painted), timeout=2000)
+        assert window.focused == focused
+        assert [_frame_colour(box) == FRAME_BLUE for box in window.boxes] == [i == focused for i in range(2)]
+    key(qtbot, window, "3")  # scores the framed question
+    with StudyFile(study_path) as study:
+        first = study.order("dr-ann")[0]
+        assert study.answers_of("dr-ann") == {(first, "rl"): 3}
 
 
 def test_back_to_change_an_answer_and_no_skipping(qtbot, window, study_path):

@@ -3,8 +3,11 @@ COCO export / import, baselines on demand, Table 1 for a folder with a known ans
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
+from main_windows import make_window
 from PIL import Image
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
@@ -27,21 +30,6 @@ def folder(tmp_path, make_fundus):
     return photos
 
 
-def make_window(qtbot, tiny_checkpoint, annotator="dr-ann"):
-    from PySide6.QtCore import QSettings
-
-    from fundus_viewer.gui.main_window import MainWindow
-
-    QSettings().setValue("annotate/annotator", annotator)
-    win = MainWindow(str(tiny_checkpoint), "cpu")
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: "alexnet" in win.device_label.text(), timeout=30000)
-    return win
-
-
 @pytest.fixture
 def window(qtbot, tiny_checkpoint):
     win = make_window(qtbot, tiny_checkpoint)
@@ -54,7 +42,7 @@ def open_and_wait(qtbot, window, path):
         assert window.open_photo(path)
 
 
-def drag(window, start, end):
+def drag(window, start, end, like_a_hand=False):
     """A real left-button drag on the photo, from and to image pixels (x, y)."""
     view = window.view
     viewport = view.viewport()
@@ -70,9 +58,13 @@ def drag(window, start, end):
             kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier
         ),
     )
+    if like_a_hand:  # hovers first, and moves no faster than pyqtgraph's rate limit lets through (100 / s)
+        send(QEvent.Type.MouseMove, a, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
     send(QEvent.Type.MouseButtonPress, a, Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
     for t in np.linspace(0, 1, 8)[1:]:
         p = QPoint(round(a.x() + t * (b.x() - a.x())), round(a.y() + t * (b.y() - a.y())))
+        if like_a_hand:
+            time.sleep(0.015)
         send(QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
     send(QEvent.Type.MouseButtonRelease, b, Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
 

@@ -263,6 +263,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         },
     )
 
+    # the loader's own checks, before training: a model file the viewer would refuse is never made
+    ClassifierSpec.from_dict(spec.to_dict(), "the options give a spec whose")
     try:  # built and traced before any photo is read: a network with nothing to visualise is refused now
         _ = GlaucomaClassifier(spec).cam_is_true_cam  # the trace is the check; the answer is not needed yet
     except (ValueError, RuntimeError, AssertionError) as exc:

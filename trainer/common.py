@@ -108,18 +108,56 @@ def command_line(name: str) -> str:
 
 
 def resume_state(
-    path: Path, enabled: bool, model: torch.nn.Module, optimizer: Optimizer, scheduler: LRScheduler
+    path: Path,
+    enabled: bool,
+    model: torch.nn.Module,
+    optimizer: Optimizer,
+    scheduler: LRScheduler,
+    numbers: tuple[str, ...] = ("epoch",),
 ) -> dict[str, Any] | None:
-    """Load model, optimiser and schedule from ``path`` when resuming; the rest of the state is returned."""
+    """Load model, optimiser and schedule from ``path`` when resuming; the rest of the state is returned
+    (``numbers``: its keys that must hold a number). A state that does not fit this run (another --arch,
+    a file from elsewhere) is a CheckpointError, never a half-loaded model."""
+    from fundus_viewer.core.errors import CheckpointError
     from trainer.state import load_state
 
-    if not enabled or not path.exists():
+    if not enabled:
+        return None
+    if not path.exists():
+        # a kill during the first checkpoint's write leaves none (atomic writes): say so, not silently
+        print(f"--resume: no complete checkpoint in {path.parent}; starting from scratch", file=sys.stderr)
         return None
     state = load_state(path)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    missing = [key for key in ("model", "optimizer", "scheduler", *numbers) if key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a training state of this command (no {', '.join(missing)})")
+    wrong = [key for key in numbers if isinstance(state[key], bool) or not isinstance(state[key], int | float)]
+    if wrong:
+        raise CheckpointError(f"{path}: damaged training state ({', '.join(wrong)} is not a number)")
+    for part, target, hint in (
+        ("model", model, "another --arch or network option than the run it was saved by"),
+        ("optimizer", optimizer, "another optimiser or preset"),
+        ("scheduler", scheduler, "another schedule or preset"),
+    ):
+        try:
+            target.load_state_dict(state[part])
+        except UNFIT_STATE as exc:
+            raise unfit_state(path, f"its {part} does not fit this run ({hint}?)", exc) from None
     return state
+
+
+# what load_state_dict and its kin raise on a state saved by another run
+UNFIT_STATE = (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError)
+
+
+def unfit_state(path: Path, what: str, exc: BaseException) -> Exception:
+    """The one-line error for a training state that does not fit this run: what, and the first line of why."""
+    from fundus_viewer.core.errors import CheckpointError
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return CheckpointError(
+        f"{path}: {what}: {first[:160]}; resume with the options it was started with, or start a new --out"
+    )
 
 
 def save_training_state(
@@ -242,7 +280,7 @@ def fit(run: Training, hooks: Hooks) -> dict[str, Any]:
     workers = loader_workers(args.workers)
     state_path = run.out / "last.pt"
     first_epoch, best, stale = 0, (-1.0 if hooks.higher_is_better else math.inf), 0
-    state = resume_state(state_path, args.resume, model, optimizer, scheduler)
+    state = resume_state(state_path, args.resume, model, optimizer, scheduler, ("epoch", hooks.best_key, "stale"))
     if state is not None:
         first_epoch, best, stale = state["epoch"] + 1, state[hooks.best_key], state["stale"]
         print(f"resuming after epoch {state['epoch']} (best {hooks.metric} {best:.4f})", file=sys.stderr)

@@ -13,7 +13,6 @@ test). A map with no heat at all cannot be scored: it is counted, and left out o
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -57,17 +56,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def disc_pairs(manifest: Path, dataset: str | None, label: str) -> list[tuple[Path, Path, Path | None]]:
     """(photo, disc mask, cup mask or None) of every matching photo with a disc mask."""
-    with manifest.open(newline="", encoding="utf-8") as stream:
-        rows = list(csv.DictReader(stream))
+    from trainer.sources import DataError, read_manifest
+
+    rows = read_manifest(manifest, ("path",))
     by_pair: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for row in rows:
-        by_pair[row["pair_id"]][row["role"]] = row
+        if row.get("pair_id"):  # optional: a row without one links no mask to its photo
+            by_pair[row["pair_id"]][row.role] = row
+    if not by_pair:
+        raise DataError(f"{manifest}: no row has a pair_id, which links a disc_mask to its photo")
     pairs = []
     for roles in by_pair.values():
         photo = roles.get("photo")
         if photo is None or "disc_mask" not in roles:
             continue
-        if dataset and photo.get("dataset") != dataset or label and photo.get("label") != label:
+        if dataset and photo.get("dataset") != dataset or label and photo.get("label", "").lower() != label.lower():
             continue
         cup = manifest.parent / roles["cup_mask"]["path"] if "cup_mask" in roles else None
         pairs.append((manifest.parent / photo["path"], manifest.parent / roles["disc_mask"]["path"], cup))

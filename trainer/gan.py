@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fundus_viewer.core.atomic import atomic_write
-from trainer.common import add_run_options, command_line, loader_workers, out_of_time, run_main
+from trainer.common import (
+    UNFIT_STATE,
+    add_run_options,
+    command_line,
+    loader_workers,
+    out_of_time,
+    run_main,
+    unfit_state,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -294,6 +302,26 @@ class GanSteps:
         self.g_steps, self.d_steps = state["g_steps"], state["d_steps"]
 
 
+def resumed_conditions(state: dict[str, Any], path) -> dict[str, bool]:
+    """The --fov / --disc-cup a GAN training state was started with, once it is known to be one (a
+    classifier's last.pt was reported as "started with --no-fov"; a damaged entry was a TypeError)."""
+    from fundus_viewer.core.errors import CheckpointError
+
+    missing = [key for key in ("G", "D", "opt_g", "opt_d", "step", "g_steps", "d_steps") if key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a training state of this command (no {', '.join(missing)})")
+    wrong = [k for k in ("step", "g_steps", "d_steps") if isinstance(state[k], bool) or not isinstance(state[k], int)]
+    # runs from before these options had neither
+    conditions = state.get("conditions", {"fov_channel": False, "disc_cup": False})
+    if not isinstance(conditions, dict) or not all(
+        isinstance(conditions.get(k), bool) for k in ("fov_channel", "disc_cup")
+    ):
+        wrong.append("conditions")
+    if wrong:
+        raise CheckpointError(f"{path}: damaged training state ({', '.join(wrong)} of the wrong type)")
+    return {"fov_channel": conditions["fov_channel"], "disc_cup": conditions["disc_cup"]}
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
@@ -354,6 +382,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         fov_channel=bool(settings["fov"]),
         disc_cup=args.disc_cup,
     )
+    from fundus_viewer.core.gan.checkpoint import check_gan_spec
+
+    check_gan_spec(spec.to_dict(), "the options give a spec whose")  # the loader's checks, before training
     spec.training = {
         "data": str(args.data),
         "preset": args.preset,
@@ -389,11 +420,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     state_path, model_path = out / "last.pt", out / "generator.safetensors"
     step = 0
     conditions = {"fov_channel": spec.fov_channel, "disc_cup": spec.disc_cup}
+    if args.resume and not state_path.exists():
+        print(f"--resume: no complete checkpoint in {out}; starting from scratch", file=sys.stderr)
     if args.resume and state_path.exists():
         state = load_state(state_path)
-        started_with = state.get(
-            "conditions", {"fov_channel": False, "disc_cup": False}
-        )  # runs from before these options had neither
+        started_with = resumed_conditions(state, state_path)
         if started_with != conditions:
             flags = ("--fov" if started_with["fov_channel"] else "--no-fov") + (
                 " --disc-cup" if started_with["disc_cup"] else ""
@@ -403,8 +434,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             raise DataError(
                 f"{state_path}: this run was started with {flags}; resume it with the same (or start a new --out)"
             )
-        steps.load(state)
-        step = state["step"]
+        try:
+            steps.load(state)
+            step = int(state["step"])
+        except UNFIT_STATE as exc:
+            raise unfit_state(state_path, "does not fit this run", exc) from None
         print(f"resuming after step {step}", file=sys.stderr)
     fields = ["step", "g_adv", "g_patho", "g_l1", "d_loss", "d_real", "d_fake", "seconds"]
     log = RunLog(out / "log.csv", fields, resume=step > 0) if dist.main else None

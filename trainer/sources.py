@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,8 @@ import numpy as np
 
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.images import IMAGE_SUFFIXES
+from fundus_viewer.core.manifest import ManifestError, ManifestRow
+from fundus_viewer.core.manifest import read_manifest as core_read_manifest
 
 CLASS_NAMES = ("normal", "glaucoma")
 
@@ -41,29 +42,41 @@ def read_labelled_photos(source: str | Path) -> list[Sample]:
     return samples
 
 
-def _from_manifest(path: Path) -> list[Sample]:
+# labels a manifest may give a photo that is no training data (as ../shared/data/MANIFEST.csv does)
+UNLABELLED = ("", "unknown")
+
+
+def read_manifest(path: Path, columns: tuple[str, ...] = ("path", "label")) -> list[ManifestRow]:
+    """The core's manifest reader (stripped values, BOM, line numbers, known roles), its errors as DataError."""
     try:
-        with path.open(newline="", encoding="utf-8") as stream:
-            rows = list(csv.DictReader(stream))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read the manifest ({exc})") from None
-    if not rows or not {"path", "label"} <= set(rows[0]):
-        raise DataError(f"{path}: a manifest needs the columns path and label")
+        return core_read_manifest(path, columns)
+    except ManifestError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _from_manifest(path: Path) -> list[Sample]:
+    rows = read_manifest(path)
     masks: dict[tuple[str, str], Path] = {}
     for row in rows:
-        if row.get("role") in ("disc_mask", "cup_mask") and row.get("pair_id"):
-            masks[(row["pair_id"], row["role"])] = (path.parent / row["path"]).resolve()
+        if row.role in ("disc_mask", "cup_mask") and row.get("pair_id"):
+            masks[(row["pair_id"], row.role)] = (path.parent / row["path"]).resolve()
     samples = []
-    for number, row in enumerate(rows, start=2):
-        if row.get("role", "photo") != "photo":
+    for row in rows:
+        if row.role != "photo":
             continue
-        label = row["label"].strip().lower()
-        if label not in CLASS_NAMES:
-            continue  # unknown / unlabelled photos are not training data
+        number = row.line
+        label = row["label"].lower()
+        if label in UNLABELLED:
+            continue  # unlabelled photos are not training data
+        if label not in CLASS_NAMES:  # a typo would silently drop the photo from training
+            raise DataError(
+                f"{path}: line {number}: label {row['label']!r} is not {' or '.join(CLASS_NAMES)} "
+                "(or unknown / empty for a photo that is no training data)"
+            )
         photo = (path.parent / row["path"]).resolve()
         if not photo.is_file():
             raise DataError(f"{photo}: listed in {path.name} line {number}, but there is no such file")
-        split = (row.get("split") or "").strip().lower()
+        split = (row.get("split") or "").lower()
         split = {"training": "train", "validation": "val"}.get(split, split)
         pair = row.get("pair_id", "")
         samples.append(

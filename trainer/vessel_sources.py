@@ -4,7 +4,6 @@ and the random patches it trains on."""
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -75,13 +74,13 @@ def read_vessel_pairs(source: str | Path) -> list[VesselPair]:
 
 
 def _from_manifest(path: Path) -> list[VesselPair]:
-    with path.open(newline="", encoding="utf-8") as stream:
-        rows = list(csv.DictReader(stream))
-    if not rows or not {"path", "role", "pair_id"} <= set(rows[0]):
-        raise DataError(f"{path}: a vessel manifest needs the columns path, role and pair_id")
+    from trainer.sources import read_manifest
+
+    rows = read_manifest(path, ("path", "role", "pair_id"))
     by_pair: dict[str, dict] = defaultdict(dict)
     for row in rows:
-        by_pair[row["pair_id"]][row["role"]] = row
+        if row["pair_id"]:  # a row without one links to nothing
+            by_pair[row["pair_id"]][row.role] = row
     pairs = []
     for _pair_id, roles in sorted(by_pair.items()):  # in pair-id order
         if "photo" in roles and "vessel_mask" in roles:

@@ -49,7 +49,7 @@ def add_threshold_options(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_methods(text: str) -> tuple[str, ...]:
-    methods = tuple(m.strip().lower() for m in text.split(",") if m.strip())
+    methods = tuple(dict.fromkeys(m.strip().lower() for m in text.split(",") if m.strip()))  # once each, in order
     unknown = [m for m in methods if m not in METHOD_KEYS]
     if unknown or not methods:
         raise UsageError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHOD_KEYS)}")
@@ -99,6 +99,68 @@ def make_output_dir(path: str):
     except OSError as exc:
         raise FundusViewerError(f"cannot create the output folder {out}: {exc.strerror}") from None
     return out
+
+
+def distinct_photos(paths) -> list[str]:
+    """``paths`` less a photo given again (by the same or another path), said once per repeat."""
+    import os
+    import sys
+
+    seen, kept = set(), []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            identity: object = (info.st_dev, info.st_ino)
+        except OSError:  # not there: its error comes when it is read
+            identity = os.path.normcase(os.path.realpath(path))
+        if identity in seen:
+            print(f"{path}: given more than once, processed once", file=sys.stderr)
+            continue
+        seen.add(identity)
+        kept.append(path)
+    return kept
+
+
+STEM_HELP = (
+    "STEM is the photo's name without its suffix; only where photos share one does it depend on the other "
+    "photos given: their path below a common folder, suffix kept, made portable and short "
+    "(a/x.jpg, b/x.jpg -> a__x.jpg, b__x.jpg). A photo given twice is processed once."
+)
+
+
+def unique_stems(paths) -> list[str]:
+    """The name each photo's output files start with (``STEM_HELP``): its stem where no other photo
+    given has it (compared case-blind, as on Windows and macOS); where several do, the path below their
+    common folder, with the suffix, as ``tasks.portable_name`` (``a/x.jpg``, ``b/x.jpg``, ``a/x.png`` ->
+    ``a__x.jpg``, ``b__x.jpg``, ``a__x.png``); ``-2``, ``-3`` after a name that is still taken."""
+    import os
+    from collections import Counter, defaultdict
+    from pathlib import Path
+
+    from fundus_viewer.core.batch.tasks import portable_name
+
+    absolute = [Path(os.path.abspath(p)) for p in paths]
+    names = [portable_name(p.stem, 200) if len(p.stem.encode("utf-8")) > 200 else p.stem for p in absolute]
+    groups = defaultdict(list)
+    for i, name in enumerate(names):
+        groups[name.casefold()].append(i)
+    for group in (g for g in groups.values() if len(g) > 1):
+        try:
+            root = Path(os.path.commonpath([absolute[i].parent for i in group]))
+        except ValueError:  # Windows: photos on different drives
+            root = None
+        for i in group:
+            below = absolute[i].relative_to(root) if root else Path(*absolute[i].parts[1:])
+            names[i] = portable_name(below.as_posix())
+    taken: Counter[str] = Counter()
+    for i, name in enumerate(names):
+        unique, n = name, 1
+        while taken[unique.casefold()]:
+            n += 1
+            unique = f"{name}-{n}"
+        taken[unique.casefold()] += 1
+        names[i] = unique
+    return names
 
 
 def add_data_options(parser: argparse.ArgumentParser, amp: bool = True) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from fundus_viewer.cli.common import (
     METHOD_KEYS,
@@ -40,15 +41,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def load_boxes(path: str, images: str):
+    """The boxes, checked against the photos' sizes (from their headers where the file does not say);
+    a box partly outside its photo is clipped, with a warning. Names may hold folders (``glaucoma/eye.jpg``)
+    under ``images``, never a way out of it."""
     from fundus_viewer.core.boxes import load_coco
+    from fundus_viewer.core.errors import BoxesError
+    from fundus_viewer.core.images import photo_sizes
+
+    folder = Path(images)
+    notes: list[str] = []
+    boxes = load_coco(path, photo_sizes(folder), notes)
+    root = folder.resolve()
+    for name, entry in boxes.items():
+        photo = (folder / name).resolve()
+        if not photo.is_relative_to(root):  # a link inside the folder to a file outside it
+            raise BoxesError(f"{path}: {name!r} leads out of {folder}")
+        if any(entry.boxes.values()) and not photo.is_file():
+            notes.append(f"{path}: {name}: no such photo in {folder}")
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    return boxes
+
+
+def run(args: argparse.Namespace) -> int:
     from fundus_viewer.core.evaluation import check_metrics, evaluate_localization
 
     methods = parse_methods(args.methods)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     check_metrics(metrics)
     thresholds = thresholds_from(args)
-    boxes = load_coco(args.boxes)
+    boxes = load_boxes(args.boxes, args.images)  # a bad box file is refused before the model loads
     visualizer = open_visualizer(args)
 
     def progress(done: int, total: int, name: str) -> None:

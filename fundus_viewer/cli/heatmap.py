@@ -6,18 +6,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fundus_viewer.cli.common import (
+    STEM_HELP,
     add_data_options,
     add_model_options,
     add_threshold_options,
     check_photos_or_data,
+    distinct_photos,
     make_output_dir,
     open_visualizer,
     parse_methods,
     thresholds_from,
+    unique_stems,
 )
 
 if TYPE_CHECKING:
@@ -29,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fundus-viewer heatmap",
         description="Write STEM.pathology-rl.npy, STEM.pathology-rnfld.npy and STEM.<method>.npy "
         "(float32, the photo's height x width, non-negative, peak 1), a PNG overlay of each, and "
-        "STEM.maps.json (photo, model, layers, thresholds). With --data: OUT/maps.zarr (every photo's maps on "
-        "the analysis grid and the transform that places them on the photo), OUT/summary.csv (one row per "
+        f"STEM.maps.json (photo, model, layers, thresholds). {STEM_HELP} "
+        "With --data: OUT/maps.zarr (every photo's maps on the analysis grid and the transform that places "
+        "them on the photo), OUT/summary.csv (one row per "
         "photo: size, P(glaucoma), call, OOD flag, vCDR with --cup-disc, maps kept per layer, seconds, error); "
         "resumable with --resume, sharded under torchrun.",
     )
@@ -92,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     check_photos_or_data(build_parser(), args)
     if args.data:
         return run_data(args)
+    from fundus_viewer.core.atomic import write_error_text
+    from fundus_viewer.core.batch.outputs import clean_staging, photo_files
     from fundus_viewer.core.errors import FundusViewerError
     from fundus_viewer.core.photo import prepare_photo
     from fundus_viewer.core.visualization.maps import build_maps, write_maps
@@ -101,19 +106,24 @@ def run(args: argparse.Namespace) -> int:
     out = make_output_dir(args.out)
     visualizer = open_visualizer(args)
     failed, started = 0, time.perf_counter()
-    for number, path in enumerate(args.images, start=1):
+    # photos sharing a stem (a/x.jpg, b/x.jpg, a/x.png) get names of their own, never one set between them
+    photos = distinct_photos(args.images)
+    stems = unique_stems(photos)
+    clean_staging(out, stems)  # what a killed run left of these photos' files
+    for number, (path, stem) in enumerate(zip(photos, stems, strict=True), start=1):
         try:
             result = build_maps(visualizer, prepare_photo(path), methods, thresholds)
-            write_maps(result, out, args.colormap, stem=Path(path).stem)
+            with photo_files(out, stem, last=".maps.json") as staging:  # all the photo's files or none
+                write_maps(result, staging, args.colormap, stem=stem)
         except FundusViewerError as exc:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
             continue
         except OSError as exc:  # full disk, permissions: stop, the next photo would fail the same way
-            raise FundusViewerError(f"could not write to {out}: {exc.strerror or exc}") from None
+            raise FundusViewerError(f"could not write to {out}: {write_error_text(exc)}") from None
         detail = "" if result.analysis is None else f"P(glaucoma)={result.analysis.probability:.3f}; {result.counts}"
-        print(f"[{number}/{len(args.images)}] {path}: {detail}".rstrip(": "), file=sys.stderr)
-    done = len(args.images) - failed
+        print(f"[{number}/{len(photos)}] {path} -> {out / stem}.*: {detail}".rstrip(": "), file=sys.stderr)
+    done = len(photos) - failed
     seconds = time.perf_counter() - started
     print(
         f"{done} photo(s) in {seconds:.1f} s ({done / seconds if seconds else 0:.2f} photos/s) -> {out}",

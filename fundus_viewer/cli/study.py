@@ -79,8 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--rater", help="your name; reopening with it resumes where you stopped (a rater copy knows its rater)"
     )
     rate.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    rate.add_argument(
+        "--continue",
+        dest="continue_as",
+        action="store_true",
+        help="go on as a rater who already has answers in the study (refused without it, so that nobody "
+        "changes another rater's answers by typing their name)",
+    )
 
-    analyze = sub.add_parser("analyze", aliases=["analyse"], help="unblinded statistics for the study's owner")
+    analyze = sub.add_parser(
+        "analyze",
+        aliases=["analyse"],
+        help="unblinded statistics for the study's owner",
+        description="Unblinded statistics. A locked study is checked against its seal first: one unlocked by "
+        "editing the file, or whose cases (arms, pairing, repeats, image checksums), settings, questions, "
+        "reference scores, raters, orders, answers or log changed after the lock, is refused as tampered "
+        "(exit 2). An image damaged after the lock is a warning: its answers stand.",
+    )
     analyze.add_argument("study")
     analyze.add_argument(
         "--json", action="store_true", help="print JSON instead of a table (the same as --format json)"
@@ -98,10 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="also write analysis.json, answers.csv and one histogram PNG per question here"
     )
 
-    status = sub.add_parser("status", help="raters and their progress (blinded: no arms)")
+    status = sub.add_parser(
+        "status",
+        help="raters and their progress (blinded: no arms)",
+        description="Raters and their progress, the images checked against their checksums, and a locked "
+        "study's seal digest: compare it with the one `lock` printed. Someone who deletes the digest along "
+        "with the lock leaves a study that looks never locked: only the digest you kept shows it.",
+    )
     status.add_argument("study")
 
-    lock = sub.add_parser("lock", help="lock a finished study: no answer can be added or changed")
+    lock = sub.add_parser(
+        "lock",
+        help="lock a finished study: no answer can be added or changed",
+        description="Lock the study and seal it: prints a SHA-256 digest of everything the analysis reads (cases, "
+        "arms, image checksums, settings, questions, reference scores, raters, orders, answers and log). Keep "
+        "the digest: `status` shows it again, and `status` and `analyze` refuse a study changed or unlocked "
+        "after its lock.",
+    )
     lock.add_argument("study")
 
     copy = sub.add_parser(
@@ -118,10 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fundus_viewer.core.study.store import StudyFile
+    from fundus_viewer.core.study.store import reading
 
     if args.action == "create":
         return _create(args)
+    with reading(args.study):  # a damaged file: one line naming it, never a traceback
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fundus_viewer.core.study.store import StudyError, StudyFile, damaged_message
+
     if args.action == "rate":
         from fundus_viewer.gui.rating_window import run_rating
 
@@ -132,23 +167,32 @@ def run(args: argparse.Namespace) -> int:
         return _copies(args)
     with StudyFile(args.study, readonly=args.action == "status") as study:
         if args.action == "lock":
-            study.lock()
-            print(f"{args.study}: locked")
+            study.check_seal()
+            print(f"{args.study}: locked; seal digest {study.lock()} (keep it: `study status` shows it again)")
             return 0
         print(
             f"{args.study}: {len(study.case_ids())} cases, {len(study.questions)} questions"
             f"{', locked' if study.locked else ''}"
         )
+        if study.lock_digest is not None:  # compare with the one kept: it alone shows a lock undone with it
+            print(f"  seal digest {study.lock_digest} (check it against the one `lock` printed)")
+        study.check_seal()
         for name in study.raters():
             done, total = study.progress(name)
             print(f"  {name}: {done} of {total} cases complete")
+        checked, damaged = len(study.image_digests()), study.damaged_images()
+        if damaged:
+            raise StudyError(
+                f"{damaged_message(args.study, damaged)}; it cannot be rated: restore the file from a copy"
+            )
+        print(f"  images: {checked} checked, none damaged" if checked else "  images: unchecked (no checksums)")
     return 0
 
 
 def _rater_of(args: argparse.Namespace) -> str:
     """--rater, or a rater copy's own rater; a copy opened under another name is refused."""
     from fundus_viewer.core.study.rater_copy import copy_rater
-    from fundus_viewer.core.study.store import StudyError
+    from fundus_viewer.core.study.store import StudyError, StudyFile
 
     own = copy_rater(args.study)
     given = (args.rater or "").strip()
@@ -156,6 +200,14 @@ def _rater_of(args: argparse.Namespace) -> str:
         raise StudyError(f"{args.study} is {own}'s rater copy, not {given}'s")
     if own is None and not given:
         raise StudyError("name the rater: --rater NAME")
+    if own is None and not args.continue_as:  # a rater copy is its rater's own: reopening it is the point
+        with StudyFile(args.study, readonly=True) as study:
+            count = study.answer_count(given)
+        if count:
+            raise StudyError(
+                f"{args.study}: {given} already has {count} answers in this study; to go on as {given}, "
+                "add --continue (anyone else: choose another name)"
+            )
     return own or given
 
 
@@ -220,7 +272,7 @@ def _analyze(args: argparse.Namespace) -> int:
         write_histograms,
         write_json,
     )
-    from fundus_viewer.core.study.store import StudyError, StudyFile
+    from fundus_viewer.core.study.store import StudyError, StudyFile, damaged_message
 
     if args.format == "imrmc" and not args.out:
         raise StudyError("--format imrmc writes files: give the folder with --out DIR")
@@ -230,6 +282,10 @@ def _analyze(args: argparse.Namespace) -> int:
                 f"{args.study} is a rater copy: it holds no arms; "
                 "merge it into the study (`study merge`) and analyse that"
             )
+        study.check_seal()
+        damaged = study.damaged_images()
+        if damaged:  # the answers still stand; the images cannot be rated again
+            print(f"warning: {damaged_message(args.study, damaged)}; its answers stand", file=sys.stderr)
         analysis = analyze_study(study)
         if args.out:
             out = Path(args.out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from fundus_viewer.core.boxes import ImageBoxes, load_coco, save_coco
 from fundus_viewer.core.errors import BoxesError
@@ -72,23 +72,22 @@ def _now() -> str:
 class AnnotationStore(SqliteFile):
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        fresh = not self.path.exists()
+        existed = self.path.exists()
         try:
             self.db = connect(file_uri(self.path))
-            if fresh:
-                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                with write_transaction(self.db, AnnotationError):
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            self.db.execute(statement)
-                    self.db.execute(
-                        "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)", (str(SCHEMA_VERSION), _now())
-                    )
+            if self._unmade():
+                self._make()
             app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
             version = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except Exception as exc:  # sqlite3.DatabaseError, OSError: not an annotation file, unwritable folder
+            if getattr(self, "db", None) is not None:
+                self.db.close()
             if isinstance(exc, AnnotationError):
                 raise
+            if not existed:
+                raise AnnotationError(
+                    f"{self.path}: could not create the annotation file ({exc}); nothing was saved"
+                ) from exc
             raise AnnotationError(f"{self.path}: not a Fundus Viewer annotation file ({exc})") from exc
         if app_id != APPLICATION_ID or version is None:
             raise AnnotationError(f"{self.path}: not a Fundus Viewer annotation file")
@@ -96,6 +95,30 @@ class AnnotationStore(SqliteFile):
             raise AnnotationError(
                 f"{self.path}: annotation schema {version[0]} is newer than this program reads ({SCHEMA_VERSION})"
             )
+
+    def _unmade(self) -> bool:
+        """No tables yet: a new (0-byte) file, or one an older version left half made when the disk
+        filled up between writing its id and its schema. Another program's file is left alone."""
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        return tables == 0 and self.db.execute("PRAGMA application_id").fetchone()[0] in (0, APPLICATION_ID)
+
+    def _make(self) -> None:
+        """Id and schema in one transaction: a full disk leaves the file as it was (empty), never half made."""
+        try:
+            with write_transaction(self.db, AnnotationError, where=self.path):
+                if self._unmade():  # another process may have made it while this one waited for the lock
+                    self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    self.db.execute(
+                        "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)", (str(SCHEMA_VERSION), _now())
+                    )
+        except AnnotationError as exc:
+            reason = exc.__cause__ or exc
+            raise AnnotationError(
+                f"{self.path}: could not create the annotation file ({reason}); nothing was saved"
+            ) from exc
 
     @classmethod
     def for_folder(cls, folder: str | Path) -> AnnotationStore:
@@ -117,7 +140,7 @@ class AnnotationStore(SqliteFile):
             self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'box_origins'").fetchone()
             is not None
         ):
-            with write_transaction(self.db, AnnotationError):
+            with write_transaction(self.db, AnnotationError, where=self.path):
                 self.db.execute("DELETE FROM box_origins WHERE box_id = ?", (box_id,))
 
     def origin(self, box_id: str) -> str | None:
@@ -132,7 +155,7 @@ class AnnotationStore(SqliteFile):
     def _insert(self, boxes: list[Box], origin: str | None = None) -> None:
         """One transaction for all of them: a COCO import lands whole or not at all."""
         stamp = _now()
-        with write_transaction(self.db, AnnotationError):
+        with write_transaction(self.db, AnnotationError, where=self.path):
             self.db.executemany(
                 "INSERT INTO boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(b.box_id, b.image, b.label, b.x, b.y, b.w, b.h, b.annotator, stamp, stamp) for b in boxes],
@@ -146,7 +169,7 @@ class AnnotationStore(SqliteFile):
                 )
 
     def update(self, box: Box) -> None:
-        with write_transaction(self.db, AnnotationError):
+        with write_transaction(self.db, AnnotationError, where=self.path):
             self._check_owner(box)
             self.db.execute(
                 "UPDATE boxes SET label = ?, x = ?, y = ?, w = ?, h = ?, modified = ? WHERE box_id = ?",
@@ -154,7 +177,7 @@ class AnnotationStore(SqliteFile):
             )
 
     def delete(self, box: Box) -> None:
-        with write_transaction(self.db, AnnotationError):
+        with write_transaction(self.db, AnnotationError, where=self.path):
             self._check_owner(box)
             self.db.execute("DELETE FROM boxes WHERE box_id = ?", (box.box_id,))
 
@@ -180,9 +203,26 @@ class AnnotationStore(SqliteFile):
         ).fetchone()
         return None if row is None else Box(*row)
 
+    def annotators(self) -> dict[str, int]:
+        """Every name with boxes in the file, and how many boxes each holds."""
+        rows = self.db.execute("SELECT annotator, count(*) FROM boxes GROUP BY annotator ORDER BY annotator")
+        return dict(rows.fetchall())
+
+    def take_over(self, old: str, new: str) -> int:
+        """Record every box and review mark of ``old`` under ``new`` (a user who renamed themselves), in one
+        transaction; returns how many boxes moved. Where both names marked a photo reviewed, one mark stays."""
+        if not new.strip() or old == new:
+            raise AnnotationError("take over: the new name must be different and not empty")
+        with write_transaction(self.db, AnnotationError, where=self.path):
+            moved = self.db.execute(
+                "UPDATE boxes SET annotator = ?, modified = ? WHERE annotator = ?", (new, _now(), old)
+            ).rowcount
+            self.db.execute("UPDATE OR REPLACE reviewed SET annotator = ? WHERE annotator = ?", (new, old))
+        return moved
+
     # -- review status ----------------------------------------------------------------------------
     def set_reviewed(self, image: str, annotator: str, reviewed: bool = True) -> None:
-        with write_transaction(self.db, AnnotationError):
+        with write_transaction(self.db, AnnotationError, where=self.path):
             if reviewed:
                 self.db.execute("INSERT OR REPLACE INTO reviewed VALUES (?, ?, ?)", (image, annotator, _now()))
             else:
@@ -225,21 +265,36 @@ class AnnotationStore(SqliteFile):
         """All boxes (or one annotator's) as COCO JSON; ``sizes`` = {image: (width, height)}; the size of
         any other photo is read from its header in ``folder`` (default: this file's folder), so every
         image entry has its width and height where the photo is there to measure."""
-        from fundus_viewer.core.images import upright_size  # OpenCV and Pillow: only when exporting
+        from fundus_viewer.core.images import photo_sizes  # OpenCV and Pillow: only when exporting
 
-        folder = Path(folder) if folder is not None else self.path.parent
+        measure = photo_sizes(folder if folder is not None else self.path.parent)
         known = dict(sizes or {})
         for image in {box.image for box in self.boxes()} - known.keys():
-            size = upright_size(folder / image) if (folder / image).is_file() else None
+            size = measure(image)
             if size is not None:
                 known[image] = size
         return save_coco(self.image_boxes(known, annotator), path)
 
-    def import_coco(self, path: str | Path, annotator: str) -> int:
-        """Add every box of a COCO file under ``annotator``, in one transaction; returns how many."""
-        images = load_coco(path)
+    def import_coco(
+        self, path: str | Path, annotator: str, folder: str | Path | None = None, notes: list[str] | None = None
+    ) -> int:
+        """Add every box of a COCO file under ``annotator``, in one transaction; returns how many. Boxes are
+        checked against their photos' sizes (the file's, else the headers of the photos in ``folder``,
+        default this file's folder): clipped with a line in ``notes``, or the file refused."""
+        from fundus_viewer.core.images import photo_sizes
+
+        photos = Path(folder) if folder is not None else self.path.parent
+        images = load_coco(path, photo_sizes(photos, by_name=True), notes)
+        named: dict[str, str] = {}  # the store knows a photo by its name, not the exporter's folders
+        for name, entry in images.items():
+            photo = PurePosixPath(name).name
+            if photo in named:
+                raise BoxesError(f"{path}: {named[photo]!r} and {name!r} would both be {photo}")
+            named[photo] = name
+            if any(entry.boxes.values()) and notes is not None and not (photos / photo).is_file():
+                notes.append(f"{path}: {name}: no photo {photo} in {photos}")
         boxes = [
-            new_box(name, label, *bbox, annotator)
+            new_box(PurePosixPath(name).name, label, *bbox, annotator)
             for name, entry in images.items()
             for label, items in entry.boxes.items()
             for bbox in items

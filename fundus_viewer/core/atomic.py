@@ -5,6 +5,7 @@ trainer write goes through here (SQLite files keep their own journal)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Callable
@@ -36,10 +37,23 @@ def atomic_write(path: str | Path, data: Data) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         replace_durably(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno is None or exc.filename not in (None, str(partial)):
+            raise
+        # a write or fsync error names no file (or the partial one): name the file being written
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_error_text(exc: OSError) -> str:
+    """A failed write in words, naming the file where the error does: "the disk is full: FILE"."""
+    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    what = "the disk is full" if full else (exc.strerror or str(exc))
+    return f"{what}: {exc.filename}" if exc.filename else what
 
 
 def replace_durably(partial: Path, path: Path) -> None:

@@ -1,12 +1,15 @@
 """Reading fundus photos from disk into 8-bit RGB arrays, with a specific error for every bad file.
 
 Pillow decodes (it reads the size before the pixels, so a decompression bomb is refused before it
-costs memory, and it knows EXIF orientation); OpenCV is the fallback for 16-bit colour TIFFs that
-Pillow cannot open.
+costs memory, and it knows EXIF orientation); OpenCV is the fallback for 16-bit colour TIFFs and the
+few formats Pillow cannot open (Radiance HDR, PFM, PAM), and is given a file only once its header's
+size has passed the same limit.
 """
 
 from __future__ import annotations
 
+import re
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ from fundus_viewer.core.formats import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from fundus_viewer.core.formats import list_images as list_images
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fundus_viewer.core.dicom import DicomInfo
 
 # Fundus cameras top out near 25 MP; anything past 100 MP is refused before decoding.
@@ -79,8 +84,8 @@ def load_image(path: str | Path, frame: int = 0) -> FundusImage:
         return FundusImage(rgb=rgb, path=str(path), dicom=info)
     try:
         rgb = _decode_with_pillow(path)
-    except UnidentifiedImageError:
-        rgb = _decode_with_opencv(path)
+    except _PillowCannotDecode as exc:
+        rgb = _decode_with_opencv(path, exc.size)
     check_not_blank(rgb, path)
     return FundusImage(rgb=rgb, path=str(path))
 
@@ -121,6 +126,13 @@ def upright_size(path: str | Path) -> tuple[int, int] | None:
         return None
 
 
+class _PillowCannotDecode(Exception):
+    """Pillow cannot decode the file; ``size``: what its header said, where Pillow could read one."""
+
+    def __init__(self, size: tuple[int, int] | None = None):
+        self.size = size
+
+
 def _decode_with_pillow(path: Path) -> np.ndarray:
     with warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; our own limit is checked first.
@@ -132,12 +144,12 @@ def _decode_with_pillow(path: Path) -> np.ndarray:
                 im.load()
                 upright = ImageOps.exif_transpose(im)
                 if upright.mode in ("RGB;16", "RGB;16B", "RGB;16L"):
-                    raise UnidentifiedImageError
+                    raise _PillowCannotDecode((width, height))
                 return _to_rgb8(_pil_array(upright), path)
         except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(path, f"refused as a decompression bomb ({exc})") from None
         except UnidentifiedImageError:
-            raise
+            raise _PillowCannotDecode() from None
         except (OSError, SyntaxError, ValueError) as exc:
             message = str(exc)
             if "truncated" in message.lower() or isinstance(exc, SyntaxError) or "broken" in message.lower():
@@ -145,18 +157,88 @@ def _decode_with_pillow(path: Path) -> np.ndarray:
             raise NotAnImageError(path, f"could not be decoded as an image ({message})") from None
 
 
-def _decode_with_opencv(path: Path) -> np.ndarray:
+def _decode_with_opencv(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """``size``: (width, height) as Pillow read it from the header, where it could (a 16-bit colour
+    TIFF). Otherwise the size comes from our own reading of the header: OpenCV checks its pixel limit
+    only against OPENCV_IO_MAX_IMAGE_PIXELS as set before cv2 was first imported (1 G pixels by
+    default), so an 11000 x 11000 HDR would cost 3.5 GB and 19 s before any check of ours ran. A file
+    whose header we cannot read is not given to OpenCV at all."""
+    if size is None:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEADER_BYTES)
+            size = tiff_size(handle) if head[:4] in _TIFF_MAGIC else header_size(head)
+        if size is None:
+            raise NotAnImageError(path, "not a readable image (JPEG, PNG, TIFF or BMP expected)")
+    check_size(path, *size)
     data = np.fromfile(path, dtype=np.uint8)
-    # OpenCV has no pre-decode size check of its own here; peek at the header first where possible.
-    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise NotAnImageError(path, f"could not be decoded ({str(exc).strip().splitlines()[-1]})") from None
     if decoded is None:
-        raise NotAnImageError(path, "not a readable image (JPEG, PNG, TIFF or BMP expected)")
+        raise TruncatedImageError(path, "the file is truncated or damaged (OpenCV could not decode it)")
     check_size(path, decoded.shape[1], decoded.shape[0])
     if decoded.ndim == 3 and decoded.shape[2] == 3:
         decoded = decoded[..., ::-1]
     elif decoded.ndim == 3 and decoded.shape[2] == 4:
         decoded = decoded[..., [2, 1, 0, 3]]
     return _to_rgb8(np.ascontiguousarray(decoded), path)
+
+
+_HEADER_BYTES = 4096  # the headers read below are text of a few lines
+_HDR_RESOLUTION = re.compile(rb"^[-+]([XY]) +(\d+) +[-+]([XY]) +(\d+)$", re.MULTILINE)
+_PAM_FIELD = re.compile(rb"^(WIDTH|HEIGHT)\s+(\d+)", re.MULTILINE)
+_TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, both byte orders
+
+
+def tiff_size(handle) -> tuple[int, int] | None:
+    """(width, height) from the first IFD of the TIFF open in ``handle`` (binary, seekable): the IFD
+    may lie anywhere in the file (libtiff writes it after the pixels). None where it cannot say."""
+    handle.seek(0)
+    head = handle.read(16)
+    order = "<" if head[:2] == b"II" else ">"
+    big = head[2:4] in (b"+\0", b"\0+")
+    # BigTIFF: 8-byte offsets and counts, 20-byte entries; classic: 4-byte offsets, 12-byte entries
+    offset_format, count_format, entry_size = ("Q", "Q", 20) if big else ("I", "H", 12)
+    try:
+        (offset,) = struct.unpack_from(order + offset_format, head, 8 if big else 4)
+        handle.seek(offset)
+        (count,) = struct.unpack(order + count_format, handle.read(struct.calcsize(count_format)))
+        entries = handle.read(entry_size * min(count, 4096))
+        sizes = {}
+        for start in range(0, len(entries) - entry_size + 1, entry_size):
+            tag, kind = struct.unpack_from(order + "HH", entries, start)
+            if tag in (256, 257) and kind in (3, 4, 16):  # ImageWidth, ImageLength: SHORT, LONG, LONG8
+                value_format = {3: "H", 4: "I", 16: "Q"}[kind]
+                sizes[tag] = struct.unpack_from(order + value_format, entries, start + (12 if big else 8))[0]
+    except (struct.error, OSError, OverflowError):
+        return None
+    return (sizes[256], sizes[257]) if len(sizes) == 2 else None
+
+
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) declared by the header of a format OpenCV decodes and Pillow does not (here:
+    Radiance HDR, PFM, PAM; PNM too), from the file's first bytes; None for anything else. OpenEXR
+    and JPEG XL are not built into this OpenCV."""
+    if head.startswith(b"#?"):  # Radiance: text lines, a blank line, then e.g. "-Y 480 +X 640"
+        # only the line right after the blank one is the resolution (an earlier one could be a decoy)
+        end = head.find(b"\n\n")
+        found = _HDR_RESOLUTION.fullmatch(head[end + 2 :].split(b"\n", 1)[0]) if end >= 0 else None
+        if found is None:
+            return None
+        sizes = {found.group(1): int(found.group(2)), found.group(3): int(found.group(4))}
+        return (sizes[b"X"], sizes[b"Y"]) if set(sizes) == {b"X", b"Y"} else None
+    if head.startswith(b"P7"):  # PAM: WIDTH and HEIGHT lines before ENDHDR
+        pairs: list[tuple[bytes, bytes]] = _PAM_FIELD.findall(head.split(b"ENDHDR")[0])
+        fields = dict(pairs)  # a field given twice: OpenCV refuses the file, so do we
+        return (int(fields[b"WIDTH"]), int(fields[b"HEIGHT"])) if len(pairs) == len(fields) == 2 else None
+    if re.match(rb"P[1-6Ff]\s", head):
+        # PNM and PFM: magic, then width and height as whitespace-separated tokens (comments: "#" lines)
+        text = re.sub(rb"#[^\n]*", b" ", head[2:])
+        tokens = text.split()
+        if len(tokens) >= 2 and tokens[0].isdigit() and tokens[1].isdigit():
+            return int(tokens[0]), int(tokens[1])
+    return None
 
 
 def check_size(path, width: int, height: int) -> None:
@@ -210,3 +292,16 @@ def _to_rgb8(array: np.ndarray, path) -> np.ndarray:
     if scaled.shape[2] == 1:
         scaled = np.repeat(scaled, 3, axis=2)
     return np.ascontiguousarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+
+
+def photo_sizes(folder: str | Path, by_name: bool = False) -> Callable[[str], tuple[int, int] | None]:
+    """``sizes(name)`` for ``boxes.load_coco``: the upright size of the photo ``folder / name`` from its
+    header, None where there is none. ``by_name``: the name's last part only (the annotation store keys
+    photos by name). A name that leads out of the folder (through a link) is never read."""
+    root = Path(folder).resolve()
+
+    def size(name: str) -> tuple[int, int] | None:
+        path = (root / (Path(name).name if by_name else name)).resolve()
+        return upright_size(path) if path.is_relative_to(root) and path.is_file() else None
+
+    return size

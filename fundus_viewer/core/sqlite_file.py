@@ -44,22 +44,27 @@ def connect(uri: str) -> sqlite3.Connection:
 
 
 @contextmanager
-def write_transaction(db: sqlite3.Connection, error: type[FundusViewerError] = FundusViewerError) -> Iterator[None]:
+def write_transaction(
+    db: sqlite3.Connection, error: type[FundusViewerError] = FundusViewerError, where: object = None
+) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): takes the write lock before reading what it checks.
 
     Failures (a busy or read-only file, a full disk) become ``error`` with a message that says the
-    change was not recorded.
+    change was not recorded, after ``where`` (the file's name) when given.
     """
+    prefix = f"{where}: " if where is not None else ""
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        raise error(f"the file is busy or read-only ({exc}); nothing was saved") from exc
+        raise error(f"{prefix}the file is busy or read-only ({exc}); nothing was saved") from exc
     try:
         yield
         db.execute("COMMIT")
     except sqlite3.Error as exc:
         _roll_back(db)
-        raise error(f"the change could not be saved ({exc}); it was not recorded") from exc
+        # a read-only file lets BEGIN through and refuses the first write
+        why = "the file is read-only: " if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY else ""
+        raise error(f"{prefix}the change could not be saved ({why}{exc}); it was not recorded") from exc
     except BaseException:
         _roll_back(db)
         raise

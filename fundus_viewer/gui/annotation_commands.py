@@ -18,23 +18,30 @@ if TYPE_CHECKING:
 
 
 class BoxCommand(QUndoCommand):
-    """``error`` holds the message of a write that failed; the command then drops off the stack."""
+    """``error`` holds the message of a write that failed; the command then drops off the stack.
+
+    ``failed(which, message)``, once set, hears of a failed "undo" or "redo": those run inside the undo
+    stack, where nobody else would see the error.
+    """
 
     error: str | None = None
+    failed: Callable[[str, str], None] | None = None
 
     def redo(self) -> None:
-        self._guard(self.do)
+        self._guard(self.do, "redo")
 
     def undo(self) -> None:
-        self._guard(self.undo_it)
+        self._guard(self.undo_it, "undo")
 
-    def _guard(self, action: Callable[[], None]) -> None:
+    def _guard(self, action: Callable[[], None], which: str) -> None:
         try:
             action()
             self.error = None
         except AnnotationError as exc:
             self.error = str(exc)
             self.setObsolete(True)
+            if self.failed is not None:
+                self.failed(which, self.error)
 
 
 class AddBox(BoxCommand):

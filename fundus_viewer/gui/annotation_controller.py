@@ -10,9 +10,9 @@ import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from fundus_viewer.core.annotations import FOLDER_FILE, AnnotationError, AnnotationStore, new_box
 from fundus_viewer.gui.annotation_commands import AddBox, DeleteBox, EditBox
@@ -35,7 +35,8 @@ class AnnotationController(QObject):
         self.target: Path | None = None
         self.project_file: Path | None = None
         self.image: str | None = None
-        self.annotator = QSettings().value("annotate/annotator", "") or getpass.getuser()
+        # no default from the OS login: a later rename would strand the boxes under it (asked at the first box)
+        self.annotator: str = QSettings().value("annotate/annotator", "", type=str)
         view.viewbox.rect_drawn.connect(self.draw)
         self.layer.moved.connect(self.moved)
         self._build_actions()
@@ -132,6 +133,7 @@ class AnnotationController(QObject):
 
     def _draw_mode(self, label: str | None) -> None:
         self.view.viewbox.draw_label = label
+        self.layer.set_drawing(label is not None)
         self.window.statusBar().showMessage(
             f"Drag on the photo to draw an {label} box; Esc to stop" if label else "", 6000
         )
@@ -180,11 +182,21 @@ class AnnotationController(QObject):
     def _push(self, command: BoxCommand) -> bool:
         self.undo_stack.push(command)
         if command.error:
-            QMessageBox.warning(self.window, "Box not saved", command.error)
-            self.refresh()  # show what the file holds
+            self._not_saved("Box not saved", command.error)
             return False
+        command.failed = self._undo_failed
         self.status_changed.emit(self.image)
         return True
+
+    def _undo_failed(self, which: str, message: str) -> None:
+        # told after the undo stack has finished with the command (it drops it), not from inside it
+        title = "Not undone" if which == "undo" else "Not redone"
+        QTimer.singleShot(0, self, lambda: self._not_saved(title, message))
+
+    def _not_saved(self, title: str, message: str) -> None:
+        QMessageBox.warning(self.window, title, message)
+        self.refresh()  # show what the file holds
+        self.status_changed.emit(self.image)
 
     def _ready(self) -> bool:
         if self.image is None:
@@ -192,9 +204,13 @@ class AnnotationController(QObject):
             return False
         return self.store is not None or self._open_store()
 
+    def _named(self) -> bool:
+        """A name before anything is recorded under it: asked once, at the first box or mark."""
+        return bool(self.annotator) or self.ask_annotator(first=True)
+
     def draw(self, x: float, y: float, w: float, h: float) -> None:
         label = self.view.viewbox.draw_label
-        if label is None or not self._ready():
+        if label is None or not self._ready() or not self._named():
             return
         self._push(AddBox(self.store, self.layer, new_box(self.image, label, x, y, w, h, self.annotator)))
 
@@ -208,7 +224,10 @@ class AnnotationController(QObject):
             return
         if box.annotator != self.annotator:
             QMessageBox.information(
-                self.window, "Delete box", f"That box belongs to {box.annotator}; only they can delete it."
+                self.window,
+                "Delete box",
+                f"That box belongs to {box.annotator}; only they can delete it. If {box.annotator} was you, "
+                "Annotate ▸ Annotator name… takes over the boxes recorded under that name.",
             )
             return
         self._push(DeleteBox(self.store, self.layer, box))
@@ -223,7 +242,7 @@ class AnnotationController(QObject):
         self._push(EditBox(self.store, self.layer, box, new, f"relabel box {new.label}"))
 
     def set_reviewed(self, checked: bool) -> None:
-        if not self._ready():
+        if not self._ready() or not self._named():
             self.reviewed.setChecked(False)
             return
         try:
@@ -240,14 +259,36 @@ class AnnotationController(QObject):
             f"All {count} boxes are saved in {where} (every change is saved as you make it)", 8000
         )
 
-    def ask_annotator(self) -> None:
-        name, ok = QInputDialog.getText(
-            self.window, "Annotator", "Your name, recorded with every box you draw:", text=self.annotator
-        )
-        if ok and name.strip():
-            self.annotator = name.strip()
-            QSettings().setValue("annotate/annotator", self.annotator)
-            self.refresh()
+    def ask_annotator(self, first: bool = False) -> bool:
+        """Ask for the name (and which earlier names' boxes are the user's own); True once one is set."""
+        from fundus_viewer.gui.annotator_dialog import AnnotatorDialog
+
+        settings = QSettings()
+        former = settings.value("annotate/former_names", [], type=list)
+        # the user's own earlier names; before a name was ever set, boxes were recorded under the OS login
+        mine = [*former, self.annotator or getpass.getuser()]
+        names = self.store.annotators() if self.store is not None else {}
+        dialog = AnnotatorDialog(self.annotator or getpass.getuser(), names, mine, first, self.window)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return bool(self.annotator)
+        name, takeovers = dialog.chosen_name(), dialog.taken_over()
+        moved = 0
+        try:
+            for old in takeovers:
+                moved += self.store.take_over(old, name)
+        except AnnotationError as exc:
+            QMessageBox.warning(self.window, "Boxes not taken over", str(exc))
+        if moved:
+            self.undo_stack.clear()  # its commands hold the boxes under their old names
+        earlier = [n for n in dict.fromkeys([*former, *takeovers, self.annotator]) if n and n != name]
+        settings.setValue("annotate/former_names", earlier)
+        self.annotator = name
+        settings.setValue("annotate/annotator", name)
+        self.refresh()
+        self.status_changed.emit(None)
+        taken = f"; {moved} earlier boxes of yours are now recorded as {name}" if moved else ""
+        self.window.statusBar().showMessage(f"Annotating as {name}{taken}", 8000)
+        return True
 
     def choose_project(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -277,16 +318,23 @@ class AnnotationController(QObject):
         if not self._ready():
             return
         path = path or QFileDialog.getOpenFileName(self.window, "Import boxes", "", "COCO JSON (*.json)")[0]
-        if not path:
+        if not path or not self._named():
             return
         from fundus_viewer.core.errors import BoxesError
 
+        photo = self.window.photo
+        notes: list[str] = []
         try:
-            count = self.store.import_coco(path, self.annotator)
+            folder = Path(photo.path).parent if photo is not None else None
+            count = self.store.import_coco(path, self.annotator, folder, notes)
         except BoxesError as exc:
             QMessageBox.warning(self.window, "Boxes not imported", str(exc))
             return
         self.refresh()
+        if notes:  # clipped boxes, photos not in the folder: a count and the first few, not one line each
+            head = notes if len(notes) <= 10 else [f"{len(notes)} warnings; the first 10:", *notes[:10]]
+            more = [f"…and {len(notes) - 10} more"] if len(notes) > 10 else []
+            QMessageBox.warning(self.window, "Boxes imported, with warnings", "\n".join(head + more))
         self.window.statusBar().showMessage(f"Imported {count} boxes as {self.annotator}", 8000)
         self.status_changed.emit(None)
 

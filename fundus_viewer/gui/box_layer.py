@@ -70,6 +70,13 @@ class BoxItem(pg.RectROI):
         pos, size = self.pos(), self.size()
         return float(pos.x()), float(pos.y()), float(size.x()), float(size.y())
 
+    def set_drawing(self, drawing: bool) -> None:
+        """In draw mode a drag that starts on a box draws a new one: the box neither moves nor shows its
+        resize handle (a hidden item takes no mouse), and the drag falls through to the view."""
+        self.translatable = self.editable and not drawing
+        for handle in self.getHandles():
+            handle.setVisible(not drawing)
+
     def set_selected(self, selected: bool) -> None:
         width = 4 if selected else 2
         style = Qt.PenStyle.SolidLine if self.editable else Qt.PenStyle.DashLine
@@ -87,6 +94,12 @@ class BoxLayer(QObject):
         self.viewbox = viewbox
         self.items: dict[str, BoxItem] = {}
         self.selected_id: str | None = None
+        self.drawing = False
+
+    def set_drawing(self, drawing: bool) -> None:
+        self.drawing = drawing
+        for item in self.items.values():
+            item.set_drawing(drawing)
 
     def show_boxes(self, boxes: list[Box], annotator: str) -> None:
         for item in self.items.values():
@@ -99,6 +112,7 @@ class BoxLayer(QObject):
     def add(self, box: Box, editable: bool = True) -> None:
         item = BoxItem(box, editable)
         item.setZValue(10)
+        item.set_drawing(self.drawing)
         item.sigRegionChangeFinished.connect(lambda roi: self._finished(roi))
         item.sigClicked.connect(lambda roi, _ev: self.select(roi.box.box_id))
         self.viewbox.addItem(item)

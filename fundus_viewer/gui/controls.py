@@ -113,8 +113,13 @@ class ThresholdPanel(QWidget):
         return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
 
     def _layers_ticked(self, _item: QListWidgetItem) -> None:
-        if self.ticked_layers():  # at least one layer; an empty choice is ignored until one is ticked
+        if self.ticked_layers():
             self.layers_changed.emit(self.ticked_layers())
+        else:  # no network pass for an empty choice: the window says "no layer chosen" instead
+            self.changed.emit()
+
+    def no_layer_ticked(self) -> bool:
+        return self.layers.count() > 0 and not self.ticked_layers()
 
     @staticmethod
     def map_choices() -> list[tuple[str, str]]:

@@ -74,6 +74,8 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         self._job = 0  # the photo on screen (its analysis, baselines, measurement)
         self._opening = None  # (job, path) of the photo asked for and not yet decoded
+        self._failed: Path | None = None  # the photo asked for last, when it could not be opened
+        self._listed_unread = False  # the list shows a folder whose annotation statuses are not read yet
         self._closed = False
         self._jobs = 0  # every request's id comes from here, so ids only grow
         self._evaluation_job = None
@@ -371,15 +373,28 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
     def _photo_opened(self, reply: replies.Reply) -> None:
         if self._opening is None or reply.job != self._opening[0]:
             return  # a newer photo was asked for meanwhile
+        asked = self._opening[1]
         self._opening = None
         if not reply.ok:
             self.statusBar().showMessage("Could not open the photo", 6000)
+            # marked in the list and stepped past; PgDown goes on from the photo that failed
+            self._failed = asked
+            if self.photos.folder != asked.parent or self.photos.count() == 0:
+                # e.g. a folder whose first photo is unreadable: its list must still come up
+                # (its annotation file is not open yet: statuses are read when one of its photos opens)
+                self.photos.show_folder(asked.parent, lambda _name: "not annotated")
+                self._listed_unread = True
+            self.photos.mark_unreadable(asked, reply.error.removeprefix(f"{asked}: "))
+            shown_here = self.photo is not None and Path(self.photo.path).parent == asked.parent
+            # the row highlighted is the photo shown, or the failed one when the shown one is not listed
+            self.photos.select_name(self.photo.name if shown_here else asked.name)
             QMessageBox.warning(self, "Cannot open photo", reply.error)
             if self.photo is not None and self.analysis is None:
                 self._analyze_again()  # its analysis was skipped for the photo that failed
             return
         photo = reply.value
         path = Path(photo.path)
+        self._failed = None
         self.photo, self.analysis, self.baselines, self.cup_disc = photo, None, {}, None
         self.panel.result.setText("")  # the last photo's call is not this one's
         self.view.show_photo(photo.display)
@@ -387,8 +402,10 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         dicom = photo.image.dicom  # laterality, date and device from a DICOM photo's tags
         self.setWindowTitle(f"{photo.name}{f' ({dicom.says()})' if dicom is not None else ''} — Fundus Viewer")
         self.annotations.open_for(path)
-        if self.photos.folder != path.parent or self.photos.count() == 0:
+        if self.photos.folder != path.parent or self.photos.count() == 0 or self._listed_unread:
             self.photos.show_folder(path.parent, self.annotations.status)
+            self._listed_unread = False
+        self.photos.mark_readable(path)
         self.photos.select_name(photo.name)
         self._remember(path)
         self._analyze_again()
@@ -402,9 +419,8 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
 
     def step_photo(self, step: int) -> None:
         """From the photo asked for last (PgDown twice steps twice, even before the first is decoded)."""
-        current = (
-            self._opening[1].name if self._opening is not None else self.photo.name if self.photo is not None else None
-        )
+        asked = self._opening[1] if self._opening is not None else self._failed
+        current = asked.name if asked is not None else self.photo.name if self.photo is not None else None
         if current is not None and (path := self.photos.neighbour(current, step)):
             self.open_photo(path)
 
@@ -461,6 +477,14 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         titles = dict((key, label) for label, key in self.panel.map_choices())
         self.view.set_title(titles[choice])
         self.view2.set_title(titles["rnfld"] if side_by_side else None)
+        if choice in ("rl", "rnfld") and self.panel.no_layer_ticked():
+            # the last map came from layers no longer chosen: show none rather than a stale one
+            for view in (self.view, self.view2):
+                view.show_heat(None, "inferno", 0)
+            self.view.set_title(f"{titles[choice]} — no layer chosen")
+            self.panel.counts.setText("No layer chosen: tick at least one layer to make the maps.")
+            self.redrawn.emit()
+            return
         if choice in ("rl", "rnfld"):
             maps = self._heatmaps()  # once per redraw: the slider's hot path, on the feature grid
             if side_by_side:
@@ -473,6 +497,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             if heat.peak <= 0:
                 # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
                 lines.append(f"\nNo positive {choice.upper()} evidence at these thresholds.")
+                self.view.set_title(f"{titles[choice]} — no positive evidence at these thresholds")
             self.panel.counts.setText("\n".join(lines))
         else:
             baseline = self.baselines.get(choice)
@@ -483,7 +508,15 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
                 self.redrawn.emit()
                 return
             heat = baseline.map
-            self.panel.counts.setText(f"{self.panel.pathology.currentText()}: thresholds do not apply to a baseline.")
+            if heat.peak <= 0:  # e.g. a CAM that is zero everywhere: the bare photo must not look like a map
+                from fundus_viewer.core.methods import TITLES
+
+                self.panel.counts.setText(f"{TITLES[choice]} found no positive evidence on this photo.")
+                self.view.set_title(f"{titles[choice]} — no positive evidence on this photo")
+            else:
+                self.panel.counts.setText(
+                    f"{self.panel.pathology.currentText()}: thresholds do not apply to a baseline."
+                )
         self.view.show_heat(heat, self.panel.colormap.currentText(), self.panel.opacity.value())
         self.redrawn.emit()
 

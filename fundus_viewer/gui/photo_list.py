@@ -1,5 +1,7 @@
 """The folder's photos beside the view: status (not annotated / annotated / reviewed) and, once
-analysed, the classifier's glaucoma probability. Activating a row opens that photo."""
+analysed, the classifier's glaucoma probability. Choosing a row (one click, or the arrow keys) opens
+that photo, so the row highlighted is always the photo shown; a photo that could not be opened is
+marked and stepped past."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 MARKS = {"not annotated": "○", "annotated": "◐", "reviewed": "●"}
+UNREADABLE = "⚠"
 
 
 class PhotoList(QListWidget):
@@ -27,8 +30,21 @@ class PhotoList(QListWidget):
         self.probabilities: dict[str, float] = {}
         self.called: dict[str, bool] = {}  # name -> the model called it glaucoma
         self.statuses: dict[str, str] = {}
-        self.setToolTip("○ not annotated · ◐ annotated · ● reviewed; P = glaucoma probability once analysed")
-        self.itemActivated.connect(lambda item: self.photo_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.unreadable: dict[str, str] = {}  # path -> why it could not be opened
+        self._selecting = False  # select_name follows the window; it must not ask to open again
+        self.setToolTip(
+            "○ not annotated · ◐ annotated · ● reviewed · ⚠ cannot be opened; P = glaucoma probability once analysed"
+        )
+        self.currentItemChanged.connect(self._chosen)
+        # Enter / double-click on the row already current: only a photo that failed is worth asking again
+        # (opening the shown one again would drop its undo history and proposals)
+        self.itemActivated.connect(
+            lambda item: self._chosen(item) if item.data(Qt.ItemDataRole.UserRole) in self.unreadable else None
+        )
+
+    def _chosen(self, item: QListWidgetItem | None, *_) -> None:
+        if item is not None and not self._selecting:
+            self.photo_chosen.emit(item.data(Qt.ItemDataRole.UserRole))
 
     def show_folder(self, folder: Path, status_of: Callable[[str], str]) -> None:
         folder = Path(folder)
@@ -36,6 +52,10 @@ class PhotoList(QListWidget):
             self.folder = folder
             self.probabilities.clear()
             self.called.clear()
+            self.unreadable.clear()
+        current = self.currentItem()
+        current_path = current.data(Qt.ItemDataRole.UserRole) if current is not None else None
+        self._selecting = True  # clear() and addItem() move the current row
         self.clear()
         for path in list_images(folder):
             item = QListWidgetItem()
@@ -43,9 +63,17 @@ class PhotoList(QListWidget):
             self.addItem(item)
             self.statuses[path.name] = status_of(path.name)
             self._label(item)
+            if str(path) == current_path:
+                self.setCurrentItem(item)  # a refresh keeps the row of the photo shown
+        self._selecting = False
 
     def _label(self, item: QListWidgetItem) -> None:
         name = Path(item.data(Qt.ItemDataRole.UserRole)).name
+        if (why := self.unreadable.get(item.data(Qt.ItemDataRole.UserRole))) is not None:
+            item.setText(f"{UNREADABLE} {name}")
+            item.setToolTip(f"{name} cannot be opened: {why}")
+            item.setForeground(QColor("#8a8a8a"))
+            return
         status = self.statuses.get(name, "not annotated")
         p = self.probabilities.get(name)
         item.setText(f"{MARKS[status]} {name}" + (f"   P {p:.2f}" if p is not None else ""))
@@ -80,14 +108,33 @@ class PhotoList(QListWidget):
         if (item := self._item(name)) is not None:
             self._label(item)
 
+    def mark_unreadable(self, path: Path, why: str) -> None:
+        """Marked in the list of ``path``'s folder (a namesake elsewhere is not this photo)."""
+        self.unreadable[str(path)] = why
+        if path.parent == self.folder and (item := self._item(path.name)) is not None:
+            self._label(item)
+
+    def mark_readable(self, path: Path) -> None:
+        if self.unreadable.pop(str(path), None) is not None and (item := self._item(path.name)) is not None:
+            self._label(item)
+
     def select_name(self, name: str) -> None:
         if (item := self._item(name)) is not None:
-            self.setCurrentItem(item)
+            self._selecting = True
+            try:
+                self.setCurrentItem(item)
+            finally:
+                self._selecting = False
 
     def neighbour(self, name: str, step: int) -> str | None:
-        """The path ``step`` rows from ``name`` (None past either end)."""
+        """The path ``step`` rows from ``name``, past photos marked unreadable (None past either end)."""
         item = self._item(name)
         if item is None:
             return None
         row = self.row(item) + step
-        return self.item(row).data(Qt.ItemDataRole.UserRole) if 0 <= row < self.count() else None
+        while 0 <= row < self.count():
+            path = self.item(row).data(Qt.ItemDataRole.UserRole)
+            if path not in self.unreadable:
+                return path
+            row += step
+        return None

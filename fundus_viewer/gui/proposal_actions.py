@@ -133,7 +133,7 @@ class ProposalActions(QObject):
     def accept_current(self) -> None:
         proposal = self.layer.current_proposal()
         controller = self.controller
-        if proposal is None or not controller._ready():
+        if proposal is None or not controller._ready() or not controller._named():
             return
         box = new_box(controller.image, proposal.label, *proposal.rect, controller.annotator)
         controller._push(AcceptProposal(controller.store, controller.layer, self.layer, proposal, box))

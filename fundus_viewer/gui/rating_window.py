@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 import cv2
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fundus_viewer.core.study.store import Question, RatingSession, StudyError
+from fundus_viewer.core.study.store import Question, RatingSession, StudyError, StudyUnreadableError, reading
 from fundus_viewer.core.study.timing import ActiveClock
 
 if TYPE_CHECKING:
@@ -41,6 +42,15 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 WHEEL_BURST_SECONDS = 0.5
+PANEL_STYLE = (
+    "QWidget#panel { background: #202020; color: #e8e8e8; }"
+    "QLabel { color: #e8e8e8; font-size: 15px; }"
+    "QLabel#code { font-size: 22px; font-weight: bold; }"
+    "QFrame#question { border: 2px solid #3a3a3a; border-radius: 6px; }"
+    'QFrame#question[focused="true"] { border: 2px solid #4aa3ff; }'
+    "QPushButton { background: #333; color: #eee; border: 1px solid #555; padding: 4px; font-size: 14px; }"
+    "QPushButton:checked { background: #4aa3ff; color: #000; }"
+)
 _ACTIONS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel, QEvent.Type.MouseMove)
 
 
@@ -86,6 +96,8 @@ class QuestionBox(QFrame):
         self.setProperty("focused", focused)
         self.style().unpolish(self)
         self.style().polish(self)
+        # a re-polish changes the style but paints nothing: without this the frame stayed on the old question
+        self.update()
 
 
 class RatingWindow(QWidget):
@@ -97,29 +109,29 @@ class RatingWindow(QWidget):
         self.session = session
         self.questions = session.questions
         self.position = session.resume_position()
+        self.showable = True  # the case's picture is on screen
+        self.unshowable: dict[int, str] = {}  # positions whose image could not be shown: why
         self.focused = 0
         self.clock = ActiveClock()  # seconds on the case: the rater's active time, idle gaps and other windows excluded
         self.zooms = 0  # zoom actions (keys or wheel) on the case on screen
         self._last_wheel = -math.inf
         self.setWindowTitle(f"Fundus Viewer — rating ({session.rater})")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setStyleSheet(
-            "RatingWindow, QWidget#panel { background: #202020; color: #e8e8e8; }"
-            "QLabel { color: #e8e8e8; font-size: 15px; }"
-            "QLabel#code { font-size: 22px; font-weight: bold; }"
-            "QFrame#question { border: 2px solid #3a3a3a; border-radius: 6px; }"
-            'QFrame#question[focused="true"] { border: 2px solid #4aa3ff; }'
-            "QPushButton { background: #333; color: #eee; border: 1px solid #555; padding: 4px; font-size: 14px; }"
-            "QPushButton:checked { background: #4aa3ff; color: #000; }"
-        )
+        # the dark style is the panel's own: set on the window it cascaded into every dialog the screen
+        # opens (light-grey text on a light dialog)
+        self.setStyleSheet("RatingWindow { background: #202020; }")
         pg.setConfigOptions(imageAxisOrder="row-major")
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("#202020")
+        # the keyboard belongs to the window: a focused view took the first Tab (for Qt's focus chain)
+        # and the arrow keys (to scroll) when a window manager, not setFocus, gave out the focus
+        self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.viewbox = self.view.addViewBox(lockAspect=True, invertY=True)
         self.image = pg.ImageItem()
         self.viewbox.addItem(self.image)
 
         panel = QWidget(objectName="panel")
+        panel.setStyleSheet(PANEL_STYLE)
         panel.setFixedWidth(520)
         side = QVBoxLayout(panel)
         self.code_label = QLabel(objectName="code")
@@ -149,15 +161,38 @@ class RatingWindow(QWidget):
         self.show_case(self.position)
 
     # -- what is shown --------------------------------------------------------------------------
+    def _decode(self, position: int) -> np.ndarray | str:
+        """The case's pixels, or why they cannot be shown."""
+        try:
+            bgr = cv2.imdecode(np.frombuffer(self.session.image(position), np.uint8), cv2.IMREAD_COLOR)
+        except StudyUnreadableError:
+            raise  # busy, not damaged: the case is tried again, never written off
+        except (StudyError, cv2.error) as exc:
+            return str(exc)
+        return "it is not a readable image" if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
     def show_case(self, position: int) -> None:
         self.position = position
         self.clock.restart()
         self.zooms = 0
-        rgb = cv2.cvtColor(
-            cv2.imdecode(np.frombuffer(self.session.image(position), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
-        )
-        self.image.setImage(rgb, levels=(0, 255))
-        self.viewbox.autoRange(padding=0)
+        # nothing is answerable, and no earlier picture stays up, until this case's picture is on screen
+        self.showable = False
+        self.image.clear()
+        try:
+            with reading(self.session.study.path):
+                self._show_case(position)
+        except StudyUnreadableError as exc:
+            self.message.setText(f"The study file is busy or could not be read just now ({exc}). Press → to try again.")
+
+    def _show_case(self, position: int) -> None:
+        rgb = self._decode(position)
+        # a case whose picture is not on screen is never answered: it is reported and skipped
+        self.showable = not isinstance(rgb, str)
+        if isinstance(rgb, str):
+            self.unshowable[position] = rgb
+        else:
+            self.image.setImage(rgb, levels=(0, 255))
+            self.viewbox.autoRange(padding=0)
         answers = self.session.answers(position)
         for box in self.boxes:
             box.show_score(answers.get(box.key))
@@ -167,8 +202,17 @@ class RatingWindow(QWidget):
         self.code_label.setText(f"Case {self.session.code(position)}" + ("  ·  calibration" if calibration else ""))
         self._update_progress()
         self.message.clear()
-        if calibration:
+        if not self.showable:
+            self._say_unshowable()
+        elif calibration:
             self._show_reference()
+
+    def _say_unshowable(self) -> None:
+        self.message.setText(
+            f"The image of case {self.session.code(self.position)} cannot be shown "
+            f"({self.unshowable[self.position]}). It is skipped: no answer can be given to it. "
+            "Press → for the next image, and tell the study's owner."
+        )
 
     def _update_progress(self) -> None:
         done, total = self.session.progress()
@@ -191,15 +235,29 @@ class RatingWindow(QWidget):
         self._answer_key(self.questions[self.focused].key, score)
 
     def _answer_key(self, key: str, score: int) -> None:
-        self.set_focus_question([q.key for q in self.questions].index(key))
+        """A score key or a click on a score button: saved, or said not saved with what the file holds shown."""
+        box = self.boxes[[q.key for q in self.questions].index(key)]
         try:
-            self.session.answer(self.position, key, score, round(self.clock.seconds(), 1), self.zooms)
+            with reading(self.session.study.path):
+                self._answer(box, key, score)
         except StudyError as exc:
-            # not saved: say so, and show what the file really holds
             QMessageBox.critical(self, "Answer not saved", str(exc))
-            self.boxes[self.focused].show_score(self.session.answers(self.position).get(key))
+            stored = None  # unknown when even that cannot be read: nothing shown as saved
+            with suppress(StudyError), reading(self.session.study.path):
+                stored = self.session.answers(self.position).get(key)
+            box.show_score(stored)
+
+    def _answer(self, box: QuestionBox, key: str, score: int) -> None:
+        if not self.showable:
+            box.show_score(self.session.answers(self.position).get(key))  # what it had before it was damaged
+            if self.position in self.unshowable:
+                self._say_unshowable()
+            else:  # a busy read: try the case again
+                self.show_case(self.position)
             return
-        self.boxes[self.focused].show_score(score)
+        self.set_focus_question(self.boxes.index(box))
+        self.session.answer(self.position, key, score, round(self.clock.seconds(), 1), self.zooms)
+        box.show_score(score)
         self.message.clear()
         self._show_reference()
         self._update_progress()
@@ -227,7 +285,10 @@ class RatingWindow(QWidget):
         self.next_case()
 
     def next_case(self) -> None:
-        if not self.case_complete():
+        if not self.showable and self.position not in self.unshowable:  # a busy read: try it again
+            self.show_case(self.position)
+            return
+        if self.showable and not self.case_complete():
             missing = [i for i, q in enumerate(self.questions) if q.key not in self.session.answers(self.position)]
             self.set_focus_question(missing[0])
             self.message.setText("Answer every question of this image before moving on.")
@@ -235,12 +296,17 @@ class RatingWindow(QWidget):
         if self.position + 1 < len(self.session.order):
             self.show_case(self.position + 1)
             return
-        done, total = self.session.progress()
-        if done == total:
-            self.message.setText("All images rated — thank you. Press Esc to leave; ← goes back to change an answer.")
-            self.completed.emit()
-        else:
-            self.show_case(self.session.resume_position())
+        pending = [p for p in self.session.open_positions() if p not in self.unshowable]
+        if pending:
+            self.show_case(pending[0])
+            return
+        skipped = f" except {len(self.unshowable)} that could not be shown (tell the study's owner)" * bool(
+            self.unshowable
+        )
+        self.message.setText(
+            f"All images rated{skipped} — thank you. Press Esc to leave; ← goes back to change an answer."
+        )
+        self.completed.emit()
 
     def previous_case(self) -> None:
         if self.position > 0:
@@ -278,6 +344,9 @@ class RatingWindow(QWidget):
             and (watched is self or self.isAncestorOf(watched))
         ):
             self.clock.touch()
+            if event.type() == QEvent.Type.KeyPress and watched is not self and _is_tab(event):
+                self.keyPressEvent(event)  # whatever child has the focus, Tab is the rating's
+                return True
             if event.type() == QEvent.Type.Wheel and watched is self.view.viewport():
                 self._wheel()
         return False
@@ -289,12 +358,19 @@ class RatingWindow(QWidget):
 
     def event(self, event: QEvent) -> bool:
         # Tab would otherwise move Qt's focus between widgets
-        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+        if event.type() == QEvent.Type.KeyPress and _is_tab(event):
             self.keyPressEvent(event)
             return True
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        try:
+            with reading(self.session.study.path):  # a page damaged since the screen opened: said, not a traceback
+                self._key(event)
+        except StudyError as exc:
+            QMessageBox.critical(self, "The study file cannot be read", str(exc))
+
+    def _key(self, event: QKeyEvent) -> None:
         key, text = event.key(), event.text()
         scores = self.questions[self.focused].scores
         if text.isdigit() and int(text) in scores:
@@ -321,6 +397,10 @@ class RatingWindow(QWidget):
             super().keyPressEvent(event)
 
 
+def _is_tab(event: QEvent) -> bool:
+    return isinstance(event, QKeyEvent) and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+
+
 def open_rating(study_path: str | Path, rater: str, parent: QWidget | None = None) -> RatingWindow:
     """A rating window on a study file; raises StudyError with a message for the user."""
     from fundus_viewer.core.study.store import StudyFile
@@ -344,6 +424,11 @@ def show_full_screen(window: QWidget) -> None:
     window.setFocus()
 
 
+def show_windowed(window: QWidget) -> None:
+    window.resize(1400, 900)
+    window.show()
+
+
 def run_rating(study_path: str | Path, rater: str, fullscreen: bool = True) -> int:
     import sys
 
@@ -354,6 +439,5 @@ def run_rating(study_path: str | Path, rater: str, fullscreen: bool = True) -> i
     if fullscreen:
         show_full_screen(window)
     else:
-        window.resize(1400, 900)
-        window.show()
+        show_windowed(window)
     return app.exec()

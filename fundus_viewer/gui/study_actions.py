@@ -45,17 +45,24 @@ class StudyMenuMixin:
     def rate_study(self, path: str | None = None, rater: str | None = None):
         from fundus_viewer.core.errors import FundusViewerError
         from fundus_viewer.core.study.rater_copy import copy_rater
+        from fundus_viewer.core.study.store import reading
+        from fundus_viewer.gui import study_dialogs
         from fundus_viewer.gui.rating_window import open_rating, show_full_screen
-        from fundus_viewer.gui.study_dialogs import ask_rater_name
 
         path = path or self._choose_study("Study to rate")
         if not path:
             return None
         try:
-            rater = rater or copy_rater(path) or ask_rater_name(self)  # a rater copy knows its rater
-            if not rater:
-                return None
-            window = open_rating(path, rater)
+            with reading(path):  # a damaged file: one dialog naming it, never a traceback
+                own = copy_rater(path)  # a rater copy knows its rater
+                if not (rater or own):
+                    rater = study_dialogs.ask_rater_name(self)
+                    if not rater or not study_dialogs.confirm_rater(self, path, rater):
+                        return None
+                rater = rater or own
+                if not rater:
+                    return None
+                window = open_rating(path, rater)
         except FundusViewerError as exc:
             QMessageBox.critical(self, "Cannot open the study", str(exc))
             return None

@@ -30,7 +30,8 @@ from fundus_viewer.core.study.report import (
     write_answers_csv,
     write_json,
 )
-from fundus_viewer.core.study.store import StudyFile
+from fundus_viewer.core.study.stats import StudyAnalysis
+from fundus_viewer.core.study.store import StudyFile, reading
 
 COLOURS = ["#4aa3ff", "#ff9f43", "#7bd389", "#e05d5d", "#b48ef0"]
 
@@ -63,7 +64,7 @@ class AnalysisWindow(QWidget):
                 "The long tables iMRMC / RJafroc / MRMCaov read (mrmc-*.csv, .imrmc where a truth is defined)",
                 self.export_mrmc,
             ),
-            ("Refresh", "Re-read the study file (raters may still be rating)", self.refresh),
+            ("Refresh", "Re-read the study file (raters may still be rating)", self._refresh_or_say),
             ("Lock study", "No answer can be added or changed afterwards", self.lock),
         ):
             button = QPushButton(label)
@@ -89,10 +90,13 @@ class AnalysisWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(lower, 1)
+        self.analysis: StudyAnalysis | None = None
         self.refresh()
 
     def refresh(self) -> None:
-        with StudyFile(self.study_path, readonly=True) as study:
+        """Re-read the study; a tampered (``seal``) or damaged one raises a FundusViewerError."""
+        with StudyFile(self.study_path, readonly=True) as study, reading(self.study_path):
+            study.check_seal()
             self.analysis = analyze_study(study)
             self.locked = study.locked
         self._lock_button.setEnabled(not self.locked)
@@ -219,11 +223,26 @@ class AnalysisWindow(QWidget):
             written.append(path)
         return written
 
+    def _checked_study(self) -> StudyFile:
+        """The study re-opened for an export, refused as the analysis is if tampered with since it was shown."""
+        study = StudyFile(self.study_path, readonly=True)
+        try:
+            with reading(self.study_path):
+                study.check_seal()
+        except FundusViewerError:
+            study.close()
+            raise
+        return study
+
     def export_csv(self, path: str | None = None) -> None:
         path = path or QFileDialog.getSaveFileName(self, "Export answers", "answers.csv", "CSV (*.csv)")[0]
-        if path:
-            with StudyFile(self.study_path, readonly=True) as study:
+        if not path:
+            return
+        try:
+            with self._checked_study() as study, reading(self.study_path):
                 write_answers_csv(study, Path(path))
+        except (OSError, FundusViewerError) as exc:
+            QMessageBox.critical(self, "Answers not written", f"{path}: {getattr(exc, 'strerror', None) or exc}")
 
     def export_mrmc(self, folder: str | None = None) -> list[Path]:
         from fundus_viewer.core.study.mrmc import write_mrmc
@@ -232,7 +251,7 @@ class AnalysisWindow(QWidget):
         if not folder:
             return []
         try:
-            with StudyFile(self.study_path, readonly=True) as study:
+            with self._checked_study() as study, reading(self.study_path):
                 written = write_mrmc(study, folder)
         except (OSError, FundusViewerError) as exc:
             QMessageBox.critical(self, "MRMC tables not written", f"{folder}: {getattr(exc, 'strerror', None) or exc}")
@@ -242,7 +261,7 @@ class AnalysisWindow(QWidget):
 
     def export_json(self, path: str | None = None) -> None:
         path = path or QFileDialog.getSaveFileName(self, "Export analysis", "analysis.json", "JSON (*.json)")[0]
-        if path:
+        if path and self.analysis is not None:  # none shown after a refresh that failed
             write_json(self.analysis, Path(path))
 
     def lock(self) -> None:
@@ -250,6 +269,25 @@ class AnalysisWindow(QWidget):
             self, "Lock study", "Lock this study? No rater can add or change an answer afterwards."
         )
         if answer == QMessageBox.StandardButton.Yes:
-            with StudyFile(self.study_path) as study:
-                study.lock()
+            try:
+                with StudyFile(self.study_path) as study:
+                    study.check_seal()
+                    digest = study.lock()
+            except FundusViewerError as exc:
+                QMessageBox.critical(self, "Study not locked", str(exc))
+                return
+            QMessageBox.information(self, "Study locked", f"Seal digest (keep it to check the lock later):\n{digest}")
+            self._refresh_or_say()
+
+    def _refresh_or_say(self) -> None:
+        try:
             self.refresh()
+        except FundusViewerError as exc:
+            # figures of a file now refused must not stay up as if they were its analysis
+            self.analysis = None
+            for table in (self.table, self.tests, self.calls):
+                table.setRowCount(0)
+            self.plots.clear()
+            self.plot_items = {}
+            self.text.clear()
+            QMessageBox.critical(self, "Cannot analyse the study", str(exc))

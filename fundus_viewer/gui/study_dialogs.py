@@ -190,3 +190,22 @@ def ask_rater_name(parent: QWidget | None) -> str | None:
         parent, "Rate a study", "Your name (reopening with the same name resumes where you stopped):"
     )
     return name.strip() if ok and name.strip() else None
+
+
+def confirm_rater(parent: QWidget | None, path: str | Path, name: str) -> bool:
+    """A name that already has answers goes on only when its rater says so: typing another rater's name
+    by accident would show and change their answers."""
+    from fundus_viewer.core.study.store import StudyFile
+
+    with StudyFile(path, readonly=True) as study:
+        count = study.answer_count(name)
+    if not count:
+        return True
+    reply = QMessageBox.question(
+        parent,
+        "Rate a study",
+        f"{name} already has {count} answers in this study; continue as {name}?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return reply == QMessageBox.StandardButton.Yes

@@ -10,13 +10,13 @@ marks frame N of a multi-frame file. With several sources, keys start with the s
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.formats import IMAGE_SUFFIXES
+from fundus_viewer.core.manifest import ManifestError, read_manifest
 
 
 class DataSourceError(FundusViewerError):
@@ -75,17 +75,10 @@ def _folder_files(folder: Path, exclude: Path | None) -> list[Path]:
 
 def _manifest_rows(path: Path) -> list[tuple[str, Path]]:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:
-            rows = list(csv.DictReader(stream))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataSourceError(f"{path}: cannot read the manifest ({exc})") from None
-    if rows and "path" not in rows[0]:
-        raise DataSourceError(f"{path}: a manifest needs a 'path' column (it has {', '.join(rows[0])})")
-    return [
-        (row["path"].strip(), path.parent / row["path"].strip())
-        for row in rows
-        if (row.get("path") or "").strip() and (row.get("role") or "photo").strip().lower() == "photo"
-    ]
+        rows = read_manifest(path, ("path",))
+    except ManifestError as exc:
+        raise DataSourceError(str(exc)) from None
+    return [(row["path"], path.parent / row["path"]) for row in rows if row["path"] and row.role == "photo"]
 
 
 def _expand(entries: list[tuple[str, Path]], prefix: str) -> list[DataItem]:

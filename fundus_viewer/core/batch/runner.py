@@ -4,7 +4,8 @@ batches, record each photo at once, resume, merge.
 A run's folder holds ``run.json`` (the task, its settings and a digest of the item list), the task's
 outputs (``maps.zarr`` for heat maps), one journal per process and ``summary.csv``. With ``resume`` a
 run continues where it stopped: every photo with a complete journal row (and, for heat maps, its maps
-in the store) is skipped, every other one is (re)done; a run whose settings or photos differ, or whose
+in the store, and every per-photo file) is skipped, every other one is (re)done, what an earlier
+attempt left of its files removed first; a run whose settings or photos differ, or whose
 ``run.json`` or store has gone, is refused rather than mixed in. Under torchrun each rank takes every
 WORLD-th pending photo; rank 0 checks and prepares the folder first, and its verdict (or its error)
 reaches every rank; rank 0 merges the summary last.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from fundus_viewer.core.atomic import write_error_text
 from fundus_viewer.core.batch.inputs import DataItem, DataSourceError
 from fundus_viewer.core.batch.journal import Journal, read_rows, write_summary
 from fundus_viewer.core.batch.loader import (
@@ -89,6 +91,7 @@ def run_dataset(
     barrier(dist)  # every rank has read the same journals before any writes to them: the same shares
     pending = [i for i in range(len(items)) if i not in complete]
     mine = pending[dist.rank :: dist.world]
+    _discard(task, mine)  # what a killed or failed attempt left of these photos' files: never taken as done
     journal = Journal(out, dist.rank)
     workers = default_workers() if workers is None else workers
     # DataLoader takes any map-style dataset (__getitem__ and __len__), but its stubs ask for a Dataset
@@ -119,7 +122,7 @@ def run_dataset(
                 try:
                     journal.append(row)
                 except OSError as exc:  # a full disk: stop; every row written so far is whole
-                    raise FundusViewerError(f"could not write to {out}: {exc.strerror or exc}") from None
+                    raise FundusViewerError(f"could not write to {journal.path}: {write_error_text(exc)}") from None
                 done += 1
                 failed += bool(row.get("error"))
             bar.update(len(batch) * dist.world)  # the other ranks move at about the same pace
@@ -144,16 +147,20 @@ def process_batch(task, batch) -> list[dict]:
     try:
         results = dict(zip((p.index for p in ok), task.process(ok), strict=True)) if ok else {}
     except OSError as exc:
-        raise FundusViewerError(f"could not write the outputs: {exc.strerror or exc}") from None
+        raise FundusViewerError(f"could not write the outputs: {write_error_text(exc)}") from None
     except Exception:  # noqa: BLE001 - retried photo by photo below
         results = {}
         for p in ok:
             try:
                 results[p.index] = task.process([p])[0]
             except OSError as exc:
-                raise FundusViewerError(f"could not write the outputs: {exc.strerror or exc}") from None
+                raise FundusViewerError(f"could not write the outputs: {write_error_text(exc)}") from None
             except Exception as exc:  # noqa: BLE001
                 p.error = f"{p.item.path}: {task.name} failed: {type(exc).__name__}: {exc}"
+                try:
+                    _discard(task, [p.index])  # the files its try in the whole batch wrote: an error row has none
+                except FundusViewerError as left:  # what stays is never taken as done: its row has an error
+                    p.error += f" ({left})"
     share = (time.perf_counter() - started) / max(1, len(ok))
     rows = []
     for p in batch:
@@ -172,6 +179,16 @@ def process_batch(task, batch) -> list[dict]:
         row["seconds"] = round(p.seconds + (0 if p.error else share), 4)
         rows.append(row)
     return rows
+
+
+def _discard(task, indices: list[int]) -> None:
+    """The task's ``discard`` where it has per-photo files (a task without them need not define it)."""
+    discard = getattr(task, "discard", None)
+    if discard is not None:
+        try:
+            discard(indices)
+        except OSError as exc:
+            raise FundusViewerError(f"could not remove an earlier attempt's outputs: {write_error_text(exc)}") from None
 
 
 def _digest(items: list[DataItem]) -> str:

@@ -5,11 +5,11 @@ writes its outputs; the runner records the rows."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
+from fundus_viewer.core.batch.outputs import discard, incomplete, photo_files
 from fundus_viewer.core.batch.store import STORE_NAME, MapStore
 
 
@@ -60,8 +60,14 @@ def output_stem(index: int, key: str) -> str:
     leaf = base.rsplit("/", 1)[-1]
     if "." in leaf and not leaf.startswith("1.") and len(leaf.rsplit(".", 1)[1]) <= 5:
         base = base[: base.rfind(".")]  # the suffix, not a UID's last component
-    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in base.replace("/", "__"))[:120]
-    return f"{index:06d}-{readable}" + (f".frame{frame}" if sep else "")
+    return f"{index:06d}-{portable_name(base)}" + (f".frame{frame}" if sep else "")
+
+
+def portable_name(text: str, limit: int = 120) -> str:
+    """``text`` as part of a file name on every system: sub-folders joined by ``__``, other characters
+    than letters, digits, ``-_.`` as ``_``, at most ``limit`` bytes in UTF-8 (names stop at 255)."""
+    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in text.replace("/", "__"))
+    return readable.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
 class ClassifyTask:
@@ -93,8 +99,11 @@ class ClassifyTask:
         return True
 
     def missing(self, indices: list[int]) -> set[int]:
-        """Of these recorded photos, those whose outputs are not (or no longer) there."""
+        """Of these recorded photos, those whose outputs are not (or no longer) all there."""
         return set()
+
+    def discard(self, indices: list[int]) -> None:
+        """Remove what these photos' files an earlier attempt left (they are about to be redone)."""
 
     def create(self, out: Path, keys: list[str]) -> None:
         pass
@@ -168,7 +177,17 @@ class HeatmapTask(ClassifyTask):
         if not indices:
             return set()
         transforms = self._open_store().group["transform"][:, 0]  # -1: the row was written, its chunks were not
-        return {i for i in indices if transforms[i] < 0}
+        gone = {i for i in indices if transforms[i] < 0}
+        return gone | (incomplete(self.out / "full", indices, self._full_endings()) if self.full_maps else set())
+
+    def discard(self, indices: list[int]) -> None:
+        if self.full_maps:
+            discard(self.out / "full", indices)
+
+    def _full_endings(self) -> list[str]:
+        """What each photo's files in ``full/`` end with: every map's .npy and PNG, and the sidecar."""
+        names = [n for m in self.methods for n in (("pathology-rl", "pathology-rnfld") if m == "pathology" else (m,))]
+        return [f".{name}.{kind}" for name in names for kind in ("npy", "png")] + [".maps.json"]
 
     def create(self, out: Path, keys: list[str]) -> None:
         from dataclasses import asdict
@@ -271,7 +290,9 @@ class HeatmapTask(ClassifyTask):
             counts_text(counts) if counts else "",
             probability,
         )
-        write_maps(result, folder, self.colormap, stem=output_stem(p.index, p.item.key))
+        stem = output_stem(p.index, p.item.key)
+        with photo_files(folder, stem, last=".maps.json") as staging:  # the photo's set whole or not at all
+            write_maps(result, staging, self.colormap, stem=stem)
 
 
 class VesselTask:
@@ -292,12 +313,10 @@ class VesselTask:
         return (Path(out) / "vessels").is_dir()
 
     def missing(self, indices: list[int]) -> set[int]:
-        written = (
-            {name.split("-", 1)[0] for name in os.listdir(self.out) if name.endswith(".vessels-mask.png")}
-            if self.out.is_dir()
-            else set()
-        )
-        return {i for i in indices if f"{i:06d}" not in written}
+        return incomplete(self.out, indices, (".vessels-prob.png", ".vessels-mask.png"))
+
+    def discard(self, indices: list[int]) -> None:
+        discard(self.out, indices)
 
     def create(self, out: Path, keys: list[str]) -> None:
         (Path(out) / "vessels").mkdir(parents=True, exist_ok=True)
@@ -314,8 +333,9 @@ class VesselTask:
             probability = segment_vessels(self.model, p.photo.image)
             mask = probability >= self.model.spec.threshold
             stem = output_stem(p.index, p.item.key)
-            write_png(self.out / f"{stem}.vessels-prob.png", np.rint(probability * 255).astype(np.uint8))
-            write_png(self.out / f"{stem}.vessels-mask.png", np.where(mask, 255, 0).astype(np.uint8))
+            with photo_files(self.out, stem, last=".vessels-mask.png") as staging:  # both PNGs or neither
+                write_png(staging / f"{stem}.vessels-prob.png", np.rint(probability * 255).astype(np.uint8))
+                write_png(staging / f"{stem}.vessels-mask.png", np.where(mask, 255, 0).astype(np.uint8))
             rows.append(
                 {
                     "vessel_fraction": round(float(mask.mean()), 6),

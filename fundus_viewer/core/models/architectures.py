@@ -9,11 +9,14 @@ through module hooks, and the visualiser's hooks must see each activation as it 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 from torchvision.models import resnet18
+
+from fundus_viewer.core.models.spec import Between, Limit, OneOf
 
 ARCHITECTURES = ("alexnet", "resnet18")
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]  # as nn.Conv2d takes them
@@ -132,6 +135,32 @@ class GlaucomaAlexNet(nn.Module):
         ratio = cup / (disc + 1.0)
         shift = self.cdr_scale * (ratio - self.cdr_offset)
         return logits + torch.stack([-shift / 2, shift / 2], dim=1)
+
+
+@dataclass
+class AlexNetOptions:
+    """``GlaucomaAlexNet``'s options as a checkpoint's ``arch_options`` may give them (checked with
+    ``OPTION_LIMITS`` before the network is built)."""
+
+    width: float = 1.0
+    hidden: int = 256
+    dropout: float = 0.5
+    cdr_head: bool = False
+    padding_mode: str = "zeros"
+    head: str = "fc"
+    cdr_in_logit: bool = True
+
+
+# the options our own architectures take, with their bounds: width 4 is already 16 times the paper's
+# weights (about 1 GB); the torchvision / timm constructors check their own options
+OPTIONS = {"alexnet": AlexNetOptions, "resnet18": None}
+OPTION_LIMITS: dict[str, Limit] = {
+    "width": Between(0.01, 4.0),
+    "hidden": Between(1, 16384),
+    "dropout": Between(0.0, 1.0),
+    "padding_mode": OneOf(("zeros", "reflect", "replicate", "circular")),
+    "head": OneOf(("fc", "gap")),
+}
 
 
 class GlaucomaResNet18(nn.Module):

@@ -16,6 +16,7 @@ from safetensors.torch import save
 from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.errors import CheckpointError
 from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
+from fundus_viewer.core.models.spec import SpecDict
 from fundus_viewer.core.resources import default_classifier_path
 
 KIND = "fundus-viewer/classifier"
@@ -86,7 +87,7 @@ def read_checkpoint(
                     f"{path}: checkpoint format {version} is newer than this Fundus Viewer ({FORMAT_VERSION}); "
                     "update the app"
                 )
-            spec = json.loads(metadata["spec"])
+            spec = check_spec(kind, json.loads(metadata["spec"]), f"{path}: spec")
             # safe_open is no dict: it has keys() but no __iter__ (so SIM118 does not apply)
             tensors = {key: handle.get_tensor(key) for key in handle.keys()} if with_tensors else None  # noqa: SIM118
     except SafetensorError as exc:
@@ -98,22 +99,73 @@ def read_checkpoint(
     return spec, tensors
 
 
-def load_weights(network, tensors: dict, path, arch: str) -> None:
-    """Strict load with a message that says what does not match."""
-    expected = network.state_dict()
+def check_spec(kind: str, spec, where: str) -> dict:
+    """``spec`` with every field of ``kind``'s spec checked (CheckpointError naming ``where`` and the
+    field) and the missing ones at their defaults: every reader of a model file (loaders, model cards)
+    sees only checked, complete metadata. Keys a newer version wrote are kept."""
+    checked: SpecDict | ClassifierSpec
+    if kind == KIND:
+        checked = ClassifierSpec.from_dict(spec, where)
+    elif kind == "fundus-viewer/patho-gan":
+        from fundus_viewer.core.gan.checkpoint import check_gan_spec
+
+        checked = check_gan_spec(spec, where)
+    else:
+        from fundus_viewer.core.models.segmenter import check_segmenter_spec
+
+        checked = check_segmenter_spec(kind, spec, where)
+    return {**spec, **checked.to_dict()}
+
+
+def build_checked(build, tensors: dict, path, arch: str):
+    """``build()`` (a model with a ``network``) once on the meta device, which allocates nothing, to
+    check the file's tensors against its network, then for real with them loaded: a spec asking for a
+    network far larger than its weights is refused before anything is allocated. Networks that copy
+    tensors while built (torchvision's RegNets) cannot be built on meta; they are built for real (the
+    spec's bounds limit their size) and checked then."""
+    try:
+        try:
+            with torch.device("meta"):
+                expected = build().network.state_dict()
+        except (RuntimeError, NotImplementedError):  # "Cannot copy out of meta tensor"
+            expected = None
+        if expected is not None:
+            check_weights(expected, tensors, path, arch)
+        model = build()
+    except ValueError as exc:  # timm not installed, or without that model
+        raise CheckpointError(f"{path}: {str(exc).splitlines()[0]}") from None
+    except (TypeError, RuntimeError, AssertionError, NotImplementedError) as exc:  # an option it refuses ...
+        raise CheckpointError(f"{path}: cannot build its '{arch}' network ({str(exc).splitlines()[0]})") from None
+    load_weights(model.network, tensors, path, arch)
+    return model
+
+
+def check_weights(expected: dict, tensors: dict, path, arch: str) -> None:
+    """CheckpointError saying what does not match: names, shapes, or values that are not numbers."""
     wrong_shape = [k for k, v in tensors.items() if k in expected and expected[k].shape != v.shape]
     if wrong_shape:
         raise CheckpointError(
             f"{path}: weights do not match the '{arch}' architecture (wrong shape for {', '.join(wrong_shape[:3])})"
         )
-    result = network.load_state_dict(tensors, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    # BatchNorm's strict load fills in a missing batch counter (files saved before PyTorch 0.4.1 lack it)
+    missing = [k for k in expected if k not in tensors and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in tensors if k not in expected]
+    if missing or unexpected:
         details = []
-        if result.missing_keys:
-            details.append(f"missing {', '.join(result.missing_keys[:3])}")
-        if result.unexpected_keys:
-            details.append(f"unexpected {', '.join(result.unexpected_keys[:3])}")
+        if missing:
+            details.append(f"missing {', '.join(missing[:3])}")
+        if unexpected:
+            details.append(f"unexpected {', '.join(unexpected[:3])}")
         raise CheckpointError(f"{path}: weights do not match the '{arch}' architecture ({'; '.join(details)})")
+    wrong_type = [k for k, v in tensors.items() if expected[k].is_floating_point() and not v.is_floating_point()]
+    if wrong_type:
+        raise CheckpointError(f"{path}: weights {', '.join(wrong_type[:3])} are not floating-point numbers")
+
+
+def load_weights(network, tensors: dict, path, arch: str) -> None:
+    """Strict load with a message that says what does not match."""
+    check_weights(network.state_dict(), tensors, path, arch)
+    network.load_state_dict(tensors)
 
 
 def save_classifier(model: GlaucomaClassifier, path: str | Path, half: bool = False) -> Path:
@@ -141,7 +193,7 @@ def stored_half(path: str | Path) -> bool:
 
 def read_spec(path: str | Path) -> ClassifierSpec:
     """The metadata of a checkpoint, without loading its weights."""
-    return ClassifierSpec.from_dict(read_checkpoint(path, KIND, with_tensors=False)[0])
+    return ClassifierSpec.from_dict(read_checkpoint(path, KIND, with_tensors=False)[0], f"{path}: spec")
 
 
 def load_classifier(path: str | Path | None = None, device: str | torch.device = "cpu") -> GlaucomaClassifier:
@@ -158,13 +210,14 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
 
     spec_dict, tensors = read_checkpoint(path, KIND)
     bank = tensors.pop(BANK_KEY, None)
-    spec = ClassifierSpec.from_dict(spec_dict)
+    spec = ClassifierSpec.from_dict(spec_dict, f"{path}: spec")
+    model = build_checked(lambda: GlaucomaClassifier(spec), tensors, path, spec.arch)
     try:
-        model = GlaucomaClassifier(spec)
         _ = model.cam_layer  # traced now (a torchvision / timm network): a failure is this file's
-    except (ValueError, RuntimeError, AssertionError) as exc:  # timm not installed, nothing to visualise ...
+    except (ValueError, RuntimeError, AssertionError) as exc:  # nothing to visualise ...
         raise CheckpointError(f"{path}: {exc}") from None
-    load_weights(model.network, tensors, path, spec.arch)
+    if bank is not None and (bank.ndim != 2 or not bank.is_floating_point()):
+        raise CheckpointError(f"{path}: its out-of-distribution bank is not a matrix of features")
     model.eval().requires_grad_(False)
     model.ood_bank = bank.float() if bank is not None and spec.ood else None
     model.checkpoint_path = str(path)  # what an exported map's sidecar names as its source

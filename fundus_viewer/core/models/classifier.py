@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -9,7 +10,17 @@ import torch
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from fundus_viewer.core.models.architectures import CAM_LAYER, DEFAULT_LAYERS, build_network, is_external
+from fundus_viewer.core.errors import CheckpointError
+from fundus_viewer.core.models.architectures import (
+    CAM_LAYER,
+    DEFAULT_LAYERS,
+    OPTION_LIMITS,
+    OPTIONS,
+    build_network,
+    check_architecture,
+    is_external,
+)
+from fundus_viewer.core.models.spec import Between, Limit, OneOf, checked_fields
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,13 +61,71 @@ class ClassifierSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ClassifierSpec:
-        known = {f for f in cls.__dataclass_fields__}
-        clean = {k: v for k, v in data.items() if k in known}
-        for key in ("mean", "std", "class_names", "layers"):
-            if key in clean:
-                clean[key] = tuple(clean[key])
-        return cls(**clean)
+    def from_dict(cls, data: dict, where: str = "classifier spec") -> ClassifierSpec:
+        """Every field checked (type, ``LIMITS``, and against each other): CheckpointError naming ``where``
+        (``FILE: spec``) and the field. Builds nothing and imports no optional library but timm's check."""
+        from fundus_viewer.core.calibration import Calibration
+        from fundus_viewer.core.ood import OodRule
+
+        clean = checked_fields(cls, data, where, LIMITS)
+        spec = cls(**clean)
+        if spec.resize is not None and spec.resize < spec.input_size:
+            raise CheckpointError(
+                f"{where} field 'resize' is {spec.resize}; it must be at least input_size ({spec.input_size}) or null"
+            )
+        if len(set(spec.class_names)) != len(spec.class_names) or not 2 <= len(spec.class_names) <= 1000:
+            raise CheckpointError(
+                f"{where} field 'class_names' is {list(spec.class_names)!r}; it must be 2 to 1000 distinct names"
+            )
+        if not 0 <= spec.glaucoma_index < len(spec.class_names):
+            raise CheckpointError(
+                f"{where} field 'glaucoma_index' is {spec.glaucoma_index}; it must index class_names "
+                f"(0 to {len(spec.class_names) - 1})"
+            )
+        checked_fields(Calibration, spec.calibration, f"{where} field 'calibration':", CALIBRATION_LIMITS)
+        checked_fields(OodRule, spec.ood, f"{where} field 'ood':", OOD_LIMITS)
+        if not spec.arch.startswith("timm:"):  # timm's names are checked where timm is: a card needs none
+            try:
+                check_architecture(spec.arch)
+            except ValueError as exc:
+                raise CheckpointError(f"{where} field 'arch': {exc}") from None
+        check_arch_options(spec.arch, spec.arch_options, f"{where} field 'arch_options'")
+        return spec
+
+
+# What a checkpoint may say, and why these bounds: an input beyond 2048 px costs gigabytes in every
+# heat-map pass (12000 px: 2.4 GB) and no fundus network is trained that large; under 16 px no conv
+# stack has anything to see. mean / std are of RGB in [0, 1]; a std near 0 divides by it (NaN calls).
+LIMITS: dict[str, Limit] = {
+    "input_size": Between(16, 2048),
+    "resize": Between(16, 4096),
+    "mean": Between(-1.0, 2.0),
+    "std": Between(1e-3, 10.0),
+    "crop": OneOf(("fov", "disc", "none")),
+    "disc_diameters": Between(0.5, 20.0),  # 2.5 by default; wider than 20 is more than the photo
+    "preprocess": OneOf(("none", "local-contrast")),
+}
+CALIBRATION_LIMITS: dict[str, Limit] = {"temperature": Between(1e-3, 1e3), "threshold": Between(0.0, 1.0)}
+OOD_LIMITS: dict[str, Limit] = {
+    "k": Between(1, 100_000),
+    "threshold": Between(0.0, math.inf),
+    "percentile": Between(0, 100),
+}
+
+
+def check_arch_options(arch: str, options: dict, where: str) -> None:
+    """Our own architectures' options by name, type and bounds; another library's are its own to check
+    (a wrong one is a TypeError when the network is built, which the loader reports)."""
+    if arch not in OPTIONS:
+        return
+    takes = OPTIONS[arch]
+    known = set(takes.__dataclass_fields__) if takes is not None else set()
+    unknown = sorted(set(options) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise CheckpointError(f"{where}: {arch} takes no option {', '.join(unknown)} (it takes {allowed})")
+    if takes is not None:
+        checked_fields(takes, options, f"{where}:", OPTION_LIMITS)
 
 
 def inscribed_circle(size: int) -> torch.Tensor:

@@ -114,6 +114,8 @@ def import_classifier(
         crop=crop,
         layers=tuple(layers),
     )
+    # the loader's own checks, now: a file the loader would refuse is never written
+    ClassifierSpec.from_dict(spec.to_dict(), f"{Path(out).name}: the options give a spec whose")
     try:
         model = GlaucomaClassifier(spec)
     except ValueError as exc:

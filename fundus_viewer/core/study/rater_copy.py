@@ -20,8 +20,15 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from fundus_viewer.core.sqlite_file import write_transaction
-from fundus_viewer.core.study.store import SCHEMA_VERSION, StudyError, StudyFile, now, write_new_file
+from fundus_viewer.core.study.store import (
+    SCHEMA_VERSION,
+    StudyError,
+    StudyFile,
+    image_digest,
+    now,
+    reading,
+    write_new_file,
+)
 
 COPY_KIND = "rater-copy"
 COPIES_TABLE = """CREATE TABLE IF NOT EXISTS rater_copies (
@@ -53,7 +60,7 @@ def study_uid(study: StudyFile) -> str:
     uid = study.meta("study_uid")
     if uid is None:
         new_uid = secrets.token_hex(16)
-        with write_transaction(study.db, StudyError):
+        with study._write():
             study.db.execute("INSERT OR IGNORE INTO meta VALUES ('study_uid', ?)", (new_uid,))
         uid = study.meta("study_uid", new_uid)  # the row is there now: ours, or one written meanwhile
     return uid
@@ -123,6 +130,7 @@ def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
         db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         db.executemany("INSERT INTO questions VALUES (?, ?, ?, ?, ?)", questions)
         db.executemany("INSERT INTO cases VALUES (?, ?, ?, '', NULL, '', NULL)", cases)  # no arm, source, pair, repeat
+        db.executemany("INSERT INTO case_digests VALUES (?, ?)", [(c, image_digest(image)) for c, _, image in cases])
         db.execute("INSERT INTO raters VALUES (1, ?, 0, ?)", (rater.strip(), meta["created"]))
         db.executemany(
             "INSERT INTO orders VALUES (1, ?, ?)", [(position, position + 1) for position in range(len(order))]
@@ -135,7 +143,9 @@ def make_rater_copy(master: StudyFile, rater: str, out: str | Path) -> Path:
         db.executemany("INSERT INTO reference_scores VALUES (?, ?, ?)", references)  # calibration feedback goes along
 
     def record():  # the study learns of the copy before the copy exists
-        with write_transaction(master.db, StudyError):
+        with master._write():
+            if master.meta("locked") == "1":  # locked since the check above
+                raise StudyError(f"{master.path}: the study is locked; a copy could never be merged")
             master.db.execute(COPIES_TABLE)
             master.db.execute(
                 "INSERT INTO rater_copies VALUES (?, ?, ?, ?, ?)",
@@ -153,18 +163,25 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
     The copy's log of every answer given comes along. Idempotent; refuses a copy of another study, a copy
     this study never made, and one whose cases, images, questions or rater differ from what was made."""
     copy_path = Path(copy_path)
-    with StudyFile(copy_path, readonly=True) as copy:
+    # each file's read failures name that file: a damaged study is not blamed on the copy
+    with StudyFile(copy_path, readonly=True) as copy, reading(copy_path):
         if not is_rater_copy(copy):
             raise StudyError(f"{copy_path} is not a rater copy")
-        if copy.meta("study_uid") != master.meta("study_uid"):
+        with reading(master.path):
+            master_uid = master.meta("study_uid")
+            known = (
+                master.db.execute(
+                    "SELECT rater, secret, case_map, created FROM rater_copies WHERE copy_id = ?",
+                    (copy.meta("copy_id"),),
+                ).fetchone()
+                if master._has_table("rater_copies")
+                else None
+            )
+            master_questions = master.db.execute(
+                "SELECT question_id, key, text, anchors, position FROM questions ORDER BY position"
+            ).fetchall()
+        if copy.meta("study_uid") != master_uid:
             raise StudyError(f"{copy_path} is a rater copy of another study")
-        known = (
-            master.db.execute(
-                "SELECT rater, secret, case_map, created FROM rater_copies WHERE copy_id = ?", (copy.meta("copy_id"),)
-            ).fetchone()
-            if master._has_table("rater_copies")
-            else None
-        )
         if known is None:
             raise StudyError(f"{copy_path}: this study made no such rater copy")
         rater, secret, made = known[0], known[1], known[3]
@@ -172,9 +189,6 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
         meta = {k: copy.meta(k) for k in ("kind", "copy_id", "study_uid", "rater", "title")}
         cases = copy.db.execute("SELECT case_id, code, image FROM cases ORDER BY case_id").fetchall()
         questions = copy.db.execute(
-            "SELECT question_id, key, text, anchors, position FROM questions ORDER BY position"
-        ).fetchall()
-        master_questions = master.db.execute(
             "SELECT question_id, key, text, anchors, position FROM questions ORDER BY position"
         ).fetchall()
         if copy.db.execute("SELECT COUNT(*) FROM raters").fetchone()[0] != 1 or meta["rater"] != rater:
@@ -212,9 +226,15 @@ def merge_rater_copy(master: StudyFile, copy_path: str | Path) -> MergeReport:
                 f"{copy_path}: an answer outside the study's cases, questions or scores; nothing was merged"
             )
     given_in_copy = {(case, question) for case, question, _, _ in logged}
+    with reading(master.path):
+        return _merge(master, rater, case_map, made, answers, logged, given_in_copy)
+
+
+def _merge(master: StudyFile, rater: str, case_map, made: str, answers, logged, given_in_copy) -> MergeReport:
+    """The checked copy's answers and log into the study, in one transaction."""
     rater_id = master.rater_id(rater)
     new = changed = unchanged = conflicts = 0
-    with write_transaction(master.db, StudyError):
+    with master._write():
         if master.meta("locked") == "1":
             raise StudyError(f"{master.path}: the study is locked; no answer can be merged")
         for case, question, score, answered_at, seconds, zoom_count in answers:
@@ -250,7 +270,7 @@ def _seal(secret: str, meta: dict, cases, questions) -> str:
     content = json.dumps(
         {
             "meta": {k: meta[k] for k in ("copy_id", "study_uid", "rater", "title", "kind")},
-            "cases": [(c, code, hashlib.sha256(image).hexdigest()) for c, code, image in cases],
+            "cases": [(c, code, image_digest(image)) for c, code, image in cases],
             "questions": [list(q) for q in questions],
         },
         sort_keys=True,

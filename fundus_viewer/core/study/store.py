@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing as contextlib_closing
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -26,6 +30,7 @@ import numpy as np
 from fundus_viewer.core.atomic import replace_durably
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.sqlite_file import SqliteFile, connect, file_uri, write_transaction
+from fundus_viewer.core.study.seal import content_digest, image_digest, lock_problem
 
 SCHEMA_VERSION = 3  # 2: calibration cases; 3: answers record zooms (older programs insert 6 values and must refuse it)
 CALIBRATION_ARM = "calibration"  # the arm of calibration cases; no study arm may take the name
@@ -86,6 +91,9 @@ CREATE TABLE answer_log (
     score INTEGER NOT NULL,
     answered_at TEXT NOT NULL
 );
+-- SHA-256 of each image as made: a flipped bit inside a blob passes PRAGMA integrity_check, not this.
+-- A table of its own, so older study files (none: unchecked) and older programs (ignore it) still work.
+CREATE TABLE case_digests (case_id INTEGER PRIMARY KEY REFERENCES cases(case_id), sha256 TEXT NOT NULL);
 """
 
 
@@ -95,6 +103,43 @@ class StudyError(FundusViewerError):
 
 class StudyLockedError(StudyError):
     pass
+
+
+class StudyTamperedError(StudyError):
+    """A locked study changed after its lock, or was unlocked by editing the file."""
+
+
+class DamagedImageError(StudyError):
+    """A case's image no longer matches the checksum it was made with."""
+
+
+class StudyUnreadableError(StudyError):
+    """A read failed for a passing reason (the file busy, locked by a writer, an I/O error): not damage."""
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A malformed page, a file that is not a database, or stored text that is not UTF-8 (SQLite's
+    own code says which; the UTF-8 error is Python's and carries none)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "decode to UTF-8" in str(exc)
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """SQLite's complaints while reading as one line naming the file: "damaged" only where the file is
+    (``is_damage``); a busy, locked or unreadable file is StudyUnreadableError, which a retry may cure."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            raise StudyError(
+                f"{path}: the study file cannot be read ({exc}); it is damaged: restore it from a copy"
+            ) from exc
+        raise StudyUnreadableError(f"{path}: the study file could not be read ({exc}); nothing was changed") from exc
+
+
+def damaged_message(path: str | Path, codes: list[str]) -> str:
+    return f"{path}: the image of case {', '.join(codes)} is damaged (its checksum does not match)"
 
 
 @dataclass(frozen=True)
@@ -174,7 +219,7 @@ def write_new_file(path: Path, fill, what: str, before_rename=None) -> None:
     try:
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.executescript(SCHEMA)
-        with write_transaction(db, StudyError):
+        with write_transaction(db, StudyError):  # the error below names the file
             fill(db)
         db.close()
         if before_rename is not None:
@@ -193,23 +238,62 @@ class StudyFile(SqliteFile):
         self.path = Path(path)
         if not self.path.is_file():
             raise StudyError(f"{self.path}: no such study file")
-        uri = file_uri(self.path, readonly)
         try:
-            self.db = connect(uri)
-            app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
-            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            app_id, tables = self._open(readonly)
         except sqlite3.DatabaseError as exc:
-            raise StudyError(f"{self.path}: not a study file ({exc})") from exc
+            if not self._roll_back_hot_journal(readonly, exc):
+                raise StudyError(f"{self.path}: not a study file ({exc})") from exc
+            try:
+                app_id, tables = self._open(readonly)
+            except sqlite3.DatabaseError as again:
+                raise StudyError(f"{self.path}: not a study file ({again})") from again
         if app_id != APPLICATION_ID or "meta" not in tables:
             self.db.close()
             raise StudyError(f"{self.path}: not a Fundus Viewer study file")
-        version = int(self.meta("schema_version", "0"))
+        try:
+            version = int(self.meta("schema_version", "0"))
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            self.db.close()
+            raise StudyError(f"{self.path}: not a study file (its schema version is unreadable: {exc})") from exc
         if version > SCHEMA_VERSION:
             self.db.close()
             raise StudyError(
                 f"{self.path}: study schema {version} is newer than this program reads ({SCHEMA_VERSION}); "
                 "update Fundus Viewer"
             )
+
+    def _open(self, readonly: bool) -> tuple[int, set[str]]:
+        self.db = connect(file_uri(self.path, readonly))
+        try:
+            app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError:
+            self.db.close()
+            raise
+        return app_id, tables
+
+    def _roll_back_hot_journal(self, readonly: bool, exc: sqlite3.DatabaseError) -> bool:
+        """A writer killed before COMMIT leaves a hot journal, which a read-only connection may not roll
+        back ("attempt to write a readonly database"). Roll it back as SQLite would on any read-write open:
+        True when done; a StudyError saying what to do where the file or its folder is not writable."""
+        journal = self.path.with_name(self.path.name + "-journal")
+        if not readonly or exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_READONLY or not journal.exists():
+            return False
+        if not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            raise StudyError(
+                f"{self.path}: a crash left a write unfinished ({journal.name}); open the study once where its "
+                f"file and folder are writable (`fundus-viewer study status`) to undo it; never delete {journal.name}"
+            ) from exc
+        try:
+            with contextlib_closing(connect(file_uri(self.path))) as db:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the first read rolls it back
+        except sqlite3.DatabaseError as again:
+            raise StudyError(f"{self.path}: not a study file ({again})") from again
+        return True
+
+    def _write(self):
+        """A write transaction whose failures name this file."""
+        return write_transaction(self.db, StudyError, self.path)
 
     # -- creating ---------------------------------------------------------------------------------
     @classmethod
@@ -254,6 +338,7 @@ class StudyFile(SqliteFile):
             width = max(3, len(str(len(cases))))
             for index in sorted(case_id, key=case_id.__getitem__):
                 case = cases[index]
+                db.execute("INSERT INTO case_digests VALUES (?, ?)", (case_id[index], image_digest(case.image)))
                 db.execute(
                     "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -326,7 +411,33 @@ class StudyFile(SqliteFile):
         return self.db.execute("SELECT code FROM cases WHERE case_id = ?", (case_id,)).fetchone()[0]
 
     def image_bytes(self, case_id: int) -> bytes:
-        return bytes(self.db.execute("SELECT image FROM cases WHERE case_id = ?", (case_id,)).fetchone()[0])
+        """The case's image, checked against its checksum where the file has one (older files: unchecked)."""
+        with reading(self.path):
+            image = bytes(self.db.execute("SELECT image FROM cases WHERE case_id = ?", (case_id,)).fetchone()[0])
+            expected = (
+                self.db.execute("SELECT sha256 FROM case_digests WHERE case_id = ?", (case_id,)).fetchone()
+                if self._has_table("case_digests")
+                else None
+            )
+            if expected is not None and image_digest(image) != expected[0]:
+                raise DamagedImageError(damaged_message(self.path, [self.case_code(case_id)]))
+        return image
+
+    def image_digests(self) -> dict[int, str]:
+        """Each case's image checksum as made; {} in a study made before checksums."""
+        if not self._has_table("case_digests"):
+            return {}
+        return dict(self.db.execute("SELECT case_id, sha256 FROM case_digests").fetchall())
+
+    def damaged_images(self) -> list[str]:
+        """The codes of the cases whose image no longer matches its checksum."""
+        damaged = []
+        for case_id in self.image_digests():
+            try:
+                self.image_bytes(case_id)
+            except DamagedImageError:
+                damaged.append(self.case_code(case_id))
+        return damaged
 
     def calibration_ids(self) -> list[int]:
         """Cases with reference scores (none in a study made before calibration existed)."""
@@ -383,7 +494,10 @@ class StudyFile(SqliteFile):
             raise StudyError(f"{self.path}: no rater named {name!r}")
         self._check_unlocked()
         seed = rater_seed(self.seed, name)
-        with write_transaction(self.db, StudyError):
+        with self._write():
+            # again under the write lock: a lock taken since the check above sealed the raters and orders
+            if self.meta("locked") == "1":
+                raise StudyLockedError(f"{self.path}: the study is locked; no rater can be added")
             # another process may have added the same rater since the read above
             self.db.execute("INSERT OR IGNORE INTO raters (name, seed, created) VALUES (?, ?, ?)", (name, seed, now()))
             rater = self.db.execute("SELECT rater_id FROM raters WHERE name = ?", (name,)).fetchone()[0]
@@ -423,7 +537,7 @@ class StudyFile(SqliteFile):
         if not 1 <= int(score) <= len(json.loads(anchors)):
             raise StudyError(f"score {score} is outside 1-{len(json.loads(anchors))}")
         stamp = now()
-        with write_transaction(self.db, StudyError):
+        with self._write():
             if self.meta("locked") == "1":
                 raise StudyLockedError(f"{self.path}: the study is locked; no answer can be changed")
             self.upsert_answer(rater, case_id, question_id, int(score), stamp, seconds_on_case, zooms)
@@ -467,26 +581,46 @@ class StudyFile(SqliteFile):
         )
         return {(c, k): s for c, k, s in rows}
 
-    def progress(self, name: str) -> tuple[int, int]:
-        """(cases with every question answered, cases) for a rater."""
+    def open_positions(self, name: str) -> list[int]:
+        """Positions in the rater's order of the cases with a question still unanswered."""
         answers = self.answers_of(name)
         keys = [q.key for q in self.questions]
-        order = self.order(name)
-        return sum(all((c, k) in answers for k in keys) for c in order), len(order)
+        return [p for p, case in enumerate(self.order(name)) if not all((case, k) in answers for k in keys)]
+
+    def progress(self, name: str) -> tuple[int, int]:
+        """(cases with every question answered, cases) for a rater."""
+        total = len(self.order(name))
+        return total - len(self.open_positions(name)), total
 
     def resume_position(self, name: str) -> int:
         """Where a rater goes on: the first case in their order with a question unanswered (or the last case)."""
-        answers = self.answers_of(name)
-        keys = [q.key for q in self.questions]
-        order = self.order(name)
-        for position, case in enumerate(order):
-            if not all((case, k) in answers for k in keys):
-                return position
-        return len(order) - 1
+        return next(iter(self.open_positions(name)), len(self.order(name)) - 1)
 
-    def lock(self) -> None:
-        with write_transaction(self.db, StudyError):
+    def lock(self) -> str:
+        """Lock the study and seal it (``seal``): returns the digest, for the owner to keep."""
+        with self._write():
+            digest = self.lock_digest or content_digest(self.db)
             self.db.execute("UPDATE meta SET value = '1' WHERE key = 'locked'")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO meta VALUES (?, ?)", [("lock_digest", digest), ("locked_at", now())]
+            )
+        return digest
+
+    @property
+    def lock_digest(self) -> str | None:
+        return self.meta("lock_digest")
+
+    def check_seal(self) -> None:
+        """Refuse a study unlocked by hand after its lock, or changed since: StudyTamperedError."""
+        problem = lock_problem(self.db, self.locked, self.lock_digest, self.meta("locked_at"))
+        if problem is not None:
+            raise StudyTamperedError(f"{self.path}: the study was tampered with: {problem}")
+
+    def answer_count(self, name: str) -> int:
+        """How many answers a rater has given (0 for a name not in the study)."""
+        return self.db.execute(
+            "SELECT COUNT(*) FROM answers JOIN raters USING (rater_id) WHERE name = ?", (name.strip(),)
+        ).fetchone()[0]
 
     def _check_unlocked(self) -> None:
         if self.locked:
@@ -555,3 +689,7 @@ class RatingSession:
 
     def resume_position(self) -> int:
         return self.study.resume_position(self.rater)
+
+    def open_positions(self) -> list[int]:
+        """Positions in the order with a question still unanswered."""
+        return self.study.open_positions(self.rater)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,6 +27,20 @@ from fundus_viewer.core.methods import BASELINES
 from fundus_viewer.core.transform import InputTransform
 from fundus_viewer.core.visualization.capture import resolve_layers
 from fundus_viewer.core.visualization.heat import GridMap
+
+# captum warns on every Guided Backprop call that it hooks the ReLU modules (and removes the hooks
+# after): one line per photo in the CLI and the app's log, saying nothing new. Set once here rather
+# than around each call: catch_warnings swaps the process-wide filters, unsafe with the app's worker
+# thread. Its hooks attach at each call of a ReLU module, so ResNet-18's ReLU reused within a block is
+# rewritten at every use; a functional ReLU (F.relu, some torchvision and timm networks) is not hooked
+# at all and passes its plain gradient, and core.models.architectures does nothing about that (it
+# only turns in-place activations out-of-place), so Guided Backprop there is partly plain gradient.
+warnings.filterwarnings(
+    "ignore",
+    message="Setting backward hooks on ReLU activations",
+    category=UserWarning,
+    module="captum.attr._core.guided_backprop_deconvnet",
+)
 
 
 @dataclass

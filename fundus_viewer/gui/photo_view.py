@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QTimer
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPen
+from PySide6.QtWidgets import QGraphicsRectItem
 
+from fundus_viewer.core.analysed_region import OUTLINE_ALPHA, edge_fade, fade_edges
 from fundus_viewer.gui.box_layer import BoxLayer, DrawingViewBox
 
 if TYPE_CHECKING:
@@ -71,6 +73,14 @@ class PhotoView(pg.GraphicsLayoutWidget):
         for curve in self.outlines.values():
             curve.setZValue(5)
             self.plot.addItem(curve)
+        # the part of the photo the network saw, outlined faintly: the map's edge is its frame, not a finding
+        self.analysed = QGraphicsRectItem()
+        pen = QPen(QColor(255, 255, 255, round(255 * OUTLINE_ALPHA)), 0, Qt.PenStyle.DashLine)  # 0: one screen px
+        pen.setCosmetic(True)
+        self.analysed.setPen(pen)
+        self.analysed.setZValue(4)
+        self.analysed.setVisible(False)
+        self.plot.addItem(self.analysed)
         self.pyramid = None  # core.pyramid.ImagePyramid of the photo on screen
         self.heat_map = None  # core GridMap on screen, or None
         self._lut = None
@@ -92,6 +102,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.heat_map = None
         self.heat.clear()
         self.shown_heat = None
+        self.analysed.setVisible(False)
         self.show_outlines(None)
         self.fit()
 
@@ -121,12 +132,17 @@ class PhotoView(pg.GraphicsLayoutWidget):
         if heat_map is None:
             self.heat.clear()
             self.shown_heat = None
+            self.analysed.setVisible(False)
             return
+        ex0, ey0, ex1, ey1 = heat_map.extent
+        whole = self.pyramid is not None and (ex0, ey0, ex1, ey1) == (0, 0, self.pyramid.width, self.pyramid.height)
+        self.analysed.setRect(QRectF(ex0, ey0, ex1 - ex0, ey1 - ey0))
+        self.analysed.setVisible(not whole)
         if colormap != self._colormap:  # a new colour bar repaints its axis: only when it changes
             cmap = pg.colormap.get(colormap)
             self.colorbar.setColorMap(cmap)
             # Alpha rises with heat, so cold regions show the photo instead of the map's darkest colour;
-            # below 0.1 of the peak nothing is drawn, so the edge of the analysed square does not show as a veil.
+            # below 0.1 of the peak nothing is drawn, so no heat is no tint.
             lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True)
             lut[:, 3] = (255 * np.clip((np.linspace(0, 1, 256) - 0.1) / 0.5, 0, 1)).astype(lut.dtype)
             self._lut, self._colormap = lut.astype(np.uint8), colormap
@@ -190,7 +206,16 @@ class PhotoView(pg.GraphicsLayoutWidget):
         # (OpenCV is imported here, not at the top: the worker has loaded it long before; start-up has not.)
         import cv2
 
-        self.heat.setImage(cv2.convertScaleAbs(values, alpha=255.0), autoLevels=False, lut=self._lut)
+        index = cv2.convertScaleAbs(values, alpha=255.0)
+        fx, fy = edge_fade(index.shape, (x0, y0, x1, y1), self.heat_map.extent)
+        if fx.min() < 1 or fy.min() < 1:
+            # the fading edge is in view: an RGBA copy whose alpha alone fades (a faded index would pass
+            # through the colour map's dark end and draw a dark frame)
+            rgba = self._lut[index]
+            fade_edges(rgba[..., 3], (x0, y0, x1, y1), self.heat_map.extent)
+            self.heat.setImage(rgba, autoLevels=False, lut=None)
+        else:
+            self.heat.setImage(index, autoLevels=False, lut=self._lut)
         self.heat.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.shown_heat = (values, (x0, y0, x1, y1))
 

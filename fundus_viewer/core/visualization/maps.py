@@ -130,7 +130,8 @@ def write_maps(result: PhotoMaps, folder: str | Path, colormap: str = "inferno",
     for name in result.maps:
         heat = result.full(name)
         _save_npy(folder / f"{stem}.{name}.npy", heat)
-        write_png(folder / f"{stem}.{name}.png", overlay(result.photo.rgb, heat, colormap))
+        picture = overlay(result.photo.rgb, heat, colormap, extent=result.maps[name].extent)
+        write_png(folder / f"{stem}.{name}.png", picture)
         written.append(folder / f"{stem}.{name}.npy")
         del heat
     write_sidecar(result, folder / f"{stem}.maps.json", colormap)

@@ -143,6 +143,7 @@ def isolated_settings(tmp_path, monkeypatch):
     QCoreApplication.setOrganizationName("FundusViewerTests")
     QCoreApplication.setApplicationName("fundus-viewer-tests")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the remembered results
     return tmp_path / "settings"
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -72,6 +74,8 @@ class ThresholdPanel(QWidget):
         self.colormap = QComboBox()
         self.colormap.addItems(["inferno", "viridis", "cividis"])
         self.colormap.setToolTip("Perceptually uniform colour maps only")
+        self.colormap.setCurrentText(QSettings().value("view/colormap", "inferno", type=str))  # the last one used
+        self.colormap.currentTextChanged.connect(lambda name: QSettings().setValue("view/colormap", name))
         self.side_by_side = QCheckBox("RL and RNFLD side by side")
         self.side_by_side.setToolTip("Both pathology maps at once, zoom and pan linked (Ctrl+B)")
         self.layers = QListWidget()
@@ -81,10 +85,22 @@ class ThresholdPanel(QWidget):
         self.counts = QLabel("")
         self.counts.setWordWrap(True)
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # the range's own ends (0 and 1) as editable boxes read as thresholds: only the handles' values show
+        self.cmi.setEdgeLabelMode(self.cmi.EdgeLabelMode.NoLabel)
+        self.reset = QPushButton("Reset to the paper's thresholds")
+        self.reset.setToolTip("θ act 0.10, θ CMI 0.10 – 0.90, CMI scaled by rank (Wang et al., MICCAI 2019)")
+        self.reset.clicked.connect(self.reset_thresholds)
+        for slider in (self.theta_act, self.cmi, self.opacity):
+            # the value boxes take typed values: framed like the fields they are (superqt draws them bare)
+            for box in slider.findChildren(QLineEdit):
+                box.setStyleSheet(EDITABLE_STYLE)
+            slider.setToolTip(slider.toolTip() + ". Drag, or click the value and type one.")
+            slider.valueChanged.connect(lambda _v, slider=slider: _snap(slider))
         layout.addRow("Map", self.pathology)
         layout.addRow("θ act", self.theta_act)
         layout.addRow("θ CMI", self.cmi)
         layout.addRow("CMI scale", self.normalization)
+        layout.addRow(self.reset)
         layout.addRow("Opacity", self.opacity)
         layout.addRow("Colours", self.colormap)
         layout.addRow(self.side_by_side)
@@ -92,6 +108,7 @@ class ThresholdPanel(QWidget):
         layout.addRow(self.counts)
         for signal in (self.theta_act.valueChanged, self.cmi.valueChanged, self.opacity.valueChanged):
             signal.connect(self.changed)
+        self.pathology.currentIndexChanged.connect(self._map_chosen)
         self.pathology.currentIndexChanged.connect(self.changed)
         self.normalization.currentIndexChanged.connect(self.changed)
         self.colormap.currentIndexChanged.connect(self.changed)
@@ -134,5 +151,39 @@ class ThresholdPanel(QWidget):
         return Thresholds(theta_act, low, high, self.normalization.currentData())
 
     def thresholds(self) -> tuple[float, float, float]:
+        """As the labels show them (two decimals): the window's maps and Table 1 use the CLI's numbers."""
         low, high = self.cmi.value()
-        return float(self.theta_act.value()), float(low), float(high)
+        return tuple(round(float(v), DECIMALS) for v in (self.theta_act.value(), low, high))
+
+    def reset_thresholds(self) -> None:
+        from fundus_viewer.core.visualization.selection import DEFAULT_THRESHOLDS as paper
+
+        self.theta_act.setValue(paper.theta_act)
+        self.cmi.setValue((paper.cmi_low, paper.cmi_high))
+        self.normalization.setCurrentIndex(self.normalization.findData(paper.normalization))
+
+    def _map_chosen(self) -> None:
+        """The thresholds select the pathology-aware maps' feature maps: a baseline does not use them."""
+        from fundus_viewer.core.methods import BASELINES
+
+        baseline = self.pathology.currentData() in BASELINES
+        for widget in (self.theta_act, self.cmi, self.normalization, self.reset):
+            widget.setEnabled(not baseline)
+        self.cmi.setToolTip(
+            "Not used by a baseline map"
+            if baseline
+            else "Normalised CMI below the low handle: RNFLD set; above"
+            " the high handle: RL set (paper: 0.1, 0.9). Drag, or click the value and type one."
+        )
+
+
+DECIMALS = 2  # what every slider's label shows, and what a threshold is
+EDITABLE_STYLE = "border: 1px solid palette(mid); border-radius: 3px; background: palette(base); padding: 0 1px;"
+
+
+def _snap(slider) -> None:
+    """A drag lands between the label's steps (0.1034…): the slider is put on the step its label shows."""
+    value = slider.value()
+    snapped = tuple(round(v, DECIMALS) for v in value) if isinstance(value, tuple) else round(value, DECIMALS)
+    if snapped != value:
+        slider.setValue(snapped)

@@ -21,6 +21,7 @@ from fundus_viewer.gui.evaluate_actions import EvaluateMixin
 from fundus_viewer.gui.model_actions import ModelMixin
 from fundus_viewer.gui.photo_list import PhotoList
 from fundus_viewer.gui.photo_view import PhotoView
+from fundus_viewer.gui.result_memory import ResultMemoryMixin
 from fundus_viewer.gui.study_actions import StudyMenuMixin
 from fundus_viewer.gui.worker import AnalysisWorker
 
@@ -33,7 +34,7 @@ PHOTO_FILTER = (
 RECENT_LIMIT = 10
 
 
-class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
+class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, QMainWindow):
     request_model = Signal(str)  # a classifier checkpoint; "" for the one given at start-up
     request_open = Signal(int, str)
     request_analysis = Signal(int, object)
@@ -334,6 +335,8 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             self.restoreState(settings.value("main/state"))
         else:
             self.resize(1400, 860)
+            # wide enough for a row's name, P, vCDR and flag (a user's own width is restored above)
+            self.resizeDocks([self.docks["photos"]], [330], Qt.Orientation.Horizontal)
 
     # --- opening photos -----------------------------------------------------------------------
     def choose_photo(self) -> None:
@@ -384,6 +387,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
                 # (its annotation file is not open yet: statuses are read when one of its photos opens)
                 self.photos.show_folder(asked.parent, lambda _name: "not annotated")
                 self._listed_unread = True
+                self._recall_results()
             self.photos.mark_unreadable(asked, reply.error.removeprefix(f"{asked}: "))
             shown_here = self.photo is not None and Path(self.photo.path).parent == asked.parent
             # the row highlighted is the photo shown, or the failed one when the shown one is not listed
@@ -405,6 +409,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         if self.photos.folder != path.parent or self.photos.count() == 0 or self._listed_unread:
             self.photos.show_folder(path.parent, self.annotations.status)
             self._listed_unread = False
+            self._recall_results()
         self.photos.mark_readable(path)
         self.photos.select_name(photo.name)
         self._remember(path)
@@ -529,6 +534,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
         if reply.job != self._job or self.analysis is None:
             return
         measurement = self.cup_disc = reply.value
+        self._remember_result()
         self._show_result()
         self.show_outlines()
         self.cup_disc_shown.emit(measurement.vcdr)
@@ -704,10 +710,8 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, QMainWindow):
             self.statusBar().showMessage("Analysis failed")
             QMessageBox.warning(self, "Analysis failed", reply.error)
             return
-        analysis = self.analysis = reply.value
-        self.photos.set_probability(
-            analysis.image.name, analysis.probability, self.model_loaded.model.calls_glaucoma(analysis.probability)
-        )
+        self.analysis = analysis = reply.value
+        self._remember_result()  # and shown in the list
         self._show_result()  # open_photo has cleared the outlines; a re-analysis keeps them
         self.redraw()
         self.analysis_shown.emit(analysis.image.name)

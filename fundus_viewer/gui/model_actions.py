@@ -56,6 +56,7 @@ class ModelMixin:
         if switched:
             self.statusBar().showMessage(f"Loaded {loaded.name}: {loaded.summary}", 6000)
             self.photos.clear_probabilities()  # they were the old model's
+        self._recall_results()  # the remembered numbers of this model, for a folder listed before it loaded
         if self.photo is None or self._opening is not None:
             return  # a photo on its way is analysed with this model when it arrives
         if switched or self.analysis is None:  # old maps, or none (no model could analyse it before)

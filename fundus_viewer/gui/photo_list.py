@@ -1,7 +1,8 @@
 """The folder's photos beside the view: status (not annotated / annotated / reviewed) and, once
-analysed, the classifier's glaucoma probability. Choosing a row (one click, or the arrow keys) opens
-that photo, so the row highlighted is always the photo shown; a photo that could not be opened is
-marked and stepped past."""
+analysed (in this session or, remembered, an earlier one), the classifier's glaucoma probability, its
+call (red: glaucoma), the vertical cup-to-disc ratio and the unseen-camera flag. Choosing a row (one
+click, or the arrow keys) opens that photo, so the row highlighted is always the photo shown; a photo
+that could not be opened is marked and stepped past."""
 
 from __future__ import annotations
 
@@ -29,11 +30,14 @@ class PhotoList(QListWidget):
         self.folder: Path | None = None
         self.probabilities: dict[str, float] = {}
         self.called: dict[str, bool] = {}  # name -> the model called it glaucoma
+        self.vcdrs: dict[str, float] = {}
+        self.unlike_training: set[str] = set()  # flagged by the classifier's OOD rule
         self.statuses: dict[str, str] = {}
         self.unreadable: dict[str, str] = {}  # path -> why it could not be opened
         self._selecting = False  # select_name follows the window; it must not ask to open again
         self.setToolTip(
-            "○ not annotated · ◐ annotated · ● reviewed · ⚠ cannot be opened; P = glaucoma probability once analysed"
+            "○ not annotated · ◐ annotated · ● reviewed · ⚠ cannot be opened; once analysed: P = glaucoma "
+            "probability (red: called glaucoma), vCDR = vertical cup-to-disc ratio, OOD = unlike the training photos"
         )
         self.currentItemChanged.connect(self._chosen)
         # Enter / double-click on the row already current: only a photo that failed is worth asking again
@@ -50,8 +54,7 @@ class PhotoList(QListWidget):
         folder = Path(folder)
         if folder != self.folder:
             self.folder = folder
-            self.probabilities.clear()
-            self.called.clear()
+            self.clear_probabilities()
             self.unreadable.clear()
         current = self.currentItem()
         current_path = current.data(Qt.ItemDataRole.UserRole) if current is not None else None
@@ -75,9 +78,15 @@ class PhotoList(QListWidget):
             item.setForeground(QColor("#8a8a8a"))
             return
         status = self.statuses.get(name, "not annotated")
-        p = self.probabilities.get(name)
-        item.setText(f"{MARKS[status]} {name}" + (f"   P {p:.2f}" if p is not None else ""))
-        item.setToolTip(f"{name}: {status}" + (f"; P(glaucoma) {p:.3f}" if p is not None else "; not analysed yet"))
+        p, vcdr, ood = self.probabilities.get(name), self.vcdrs.get(name), name in self.unlike_training
+        numbers = [f"P {p:.2f}"] if p is not None else []
+        numbers += [f"vCDR {vcdr:.2f}"] if vcdr is not None else []
+        numbers += ["OOD"] if ood else []
+        item.setText(f"{MARKS[status]} {name}" + (f"   {' · '.join(numbers)}" if numbers else ""))
+        said = f"; P(glaucoma) {p:.3f}" if p is not None else "; not analysed yet"
+        said += f", vCDR {vcdr:.2f}" if vcdr is not None else ""
+        said += ", unlike the training photos (do not trust P)" if ood else ""
+        item.setToolTip(f"{name}: {status}{said}")
         if p is not None and self.called.get(name, p >= 0.5):
             item.setForeground(QColor("#c0392b"))
         else:
@@ -90,9 +99,11 @@ class PhotoList(QListWidget):
         return None
 
     def clear_probabilities(self) -> None:
-        """Forget every P shown (another model is loaded)."""
+        """Forget every number shown (another model is loaded, another folder listed)."""
         self.probabilities.clear()
         self.called.clear()
+        self.vcdrs.clear()
+        self.unlike_training.clear()
         for row in range(self.count()):
             self._label(self.item(row))
 
@@ -102,6 +113,21 @@ class PhotoList(QListWidget):
         self.called[name] = p >= 0.5 if called is None else called
         if (item := self._item(name)) is not None:
             self._label(item)
+
+    def set_result(self, name: str, result) -> None:
+        """A core.results_cache.Result: P, the call, and the vCDR and OOD flag where measured."""
+        if result.vcdr is not None:
+            self.vcdrs[name] = result.vcdr
+        else:
+            self.vcdrs.pop(name, None)
+        if result.ood_flagged:
+            self.unlike_training.add(name)
+        else:
+            self.unlike_training.discard(name)
+        self.set_probability(name, result.probability, result.called)
+
+    def paths(self) -> list[Path]:
+        return [Path(self.item(row).data(Qt.ItemDataRole.UserRole)) for row in range(self.count())]
 
     def set_status(self, name: str, status: str) -> None:
         self.statuses[name] = status

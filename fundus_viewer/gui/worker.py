@@ -47,6 +47,7 @@ class LoadedModel:
     layers: list  # every layer a user may pick
     in_use: list  # the layers visualised
     visualizer: object = None  # what the window's exports name as the maps' source, from this reply on
+    digest: str = ""  # the checkpoint's SHA-256: whose results the folder list remembers
 
     @property
     def model(self):
@@ -134,6 +135,7 @@ class AnalysisWorker(QObject):
                 model.conv_layer_names(),
                 list(visualizer.layers),
                 visualizer,
+                _digest_or_empty(model.checkpoint_path),
             )
         except Exception as exc:  # any failure becomes a message; the window stays usable
             log.exception("the classifier %s was not loaded", path or self._model_path or "(bundled)")
@@ -303,3 +305,13 @@ def _message(exc: Exception) -> str:
     from fundus_viewer.gui.crash import log_path
 
     return f"{type(exc).__name__}: {exc}\n\nThe details are in the log: {log_path()}"
+
+
+def _digest_or_empty(path: str) -> str:
+    """The checkpoint's SHA-256, or "" where it cannot be read again (then nothing is remembered)."""
+    from fundus_viewer.core.digest import file_sha256
+
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""

@@ -1,9 +1,10 @@
 """A demo study for the Analysis view: the bundled samples as two made-up arms, answered like the paper.
 
-    python docs/make_study_demo.py OUT.fvstudy      # then: fundus-viewer study analyze OUT.fvstudy
+    python docs/make_study_demo.py OUT.fvstudy [REPEATS]   # then: fundus-viewer study analyze OUT.fvstudy
 
 120 cases per arm whose scores have the paper's means (Patho-GAN 4.19 / 3.14, baseline 3.90 / 2.05),
-from two raters (the second disagrees by one point now and then), pairs by case index, 10 repeats.
+from two raters (the second disagrees by one point now and then), pairs by case index, 10 repeats
+(or REPEATS: 2 shows the caveat a kappa from too few repeats carries).
 Made-up data: it shows what the screens and the statistics look like, nothing about any model.
 """
 
@@ -34,7 +35,7 @@ SCORES = {
 }
 
 
-def main(out: str) -> None:
+def main(out: str, repeats: int = 10) -> None:
     rng = np.random.default_rng(0)
     images = [prepare_image(load_image(p).rgb, 512) for p in list_images(ROOT / "resources" / "samples")]
     cases = [
@@ -44,7 +45,7 @@ def main(out: str) -> None:
     ]
     cases += [
         NewCase(c.image, c.arm, c.source, c.pair_key, repeat_of=int(i))
-        for i, c in ((int(i), cases[int(i)]) for i in rng.choice(240, 10, replace=False))
+        for i, c in ((int(i), cases[int(i)]) for i in rng.choice(240, repeats, replace=False))
     ]
     with StudyFile.create(out, cases, seed=0, title="Demo study (made-up answers)") as study:
         rows = {r["case_id"]: r for r in study.case_table()}
@@ -60,4 +61,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], *(int(n) for n in sys.argv[2:3]))

@@ -70,6 +70,10 @@ def test_two_annotators_on_one_folder_do_not_overwrite_each_other(tmp_path):
 
 
 def test_coco_round_trip(tmp_path):
+    from PIL import Image
+
+    for name, size in (("a.jpg", (600, 400)), ("b.jpg", (30, 20))):
+        Image.new("RGB", size).save(tmp_path / name)
     with AnnotationStore.for_folder(tmp_path) as store:
         store.add(new_box("a.jpg", "RL", 10, 20, 30, 40, "ann"))
         store.add(new_box("a.jpg", "RNFLD", 5, 5, 10, 10, "bob"))
@@ -122,7 +126,8 @@ def test_files_in_folders_named_with_uri_characters_open_themselves(tmp_path):
 
 def test_coco_export_gives_every_photo_its_size_not_only_the_one_on_screen(tmp_path):
     """The window passed the size of the photo on screen only, so every other image entry had null width
-    and height. Sizes come from the photos' headers now, as the viewer shows them (EXIF-turned)."""
+    and height. Sizes come from the photos' headers now, as the viewer shows them (EXIF-turned); a photo
+    that is not there refuses the export with its name, never a null size."""
     from PIL import Image
 
     Image.new("RGB", (60, 40)).save(tmp_path / "shown.png")
@@ -131,9 +136,13 @@ def test_coco_export_gives_every_photo_its_size_not_only_the_one_on_screen(tmp_p
     exif[0x0112] = 6  # stored landscape, shown turned a quarter: 20 wide, 70 high on screen
     Image.new("RGB", (70, 20)).save(tmp_path / "turned.jpg", exif=exif)
     with AnnotationStore(tmp_path / FOLDER_FILE) as store:
-        for name in ("shown.png", "other.png", "turned.jpg", "gone.png"):
+        for name in ("shown.png", "other.png", "turned.jpg"):
             store.add(new_box(name, "RL", 1, 1, 5, 5, "ann"))
         store.export_coco(tmp_path / "boxes.json", sizes={"shown.png": (60, 40)})
+        store.add(new_box("gone.png", "RL", 1, 1, 5, 5, "ann"))
+        with pytest.raises(AnnotationError, match=r"gone\.png \(not there\)"):
+            store.export_coco(tmp_path / "again.json", sizes={"shown.png": (60, 40)})
+    assert not (tmp_path / "again.json").exists()
     coco = load_coco(tmp_path / "boxes.json")
     sizes = {name: (entry.width, entry.height) for name, entry in coco.items()}
-    assert sizes == {"shown.png": (60, 40), "other.png": (50, 30), "turned.jpg": (20, 70), "gone.png": (None, None)}
+    assert sizes == {"shown.png": (60, 40), "other.png": (50, 30), "turned.jpg": (20, 70)}

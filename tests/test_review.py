@@ -247,7 +247,7 @@ def test_drop_a_photo_and_recent_files(qtbot, window, folder):
     with qtbot.waitSignal(window.analysis_shown, timeout=30000):
         window.dropEvent(event)
     assert window.photo.name == "b-eye.png"
-    assert window.recent_menu.actions()[0].text() == str(folder / "b-eye.png")
+    assert window.recent_menu.actions()[0].text() == str(folder)  # Open recent lists folders
 
 
 def test_side_by_side_and_layer_choice(qtbot, window, folder):

@@ -206,10 +206,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     import torch
     from torch.utils.data import WeightedRandomSampler
-    from tqdm import tqdm
 
     from fundus_viewer.core.models.checkpoint import save_classifier
     from fundus_viewer.core.models.classifier import ClassifierSpec, GlaucomaClassifier
+    from fundus_viewer.core.progress import counted
     from trainer.calibrate import predict
     from trainer.classifier_data import AugmentedCrops, context_for, load_context, load_eval_input, to_tensor
     from trainer.common import Hooks, Training, Validation, autocast, fit, start_devices
@@ -273,7 +273,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     scales = (1 / args.scale_jitter, args.scale_jitter)
     prepared = [
         load_context(s, spec, args.mirror_context, context_for(scales))
-        for s in tqdm(by_split["train"], desc="preparing train photos", file=sys.stderr)
+        for s in counted(by_split["train"], "preparing train photos")
     ]
     contexts = [context for context, _ in prepared]
     masks = [mask if args.cdr_head else None for _, mask in prepared]
@@ -281,10 +281,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise_data_error(f"{args.data}: --cdr-head needs training photos with disc_mask and cup_mask rows")
     evals = {
         name: torch.stack(
-            [
-                to_tensor(load_eval_input(s, spec))
-                for s in tqdm(by_split[name], desc=f"preparing {name} photos", file=sys.stderr)
-            ]
+            [to_tensor(load_eval_input(s, spec)) for s in counted(by_split[name], f"preparing {name} photos")]
         )
         for name in ("val", "test")
     }

@@ -269,8 +269,8 @@ def fit(run: Training, hooks: Hooks) -> dict[str, Any]:
     import numpy as np
     import torch
     from torch.utils.data import DataLoader
-    from tqdm import tqdm
 
+    from fundus_viewer.core.progress import counted
     from trainer.classifier_data import worker_init
     from trainer.distributed import broadcast_flag, finish, share
     from trainer.runlog import RunLog, plot_curves
@@ -304,9 +304,7 @@ def fit(run: Training, hooks: Hooks) -> dict[str, Any]:
         model.train()
         losses = []
         with hooks.epoch_scope():
-            for batch in tqdm(
-                loader, desc=f"epoch {epoch + 1}/{run.epochs}", file=sys.stderr, leave=False, disable=not dist.main
-            ):
+            for batch in counted(loader, f"epoch {epoch + 1}/{run.epochs}", enabled=dist.main, leave=False):
                 loss = hooks.step(batch)
                 optimizer_step(loss, optimizer, scaler)
                 losses.append(loss.item())

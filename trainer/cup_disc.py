@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +84,6 @@ def cup_disc_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
-    from tqdm import tqdm
 
     from fundus_viewer.core.cup_disc import (
         CupDiscSegmenter,
@@ -93,6 +91,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         load_cup_disc_segmenter,
         save_cup_disc_segmenter,
     )
+    from fundus_viewer.core.progress import counted
     from trainer.classifier_data import AugmentedCrops, context_for, load_context
     from trainer.common import Finished, Hooks, Training, Validation, autocast, fit, start_devices
     from trainer.cup_disc_report import EXPERT_LEVEL, evaluate, figures, format_summary, masked_samples, prepare
@@ -149,8 +148,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise DataError(f"--scale-jitter {args.scale_jitter}: 1 or more (scales are drawn from [1/S, S])")
     scales = (1 / args.scale_jitter, args.scale_jitter)
     prepared = [
-        load_context(s, spec, zoom_out=context_for(scales))
-        for s in tqdm(splits["train"], desc="preparing train photos", file=sys.stderr)
+        load_context(s, spec, zoom_out=context_for(scales)) for s in counted(splits["train"], "preparing train photos")
     ]
     dataset = AugmentedCrops(
         [c for c, _ in prepared],

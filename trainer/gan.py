@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         parser.add_argument(f"--{name}", type=kind)
     parser.add_argument("--test-fraction", type=float, default=0.15, help="pairs held out for gan-report")
+    parser.add_argument(
+        "--progress",
+        choices=("bar", "json"),
+        default="bar",
+        help="progress as bars on stderr, or as JSON lines on stdout for a program (see fundus_viewer.core.progress)",
+    )
     add_run_options(parser)
     return parser
 
@@ -325,11 +331,11 @@ def resumed_conditions(state: dict[str, Any], path) -> dict[str, bool]:
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader
-    from tqdm import tqdm
 
     from fundus_viewer.core.gan.checkpoint import save_generator
     from fundus_viewer.core.gan.networks import Discriminator, GanSpec, Generator
     from fundus_viewer.core.models.checkpoint import load_classifier
+    from fundus_viewer.core.progress import Progress
     from trainer.classifier_data import worker_init
     from trainer.common import start_devices
     from trainer.distributed import barrier, broadcast_flag, describe, finish, share
@@ -342,6 +348,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     settings = settings_from(args)
     dist, device = start_devices(args.seed, args.device)  # every rank builds the same initial networks
+    progress = Progress(getattr(args, "progress", "bar"), enabled=dist.main)  # rank 0 speaks for the run
+    progress.busy("loading the models")
     classifier = load_classifier(args.classifier, device=device)  # a clear CheckpointError when missing or wrong
     spec_c = classifier.spec
     if spec_c.crop != "disc":
@@ -355,7 +363,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if not dist.main:
         barrier(dist)  # rank 0 segments and caches the vessel maps first; the others read the cache
     if args.vessels == "masks":
-        pairs = mask_pairs(args.data, settings["size"], diameters, cup_disc)
+        pairs = mask_pairs(args.data, settings["size"], diameters, cup_disc, progress.counter("reading vessel masks"))
     else:
         pairs = photo_pairs(
             args.data,
@@ -367,7 +375,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             device,
             log=print if dist.main else (lambda *a, **k: None),
             cup_disc_model=cup_disc,
+            progress=progress.counter("segmenting vessels"),
         )
+    progress.busy("building the networks")
     if dist.main:
         barrier(dist)
     train_pairs, test_pairs = split_pairs(pairs, args.test_fraction, args.seed)
@@ -473,14 +483,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             epoch += 1
 
     source = batches()
-    bar = tqdm(total=settings["steps"], initial=step, desc="gan", file=sys.stderr, disable=not dist.main)
+    progress.count("training", step, settings["steps"])
     tick = time.time()
     while step < settings["steps"]:
         generator.train()
         discriminator.train()
         terms = steps.iteration([next(source), next(source)])
         step += 1
-        bar.update(1)
+        saved = False
         if log is not None:  # rank 0
             log.append(
                 {"step": step, **{k: terms.get(k, "") for k in fields[1:-1]}, "seconds": round(time.time() - tick, 3)}
@@ -495,12 +505,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 )
             if step % settings["checkpoint_every"] == 0 or step == settings["steps"]:
                 save_state(state_path, {**steps.state(), "step": step, "conditions": conditions})
+                saved = True
+        progress.count("training", step, settings["steps"], **({"checkpoint": step} if saved else {}))
         tick = time.time()
         if broadcast_flag(dist.main and out_of_time(args, started), dist):  # rank 0's clock decides
             if dist.main:
                 save_state(state_path, {**steps.state(), "step": step, "conditions": conditions})
+                progress.count("training", step, settings["steps"], checkpoint=step)
             break
-    bar.close()
+    progress.busy("saving the generator")
     generator.eval()
     spec.training.update(
         {
@@ -514,6 +527,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         save_generator(generator, model_path, half=args.half)
         atomic_write(out / "test-pairs.json", json.dumps([p.name for p in test_pairs]))
         print(f"wrote {model_path} after {step} steps ({steps.g_steps} G, {steps.d_steps} D updates)", file=sys.stderr)
+    progress.close()
     finish(dist)
     return {"steps": step}
 

@@ -39,8 +39,11 @@ def photo_pairs(
     include_crops: bool = False,
     log: Callable[..., object] = print,
     cup_disc_model: CupDiscSegmenter | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> list[GanPair]:
-    """Labelled photos of a manifest (or class folders), their vessel maps from the segmenter (cached)."""
+    """Labelled photos of a manifest (or class folders), their vessel maps from the segmenter (cached);
+    ``progress(done, total)`` before each photo and once after the last (``done == total``); segmenting
+    a hundred takes minutes on a CPU."""
     from fundus_viewer.core.images import load_image
     from fundus_viewer.core.vessels import load_vessel_segmenter, segment_vessels
     from trainer.sources import DataError, read_labelled_photos
@@ -51,7 +54,9 @@ def photo_pairs(
     segmenter = None
     cache.mkdir(parents=True, exist_ok=True)
     pairs, skipped = [], 0
-    for sample in samples:
+    for done, sample in enumerate(samples):
+        if progress is not None:
+            progress(done, len(samples))
         rgb = load_image(sample.path).rgb
         if not include_crops and not analyse_field_of_view(rgb).has_dark_surround():
             skipped += 1  # a disc crop (ACRIMA) has no vessel tree to draw a fundus from
@@ -70,6 +75,8 @@ def photo_pairs(
                 sample.path.name, sample.dataset, sample.label, rgb, vessels, size, disc_diameters, cup_disc_model
             )
         )
+    if progress is not None:
+        progress(len(samples), len(samples))
     if not pairs:
         raise DataError(
             f"{data}: no {label} full-field photos (a vessel tree to draw from)"
@@ -80,13 +87,21 @@ def photo_pairs(
 
 
 def mask_pairs(
-    data: str, size: int, disc_diameters: float, cup_disc_model: CupDiscSegmenter | None = None
+    data: str,
+    size: int,
+    disc_diameters: float,
+    cup_disc_model: CupDiscSegmenter | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> list[GanPair]:
-    """Photos with expert vessel masks (manifest rows role vessel_mask, or images/ + vessels/)."""
+    """Photos with expert vessel masks (manifest rows role vessel_mask, or images/ + vessels/);
+    ``progress(done, total)`` before each and once after the last (``done == total``)."""
     from trainer.vessel_sources import read_vessel_pairs
 
     pairs = []
-    for pair in read_vessel_pairs(data):
+    sources = read_vessel_pairs(data)
+    for done, pair in enumerate(sources):
+        if progress is not None:
+            progress(done, len(sources))
         rgb, vessels, _fov = pair.load()
         pairs.append(
             make_pair(
@@ -100,6 +115,8 @@ def mask_pairs(
                 cup_disc_model,
             )
         )
+    if progress is not None:
+        progress(len(sources), len(sources))
     return pairs
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -76,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     import torch
-    from tqdm import tqdm
 
     from fundus_viewer.core.fov import analyse_field_of_view
+    from fundus_viewer.core.progress import counted
     from fundus_viewer.core.segmentation_metrics import segmentation_report
     from fundus_viewer.core.vessels import (
         VesselSegmenter,
@@ -122,7 +121,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         import cv2
 
         items = []
-        for pair in tqdm(pairs, desc=desc, file=sys.stderr):
+        for pair in counted(pairs, desc):
             rgb, vessels, fov = pair.load()
             image = to_working(rgb, working_scale(analyse_field_of_view(rgb), spec.fov_diameter))
             size = (image.shape[1], image.shape[0])
@@ -185,7 +184,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         best.spec.threshold = float(thresholds[int(np.argmax(dices))])
         result = {}
         per_dataset: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for pair in tqdm(splits["test"], desc="testing", file=sys.stderr):
+        for pair in counted(splits["test"], "testing"):
             rgb, vessels, fov = pair.load()
             probability = segment_vessels(best, rgb)  # the app's own path, on the original grid
             per_dataset.setdefault(pair.dataset, []).append((probability[fov], vessels[fov]))

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples", type=int, default=4, help="synthetic photos per held-out vessel map")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (none where stderr is not a terminal)"
+    )
     return parser
 
 
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from fundus_viewer.core.gan.checkpoint import default_generator_path, load_generator
     from fundus_viewer.core.gan.report import evaluate_generator, real_reference, reference_vcdr
     from fundus_viewer.core.models.checkpoint import load_classifier
+    from fundus_viewer.core.progress import Bar
     from trainer.gan_data import pair_key, photo_pairs
 
     device = select_device(args.device)
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         log=lambda *a, **k: None,
         cup_disc_model=cup_disc if any(g.spec.disc_cup for _, g in generators) else None,
+        progress=Bar("vessel maps", not args.no_progress),
     )
     # photos are matched by content where the generator recorded digests (names recur across data sets),
     # else by file name (generators trained before digests were kept)
@@ -103,11 +108,20 @@ def run(args: argparse.Namespace) -> int:
     if len(pairs) < 4:
         print(f"gan-report: error: {len(pairs)} photo(s) in --data; FID and KID need at least 4", file=sys.stderr)
         return 2
-    reference = real_reference(classifier, pairs, size, cup_disc)
-    references = reference_vcdr(cup_disc, test)
+    shown = not args.no_progress
+    reference = real_reference(classifier, pairs, size, cup_disc, Bar("real photos", shown))
+    references = reference_vcdr(cup_disc, test, Bar("reference vCDR", shown))
     reports = [
         evaluate_generator(
-            name, g, classifier, test, pairs, args.samples, cup_disc_model=cup_disc, references=references
+            name,
+            g,
+            classifier,
+            test,
+            pairs,
+            args.samples,
+            cup_disc_model=cup_disc,
+            references=references,
+            progress=Bar(name, shown),
         )
         for name, g in generators
     ]

@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods", default="pathology", help="comma-separated: pathology,cam,gbp,smoothgrad,occlusion"
     )
     parser.add_argument("--colormap", choices=("inferno", "viridis", "cividis"), default="inferno")
+    parser.add_argument(
+        "--figure",
+        action="store_true",
+        help="also STEM.NAME.figure.png per map: the overlay at the photo's size with a colour bar and a caption "
+        "(P(glaucoma) and the call, thresholds, model and its sha256), the caption in the PNG's text too "
+        "(File > Export view in the window); photos given as IMAGE only",
+    )
     add_threshold_options(parser)
     add_model_options(parser)
     add_data_options(parser)
@@ -93,11 +100,14 @@ def run_data(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_photos_or_data(build_parser(), args)
+    if args.data and args.figure:
+        build_parser().error("--figure is for photos given as IMAGE, not --data")
     if args.data:
         return run_data(args)
     from fundus_viewer.core.atomic import write_error_text
     from fundus_viewer.core.batch.outputs import clean_staging, photo_files
     from fundus_viewer.core.errors import FundusViewerError
+    from fundus_viewer.core.figure import call_facts, write_figures
     from fundus_viewer.core.photo import prepare_photo
     from fundus_viewer.core.visualization.maps import build_maps, write_maps
 
@@ -115,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
             result = build_maps(visualizer, prepare_photo(path), methods, thresholds)
             with photo_files(out, stem, last=".maps.json") as staging:  # all the photo's files or none
                 write_maps(result, staging, args.colormap, stem=stem)
+                if args.figure:
+                    facts = call_facts(visualizer.model, result)
+                    write_figures(result, staging, args.colormap, stem=stem, **facts)
         except FundusViewerError as exc:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)

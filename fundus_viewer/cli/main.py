@@ -10,6 +10,7 @@ from fundus_viewer import __version__
 SUBCOMMANDS = {
     "classify": ("fundus_viewer.cli.classify", "glaucoma probability per photo"),
     "heatmap": ("fundus_viewer.cli.heatmap", "RL / RNFLD heat maps and baselines as .npy and PNG overlays"),
+    "report": ("fundus_viewer.cli.report", "one self-contained HTML report of a photo or a folder"),
     "evaluate": (
         "fundus_viewer.cli.evaluate",
         "the paper's Table 1 (localisation accuracy) for COCO boxes, and more metrics",

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from fundus_viewer.core.device import describe_device, select_device
     from fundus_viewer.core.errors import ImageLoadError
     from fundus_viewer.core.gan.checkpoint import load_generator
+    from fundus_viewer.core.gan.export import write_vessel_map
     from fundus_viewer.core.gan.synthesis import is_vessel_map, synthesis_input, synthesize
     from fundus_viewer.core.images import load_image
     from fundus_viewer.core.overlay import write_png
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         if given.photo is not None:
-            write_png(out / f"{stem}.vessels.png", np.round(given.vessels * 255).astype(np.uint8))
+            write_vessel_map(out, stem, given.vessels)
         if given.disc is not None:  # what the generator was told: disc grey, cup white
             write_png(
                 out / f"{stem}.disc-cup.png", np.round((given.disc * 0.5 + given.cup * 0.5) * 255).astype(np.uint8)

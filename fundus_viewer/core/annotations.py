@@ -263,17 +263,31 @@ class AnnotationStore(SqliteFile):
         folder: str | Path | None = None,
     ) -> Path:
         """All boxes (or one annotator's) as COCO JSON; ``sizes`` = {image: (width, height)}; the size of
-        any other photo is read from its header in ``folder`` (default: this file's folder), so every
-        image entry has its width and height where the photo is there to measure."""
+        any other photo is read from its header in ``folder`` (default: this file's folder), upright as
+        its boxes are drawn. A photo whose size cannot be read (gone, unreadable) refuses the export with
+        an ``AnnotationError`` naming it: a COCO image without its width and height is no COCO image."""
         from fundus_viewer.core.images import photo_sizes  # OpenCV and Pillow: only when exporting
 
-        measure = photo_sizes(folder if folder is not None else self.path.parent)
-        known = dict(sizes or {})
-        for image in {box.image for box in self.boxes()} - known.keys():
-            size = measure(image)
-            if size is not None:
-                known[image] = size
-        return save_coco(self.image_boxes(known, annotator), path)
+        photos = Path(folder) if folder is not None else self.path.parent
+        measure, known = photo_sizes(photos), dict(sizes or {})
+        images = self.image_boxes(None, annotator)
+        unmeasured = []
+        for name, entry in images.items():
+            size = known.get(name) or measure(name)
+            if size is None:
+                unmeasured.append(name)
+            else:
+                entry.width, entry.height = size
+        if unmeasured:
+            why = {name: "unreadable" if (photos / name).is_file() else "not there" for name in unmeasured}
+            listed = ", ".join(f"{name} ({why[name]})" for name in sorted(unmeasured)[:10]) + (
+                f" and {len(unmeasured) - 10} more" if len(unmeasured) > 10 else ""
+            )
+            raise AnnotationError(
+                f"{path}: not written: the width and height of {len(unmeasured)} annotated photo(s) cannot be "
+                f"read in {photos}: {listed}. Put the photos back in that folder, or delete their boxes."
+            )
+        return save_coco(images, path)
 
     def import_coco(
         self, path: str | Path, annotator: str, folder: str | Path | None = None, notes: list[str] | None = None

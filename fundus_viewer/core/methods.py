@@ -74,3 +74,22 @@ def method(key: str) -> Method:
 def map_method(map_name: str) -> str:
     """The method that makes a map (``pathology-rl`` -> ``pathology``, ``cam`` -> ``cam``)."""
     return "pathology" if map_name in {p.map_name for p in Pathology} else method(map_name).key
+
+
+def map_title(name: str) -> str:
+    """A map's title in figures and reports: "pathology-rl" / "rl" -> "Rim loss (RL, high CMI)";
+    "cam" -> "CAM (baseline)"."""
+    try:
+        return Pathology.parse(name).display_name
+    except ValueError:
+        return f"{TITLES.get(name, name)} (baseline)"
+
+
+def no_evidence(name: str) -> str:
+    """What an all-zero map says instead of a blank photo: a pathology map's emptiness depends on the
+    thresholds, a baseline's on the photo alone."""
+    try:
+        Pathology.parse(name)
+    except ValueError:
+        return "no positive evidence on this photo"
+    return "no positive evidence at these thresholds"

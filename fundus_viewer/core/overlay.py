@@ -56,11 +56,20 @@ def _outline(out: np.ndarray, extent: Extent) -> None:
         part[...] = cv2.addWeighted(part, 1 - OUTLINE_ALPHA, np.full_like(part, 255), OUTLINE_ALPHA, 0)
 
 
-def write_png(path: str | Path, image: np.ndarray) -> Path:
-    """RGB (H x W x 3) or grey (H x W) uint8 to PNG, atomically."""
-    path = Path(path)
+def encode_png(image: np.ndarray) -> bytes:
+    """RGB (H x W x 3) or grey (H x W) uint8 as the bytes of a PNG file."""
     pixels = image if image.ndim == 2 else image[..., ::-1]
     ok, data = cv2.imencode(".png", np.ascontiguousarray(pixels))
     if not ok:
-        raise OSError(f"{path}: PNG encoding failed")
-    return atomic_write(path, data.tobytes())
+        raise OSError("PNG encoding failed")
+    return data.tobytes()
+
+
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """RGB (H x W x 3) or grey (H x W) uint8 to PNG, atomically."""
+    path = Path(path)
+    try:
+        data = encode_png(image)
+    except OSError:
+        raise OSError(f"{path}: PNG encoding failed") from None
+    return atomic_write(path, data)

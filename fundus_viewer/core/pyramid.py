@@ -35,14 +35,21 @@ class ImagePyramid:
         """The pixels of ``level`` covering ``region`` (x0, y0, x1, y1 in photo coordinates, where photo
         pixel x spans [x, x + 1)), and the region those pixels cover exactly (it is snapped outwards to
         the level's pixel edges, clipped to the photo)."""
-        image = self.levels[level]
-        h, w = image.shape[:2]
+        (rows, cols), covered = self.window(level, region)
+        return self.levels[level][rows, cols], covered
+
+    def window(
+        self, level: int, region: tuple[float, float, float, float]
+    ) -> tuple[tuple[slice, slice], tuple[float, float, float, float]]:
+        """The (rows, cols) slices of ``level`` that ``crop`` returns, and the region they cover: an image
+        made from a whole level (its CLAHE, say) is cropped to the same pixels."""
+        h, w = self.levels[level].shape[:2]
         fx, fy = w / self.width, h / self.height
         x0, y0, x1, y1 = region
         i0, j0 = max(0, math.floor(x0 * fx)), max(0, math.floor(y0 * fy))
         i1, j1 = min(w, math.ceil(x1 * fx)), min(h, math.ceil(y1 * fy))
         i1, j1 = max(i1, i0 + 1), max(j1, j0 + 1)
-        return image[j0:j1, i0:i1], (i0 / fx, j0 / fy, i1 / fx, j1 / fy)
+        return (slice(j0, j1), slice(i0, i1)), (i0 / fx, j0 / fy, i1 / fx, j1 / fy)
 
     @property
     def nbytes(self) -> int:

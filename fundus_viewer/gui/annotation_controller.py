@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from fundus_viewer.core.annotations import FOLDER_FILE, AnnotationError, AnnotationStore, new_box
+from fundus_viewer.gui import dialogs, preferences
 from fundus_viewer.gui.annotation_commands import AddBox, DeleteBox, EditBox
 from fundus_viewer.gui.photo_view import PhotoView
 
@@ -36,7 +37,7 @@ class AnnotationController(QObject):
         self.project_file: Path | None = None
         self.image: str | None = None
         # no default from the OS login: a later rename would strand the boxes under it (asked at the first box)
-        self.annotator: str = QSettings().value("annotate/annotator", "", type=str)
+        self.annotator: str = QSettings().value(preferences.ANNOTATOR, "", type=str)
         view.viewbox.rect_drawn.connect(self.draw)
         self.layer.moved.connect(self.moved)
         self._build_actions()
@@ -82,7 +83,8 @@ class AnnotationController(QObject):
         self.undo = self.undo_stack.createUndoAction(w, "&Undo")
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo = self.undo_stack.createRedoAction(w, "&Redo")
-        self.redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        redo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)  # some platforms' already hold Ctrl+Y
+        self.redo.setShortcuts(redo_keys + [QKeySequence("Ctrl+Y")] * (QKeySequence("Ctrl+Y") not in redo_keys))
         self.reviewed = QAction(
             "Mark photo &reviewed",
             w,
@@ -259,19 +261,29 @@ class AnnotationController(QObject):
             f"All {count} boxes are saved in {where} (every change is saved as you make it)", 8000
         )
 
+    def annotator_choices(self) -> tuple[str, dict[str, int], list[str]]:
+        """What a name choice offers: the name shown, every name with boxes in the open file (and its
+        count), and the user's own earlier names (ticked for taking over)."""
+        former = QSettings().value(preferences.FORMER_NAMES, [], type=list)
+        # the user's own earlier names; before a name was ever set, boxes were recorded under the OS login
+        mine = [*former, self.annotator or getpass.getuser()]
+        names = self.store.annotators() if self.store is not None else {}
+        return self.annotator or getpass.getuser(), names, mine
+
     def ask_annotator(self, first: bool = False) -> bool:
         """Ask for the name (and which earlier names' boxes are the user's own); True once one is set."""
         from fundus_viewer.gui.annotator_dialog import AnnotatorDialog
 
-        settings = QSettings()
-        former = settings.value("annotate/former_names", [], type=list)
-        # the user's own earlier names; before a name was ever set, boxes were recorded under the OS login
-        mine = [*former, self.annotator or getpass.getuser()]
-        names = self.store.annotators() if self.store is not None else {}
-        dialog = AnnotatorDialog(self.annotator or getpass.getuser(), names, mine, first, self.window)
+        dialog = AnnotatorDialog(*self.annotator_choices(), first, self.window)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return bool(self.annotator)
-        name, takeovers = dialog.chosen_name(), dialog.taken_over()
+        self.set_annotator(dialog.chosen_name(), dialog.taken_over())
+        return True
+
+    def set_annotator(self, name: str, takeovers: list[str]) -> None:
+        """Annotate as ``name`` from now on, taking over the boxes recorded under ``takeovers``."""
+        settings = QSettings()
+        former = settings.value(preferences.FORMER_NAMES, [], type=list)
         moved = 0
         try:
             for old in takeovers:
@@ -281,18 +293,18 @@ class AnnotationController(QObject):
         if moved:
             self.undo_stack.clear()  # its commands hold the boxes under their old names
         earlier = [n for n in dict.fromkeys([*former, *takeovers, self.annotator]) if n and n != name]
-        settings.setValue("annotate/former_names", earlier)
+        settings.setValue(preferences.FORMER_NAMES, earlier)
         self.annotator = name
-        settings.setValue("annotate/annotator", name)
+        settings.setValue(preferences.ANNOTATOR, name)
         self.refresh()
         self.status_changed.emit(None)
         taken = f"; {moved} earlier boxes of yours are now recorded as {name}" if moved else ""
         self.window.statusBar().showMessage(f"Annotating as {name}{taken}", 8000)
-        return True
 
     def choose_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+        path = dialogs.save_file(
             self.window,
+            "boxes",
             "Project file for boxes",
             "boxes.sqlite",
             "Annotation file (*.sqlite)",
@@ -306,18 +318,24 @@ class AnnotationController(QObject):
     def export_coco(self, path: str | None = None) -> None:
         if not self._ready():
             return
-        path = path or QFileDialog.getSaveFileName(self.window, "Export boxes", "boxes.json", "COCO JSON (*.json)")[0]
+        path = path or dialogs.save_file(self.window, "boxes", "Export boxes", "boxes.json", "COCO JSON (*.json)")
         if path:
             count = len(self.store.boxes())
             photo = self.window.photo
             folder = Path(photo.path).parent if photo is not None else None  # a project file's photos
-            self.store.export_coco(path, sizes=self.window.photo_sizes(), folder=folder)
+            from fundus_viewer.core.errors import BoxesError
+
+            try:
+                self.store.export_coco(path, sizes=self.window.photo_sizes(), folder=folder)
+            except BoxesError as exc:  # a photo whose size cannot be read: named, nothing written
+                QMessageBox.warning(self.window, "Boxes not exported", str(exc))
+                return
             self.window.statusBar().showMessage(f"Exported {count} boxes to {path}", 8000)
 
     def import_coco(self, path: str | None = None) -> None:
         if not self._ready():
             return
-        path = path or QFileDialog.getOpenFileName(self.window, "Import boxes", "", "COCO JSON (*.json)")[0]
+        path = path or dialogs.open_file(self.window, "boxes", "Import boxes", "COCO JSON (*.json)")
         if not path or not self._named():
             return
         from fundus_viewer.core.errors import BoxesError

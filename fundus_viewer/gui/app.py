@@ -16,7 +16,7 @@ def run_app(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fundus-viewer", description="Open the Fundus Viewer app.")
     parser.add_argument("photo", nargs="?", help="a photo to open")
     parser.add_argument("--model", help="classifier checkpoint; default: the bundled one")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", help="auto, cpu or cuda; default: File ▸ Preferences' choice (auto)")
     parser.add_argument("--cup-disc-model", help="optic disc / cup segmenter checkpoint; default: the bundled one")
     args = parser.parse_args(argv)
 
@@ -27,7 +27,9 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("FundusViewer")
     app.setApplicationName("Fundus Viewer")
-    window = MainWindow(args.model, args.device, args.cup_disc_model)
+    from fundus_viewer.gui import preferences
+
+    window = MainWindow(args.model, args.device or preferences.device(), args.cup_disc_model)
     window.first_painted.connect(_install_error_reporting)  # before the worker starts, after the first frame
     window.show()
     if args.photo:

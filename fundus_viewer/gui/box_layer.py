@@ -12,11 +12,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 
 from fundus_viewer.core.annotations import Box
+from fundus_viewer.core.drawing_colours import BOX_COLOURS as COLOURS
 
 if TYPE_CHECKING:
     from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
-
-COLOURS = {"RL": "#00e5ff", "RNFLD": "#9dff00"}  # apart from inferno/viridis/cividis heat colours
 
 
 class DrawingViewBox(pg.ViewBox):

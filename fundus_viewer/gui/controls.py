@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fundus_viewer.gui import preferences
+
 
 class ThresholdPanel(QWidget):
     """theta_act, the theta_CMI low/high pair, which map to show, opacity and colour map."""
@@ -74,8 +76,8 @@ class ThresholdPanel(QWidget):
         self.colormap = QComboBox()
         self.colormap.addItems(["inferno", "viridis", "cividis"])
         self.colormap.setToolTip("Perceptually uniform colour maps only")
-        self.colormap.setCurrentText(QSettings().value("view/colormap", "inferno", type=str))  # the last one used
-        self.colormap.currentTextChanged.connect(lambda name: QSettings().setValue("view/colormap", name))
+        self.colormap.setCurrentText(preferences.colormap())  # the last one used, or the one preferred
+        self.colormap.currentTextChanged.connect(lambda name: QSettings().setValue(preferences.COLORMAP, name))
         self.side_by_side = QCheckBox("RL and RNFLD side by side")
         self.side_by_side.setToolTip("Both pathology maps at once, zoom and pan linked (Ctrl+B)")
         self.layers = QListWidget()
@@ -95,7 +97,7 @@ class ThresholdPanel(QWidget):
             for box in slider.findChildren(QLineEdit):
                 box.setStyleSheet(EDITABLE_STYLE)
             slider.setToolTip(slider.toolTip() + ". Drag, or click the value and type one.")
-            slider.valueChanged.connect(lambda _v, slider=slider: _snap(slider))
+            slider.valueChanged.connect(lambda _v, slider=slider: snap(slider))
         layout.addRow("Map", self.pathology)
         layout.addRow("θ act", self.theta_act)
         layout.addRow("θ CMI", self.cmi)
@@ -106,6 +108,7 @@ class ThresholdPanel(QWidget):
         layout.addRow(self.side_by_side)
         layout.addRow("Layers", self.layers)
         layout.addRow(self.counts)
+        self.set_thresholds(preferences.thresholds())  # the user's defaults (File ▸ Preferences…)
         for signal in (self.theta_act.valueChanged, self.cmi.valueChanged, self.opacity.valueChanged):
             signal.connect(self.changed)
         self.pathology.currentIndexChanged.connect(self._map_chosen)
@@ -156,11 +159,16 @@ class ThresholdPanel(QWidget):
         return tuple(round(float(v), DECIMALS) for v in (self.theta_act.value(), low, high))
 
     def reset_thresholds(self) -> None:
+        """The paper's thresholds, whatever the user's defaults."""
         from fundus_viewer.core.visualization.selection import DEFAULT_THRESHOLDS as paper
 
-        self.theta_act.setValue(paper.theta_act)
-        self.cmi.setValue((paper.cmi_low, paper.cmi_high))
-        self.normalization.setCurrentIndex(self.normalization.findData(paper.normalization))
+        self.set_thresholds(paper)
+
+    def set_thresholds(self, chosen) -> None:
+        """Show ``chosen`` (a core ``Thresholds``) on the sliders and the CMI scale."""
+        self.theta_act.setValue(chosen.theta_act)
+        self.cmi.setValue((chosen.cmi_low, chosen.cmi_high))
+        self.normalization.setCurrentIndex(self.normalization.findData(chosen.normalization))
 
     def _map_chosen(self) -> None:
         """The thresholds select the pathology-aware maps' feature maps: a baseline does not use them."""
@@ -181,7 +189,7 @@ DECIMALS = 2  # what every slider's label shows, and what a threshold is
 EDITABLE_STYLE = "border: 1px solid palette(mid); border-radius: 3px; background: palette(base); padding: 0 1px;"
 
 
-def _snap(slider) -> None:
+def snap(slider) -> None:
     """A drag lands between the label's steps (0.1034…): the slider is put on the step its label shows."""
     value = slider.value()
     snapped = tuple(round(v, DECIMALS) for v in value) if isinstance(value, tuple) else round(value, DECIMALS)

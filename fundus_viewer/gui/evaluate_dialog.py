@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from fundus_viewer.core.evaluation import LEVELS, METRIC_TITLES, METRICS, PERCENT, Evaluation
 from fundus_viewer.core.methods import METHODS, TITLES
+from fundus_viewer.gui import dialogs
 
 NAMES = {**TITLES, "chance": "flat map (chance)", "chance-seen": "flat where the model sees"}
 
@@ -157,6 +157,6 @@ class EvaluateDialog(QDialog):
     def export_csv(self, path: str | None = None) -> None:
         if self.result is None:
             return
-        path = path or QFileDialog.getSaveFileName(self, "Export Table 1", "table1.csv", "CSV (*.csv)")[0]
+        path = path or dialogs.save_file(self, "export", "Export Table 1", "table1.csv", "CSV (*.csv)")
         if path:
             self.result.write_csv(path, self.methods())

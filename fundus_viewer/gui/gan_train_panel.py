@@ -1,11 +1,13 @@
-"""The Train panel: runs ``fundus-train gan`` as a separate process, draws its losses live from the
-run's log.csv, shows the latest sample grid, and stops and resumes it (from its last checkpoint)."""
+"""The Train panel: runs ``fundus-train gan`` as a separate process, shows its phase and progress (its
+``--progress json`` lines), draws its losses live from the run's log.csv, shows the latest sample grid,
+and stops and resumes it (from its last checkpoint)."""
 
 from __future__ import annotations
 
 import csv
 import shlex
 import sys
+from collections import deque
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -25,6 +27,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from fundus_viewer.core.progress import parse as parse_progress
+from fundus_viewer.gui.run_progress import RunProgress
 
 CURVES = {"g_adv": "#1f77b4", "g_patho": "#d62728", "g_l1": "#2ca02c", "d_loss": "#ff7f0e"}
 
@@ -77,12 +82,14 @@ class GanTrainPanel(QWidget):
         self.lines = {
             name: self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5), name=name) for name, colour in CURVES.items()
         }
+        self.progress = RunProgress()
         self.sample = QLabel("the latest sample grid appears here (vessel map / real / synthetic)")
         self.sample.setMinimumHeight(200)
         self.output = QPlainTextEdit(readOnly=True, maximumBlockCount=500)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addWidget(self.progress)
         layout.addWidget(self.plot, 2)
         layout.addWidget(self.sample, 2)
         layout.addWidget(self.output, 1)
@@ -90,6 +97,12 @@ class GanTrainPanel(QWidget):
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.readyReadStandardOutput.connect(self._read_output)
         self.process.finished.connect(self._finished)
+        self.process.errorOccurred.connect(self._error)
+        # what runs the trainer (a test gives a script that plays one); the command's arguments follow
+        self.program = [sys.executable, "-m", "trainer"]
+        self._partial = ""  # output after its last line break: the rest of that line is still to come
+        self._tail: deque[str] = deque(maxlen=6)  # the last lines of output, shown when the run fails
+        self._stopping = False
         self.timer = QTimer(self, interval=1000, timeout=self.refresh)
         self._update_buttons()
 
@@ -134,9 +147,12 @@ class GanTrainPanel(QWidget):
             )
             self.output.appendPlainText("fundus-train " + shlex.join(self.command(resume)))
             return False
-        arguments = ["-m", "trainer", *self.command(resume)]
-        self.output.appendPlainText("$ fundus-train " + shlex.join(arguments[2:]))
-        self.process.start(sys.executable, arguments)
+        command = self.command(resume)
+        self.output.appendPlainText("$ fundus-train " + shlex.join(command))
+        self._partial, self._stopping = "", False
+        self._tail.clear()
+        self.progress.started()
+        self.process.start(self.program[0], [*self.program[1:], *command, "--progress", "json"])
         self.timer.start()
         self._update_buttons()
         return True
@@ -144,6 +160,8 @@ class GanTrainPanel(QWidget):
     def stop(self) -> None:
         """Ends the trainer; its last checkpoint (every --checkpoint-every steps) stays for Resume."""
         if self.process.state() != QProcess.ProcessState.NotRunning:
+            self._stopping = True
+            self.progress.phase.setText("Stopping…")
             self.process.terminate()
             if not self.process.waitForFinished(10000):
                 self.process.kill()
@@ -169,18 +187,46 @@ class GanTrainPanel(QWidget):
                 self.sample.setToolTip(samples[-1].name)
 
     def _read_output(self) -> None:
-        text = bytes(self.process.readAllStandardOutput()).decode(errors="replace")
-        # tqdm redraws its bar with carriage returns: keep only whole lines
-        for line in text.replace("\r", "\n").splitlines():
-            if line.strip() and "it/s]" not in line and "s/it]" not in line:
-                self.output.appendPlainText(line)
+        text = self._partial + bytes(self.process.readAllStandardOutput()).decode(errors="replace")
+        # a read can end inside a line; tqdm redraws its bar with carriage returns: whole lines only
+        *lines, self._partial = text.replace("\r", "\n").split("\n")
+        for line in lines:
+            self._line(line)
 
-    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
+    def _line(self, line: str) -> None:
+        fields = parse_progress(line)
+        if fields is not None:
+            self.progress.report(fields)
+        elif line.strip() and "it/s]" not in line and "s/it]" not in line:
+            self.output.appendPlainText(line)
+            self._tail.append(line)
+
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self.timer.stop()
+        self._line(self._partial)
+        self._partial = ""
         self.refresh()
-        self.output.appendPlainText(f"[fundus-train exited with status {code}]")
+        if self._stopping:
+            # Stop's terminate() ends the trainer with SIGTERM: its exit status says nothing worth showing
+            self.progress.ended(self.progress.stopped_text((Path(self.out.text().strip()) / "last.pt").exists()))
+        elif status == QProcess.ExitStatus.NormalExit and code == 0:
+            self.progress.ended("Finished", complete=True)
+        else:
+            if status == QProcess.ExitStatus.NormalExit:
+                why = f"exit code {code}"
+            else:  # on Unix the code is the signal (9: out of memory, most often)
+                why = "the trainer crashed" if sys.platform == "win32" else f"the trainer was killed by signal {code}"
+            self.progress.ended(f"Failed ({why})", list(self._tail)[-3:])
+        self.output.appendPlainText(f"[{self.progress.phase.text()}]")
+        self._stopping = False
         self._update_buttons()
         self.finished.emit(code)
+
+    def _error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:  # no finished() follows
+            self.timer.stop()
+            self.progress.ended(f"Failed to start the trainer: {self.process.errorString()}")
+            self._update_buttons()
 
     def _update_buttons(self) -> None:
         running = self.process.state() != QProcess.ProcessState.NotRunning

@@ -10,19 +10,27 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from fundus_viewer import __version__
 from fundus_viewer.core.formats import IMAGE_SUFFIXES
+from fundus_viewer.gui import dialogs
 from fundus_viewer.gui import worker as replies
 from fundus_viewer.gui.annotation_controller import AnnotationController
 from fundus_viewer.gui.controls import ThresholdPanel
+from fundus_viewer.gui.display_actions import DisplayAdjustMixin
 from fundus_viewer.gui.evaluate_actions import EvaluateMixin
 from fundus_viewer.gui.model_actions import ModelMixin
 from fundus_viewer.gui.photo_list import PhotoList
 from fundus_viewer.gui.photo_view import PhotoView
+from fundus_viewer.gui.preferences_dialog import open_preferences
+from fundus_viewer.gui.recent_folders import RecentFoldersMixin
+from fundus_viewer.gui.report_actions import save_report
 from fundus_viewer.gui.result_memory import ResultMemoryMixin
+from fundus_viewer.gui.shortcuts_sheet import ShortcutsMixin
+from fundus_viewer.gui.start_hint import add_start_hint
 from fundus_viewer.gui.study_actions import StudyMenuMixin
+from fundus_viewer.gui.view_figure import ViewFigureMixin
 from fundus_viewer.gui.worker import AnalysisWorker
 
 if TYPE_CHECKING:
@@ -31,10 +39,19 @@ if TYPE_CHECKING:
 PHOTO_FILTER = (
     "Fundus photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.dcm *.dicom);;DICOM (*.dcm *.dicom);;All files (*)"
 )
-RECENT_LIMIT = 10
 
 
-class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, QMainWindow):
+class MainWindow(
+    EvaluateMixin,
+    ModelMixin,
+    StudyMenuMixin,
+    ResultMemoryMixin,
+    RecentFoldersMixin,
+    DisplayAdjustMixin,
+    ShortcutsMixin,
+    ViewFigureMixin,
+    QMainWindow,
+):
     request_model = Signal(str)  # a classifier checkpoint; "" for the one given at start-up
     request_open = Signal(int, str)
     request_analysis = Signal(int, object)
@@ -43,7 +60,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         int, str, object, object, object, object
     )  # job, folder, boxes, methods, thresholds, metrics
     request_layers = Signal(object)
-    request_synthesis = Signal(int, object, int)
+    request_synthesis = Signal(int, object, int, object)  # job, photo, seed, its analysis (or None)
     redrawn = Signal()  # the maps on screen match the panel (after every redraw)
     first_painted = Signal()  # the window is on screen and complete; the worker starts now
     analysis_shown = Signal(str)  # photo name, once its maps are on screen
@@ -55,6 +72,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         self.setWindowTitle(f"Fundus Viewer {__version__}")
         self.model_path = model_path
         self.view = PhotoView(self)
+        self.start_hint = add_start_hint(self.view)  # how to open a photo, until one shows
         self.view2 = None  # the RNFLD map when side by side (zoom and pan linked then); made after the first frame
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.view)
@@ -65,6 +83,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         self.docks = {}
         for title, name, widget, area in (
             ("Pathology-aware maps", "thresholds", QLabel("  starting…"), Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Display", "display", QLabel(""), Qt.DockWidgetArea.RightDockWidgetArea),
             ("Photos", "photos", self.photos, Qt.DockWidgetArea.LeftDockWidgetArea),
         ):
             dock = self.docks[name] = QDockWidget(title, self)
@@ -157,14 +176,18 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
             self._action(
                 "Open &model…",
                 self.choose_model,
-                "Ctrl+M",
+                "Ctrl+Shift+M",  # Ctrl+M marks a photo reviewed: two actions on one key make Qt run neither
                 "Load another classifier (yours, from fundus-viewer import-model); the photo is analysed again with it",
             )
         )
         file_menu.addSeparator()
         file_menu.addAction(
             self._action(
-                "Export &view as PNG…", self.export_view, "Ctrl+E", "The photo with its overlay and boxes, as on screen"
+                "Export &view as PNG…",
+                self.export_view,
+                "Ctrl+E",
+                "A figure: the photo at its own resolution with the map(s), outlines and boxes on screen, "
+                "a colour bar and a caption (P, vCDR, thresholds, model)",
             )
         )
         file_menu.addAction(
@@ -175,7 +198,18 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
                 "RL, RNFLD and any baselines computed, on the photo's own grid",
             )
         )
+        file_menu.addAction(
+            self._action(
+                "Save &report (HTML)…",
+                lambda: save_report(self),
+                tip="The photo, its maps, P(glaucoma), vCDR and how they were made, in one file that can be "
+                "mailed (a folder's: fundus-viewer report FOLDER)",
+            )
+        )
         file_menu.addSeparator()
+        preferences = self._action("&Preferences…", lambda: open_preferences(self), "Ctrl+,")
+        preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(preferences)
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
         view_menu = self.menuBar().addMenu("&View")
@@ -211,6 +245,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         self.outline_action.setCheckable(True)
         self.outline_action.setChecked(True)
         view_menu.addAction(self.outline_action)
+        self.build_display_actions(view_menu)
         view_menu.addSeparator()
         for index, (label, _key) in enumerate(ThresholdPanel.map_choices()):
             view_menu.addAction(
@@ -252,13 +287,8 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         )
         self.build_study_menu()
         help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(
-            self._action(
-                "&Model card",
-                self.show_model_card,
-                tip="What the loaded classifier was trained on, its figures and weaknesses",
-            )
-        )
+        help_menu.addAction(self.shortcuts_action())
+        self.build_model_cards_menu(help_menu)  # every bundled model's card, and the loaded classifier's
         help_menu.addAction(self._action("&About Fundus Viewer", self.show_about))
 
     def _create_worker(self, model_path: str | None, device: str, cup_disc_path: str | None) -> None:
@@ -309,6 +339,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         self.splitter.addWidget(self.view2)
         self.panel = ThresholdPanel(self)
         self.docks["thresholds"].setWidget(self.panel)
+        self.finish_display_controls()
         # Every change asks for one redraw when the event loop is next free: the changes of one drag
         # event (a range slider moves two values) make one redraw, and a redraw is cheap enough that
         # no longer delay is needed.
@@ -340,12 +371,12 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
 
     # --- opening photos -----------------------------------------------------------------------
     def choose_photo(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open fundus photo", "", PHOTO_FILTER)
+        path = dialogs.open_file(self, "photo", "Open fundus photo", PHOTO_FILTER)
         if path:
             self.open_photo(path)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of fundus photos")
+        folder = dialogs.open_folder(self, "photo", "Open a folder of fundus photos")
         if folder:
             self.open_folder(folder)
 
@@ -402,6 +433,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         self.photo, self.analysis, self.baselines, self.cup_disc = photo, None, {}, None
         self.panel.result.setText("")  # the last photo's call is not this one's
         self.view.show_photo(photo.display)
+        self.start_hint.hide()
         self.view2.show_photo(photo.display)
         dicom = photo.image.dicom  # laterality, date and device from a DICOM photo's tags
         self.setWindowTitle(f"{photo.name}{f' ({dicom.says()})' if dicom is not None else ''} — Fundus Viewer")
@@ -435,18 +467,6 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         if self.photo is not None:
             sizes[self.photo.name] = (self.photo.width, self.photo.height)
         return sizes
-
-    def _remember(self, path: Path) -> None:
-        settings = QSettings()
-        recent = [p for p in (settings.value("recent/files") or []) if p != str(path)]
-        settings.setValue("recent/files", [str(path)] + recent[: RECENT_LIMIT - 1])
-        self._fill_recent()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for entry in QSettings().value("recent/files") or []:
-            self.recent_menu.addAction(self._action(entry, lambda p=entry: self.open_photo(p)))
-        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -609,23 +629,6 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
             self.baselines,
         )
 
-    def export_view(self, path: str | None = None) -> Path | None:
-        if self.photo is None:
-            return None
-        path = (
-            path
-            or QFileDialog.getSaveFileName(
-                self, "Export view", f"{Path(self.photo.name).stem}.view.png", "PNG (*.png)"
-            )[0]
-        )
-        if not path:
-            return None
-        if not self.view.grab().save(str(path), "PNG"):
-            QMessageBox.warning(self, "Export view", f"Could not write {path}")
-            return None
-        self.statusBar().showMessage(f"Saved {path}", 6000)
-        return Path(path)
-
     def export_maps(self, folder: str | None = None) -> list[Path]:
         """Every map on the photo's own grid (.npy + PNG) and the sidecar that says how they were made."""
         from fundus_viewer.core.visualization.maps import write_maps
@@ -633,7 +636,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
         maps = self.current_maps()
         if maps is None:
             return []
-        folder = folder or QFileDialog.getExistingDirectory(self, "Folder for the maps")
+        folder = folder or dialogs.open_folder(self, "export", "Folder for the maps")
         if not folder:
             return []
         try:
@@ -669,12 +672,18 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
             return
         self._synthesis_job = self._next_job()  # not a photo job: the photo's analysis stays current
         self.synthesize_window.busy()
-        self.request_synthesis.emit(self._synthesis_job, self.photo, seed)
+        analysis = self.analysis if self.analysis is not None and self.analysis.image is self.photo else None
+        self.request_synthesis.emit(self._synthesis_job, self.photo, seed, analysis)  # the real P is this one
 
     def _synthesized(self, reply: replies.Reply) -> None:
         if reply.job == getattr(self, "_synthesis_job", None) and getattr(self, "synthesize_window", None) is not None:
             if reply.ok:
-                self.synthesize_window.show_comparison(reply.value)
+                self.synthesize_window.show_comparison(
+                    reply.value,
+                    self.panel.thresholds_object(),
+                    self.panel.colormap.currentText(),
+                    self.panel.opacity.value(),
+                )
             else:
                 self.synthesize_window.failed(reply.error)
 
@@ -695,7 +704,7 @@ class MainWindow(EvaluateMixin, ModelMixin, StudyMenuMixin, ResultMemoryMixin, Q
             "About Fundus Viewer",
             f"<b>Fundus Viewer {__version__}</b><p>Pathology-aware heat maps for glaucoma after Wang et al., "
             "MICCAI 2019: rim loss (high CMI) and RNFL defect (low CMI).</p><p>Loaded: "
-            f"{self.device_label.text()}. Help ▸ Model card says what it was trained on.</p>"
+            f"{self.device_label.text()}. Help ▸ Model cards say what it was trained on.</p>"
             "<p>Research software; not a medical device.</p>",
         )
 

@@ -7,19 +7,29 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QTextBrowser, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QMessageBox, QTextBrowser, QVBoxLayout
+
+from fundus_viewer.gui import dialogs
 
 if TYPE_CHECKING:
     from fundus_viewer.gui.worker import Reply
 
 MODEL_FILTER = "Fundus Viewer classifiers (*.safetensors);;All files (*)"
+# Help > Model cards: every bundled model's card (resources/models/STEM.md beside STEM.safetensors)
+BUNDLED_CARDS = (
+    ("&Classifier (glaucoma)", "classifier"),
+    ("C&up/disc segmenter", "cup-disc"),
+    ("&Vessel segmenter", "vessels"),
+    ("&Patho-GAN generator", "patho-gan"),
+    ("GAN &baseline generator", "gan-baseline"),
+)
 
 
 class ModelMixin:
     model_loaded = None  # worker.LoadedModel of the classifier in use; None until one has loaded
 
     def choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open classifier", "", MODEL_FILTER)
+        path = dialogs.open_file(self, "model", "Open classifier", MODEL_FILTER)
         if path:
             self.open_model(path)
 
@@ -70,12 +80,40 @@ class ModelMixin:
     def _show_model_label(self) -> None:
         loaded = self.model_loaded
         self.device_label.setText(f"{loaded.name} · {loaded.summary} · {loaded.device}")
-        self.device_label.setToolTip(f"{loaded.path}\nHelp ▸ Model card says what it was trained on")
+        self.device_label.setToolTip(f"{loaded.path}\nHelp ▸ Model cards say what it was trained on")
 
-    def show_model_card(self) -> None:
+    def build_model_cards_menu(self, help_menu) -> None:
+        self.model_cards_menu = help_menu.addMenu("&Model cards")
+        self.model_cards_menu.setToolTipsVisible(True)
+        self.model_cards_menu.aboutToShow.connect(self._fill_model_cards)  # the loaded classifier may change
+        self._fill_model_cards()
+
+    def _fill_model_cards(self) -> None:
+        from fundus_viewer.core.resources import default_classifier_path, models_dir
+
+        menu = self.model_cards_menu
+        menu.clear()
+        loaded = Path(self.model_path) if self.model_path else None
+        if loaded is not None and loaded.resolve() != default_classifier_path().resolve():
+            menu.addAction(
+                self._action(
+                    f"&Loaded classifier: {loaded.name}",
+                    lambda: self.show_model_card(loaded),
+                    tip="What the classifier in use was trained on, its figures and weaknesses",
+                )
+            )
+            menu.addSeparator()
+        for label, stem in BUNDLED_CARDS:
+            path = models_dir() / f"{stem}.safetensors"
+            menu.addAction(
+                self._action(label, lambda p=path: self.show_model_card(p), tip=f"resources/models/{stem}.md")
+            )
+
+    def show_model_card(self, path: str | Path | None = None) -> None:
+        """The card beside ``path`` (a model's checkpoint); by default the loaded classifier's."""
         from fundus_viewer.core.resources import default_classifier_path
 
-        path = Path(self.model_path) if self.model_path else default_classifier_path()
+        path = Path(path or self.model_path or default_classifier_path())
         card = path.with_suffix(".md")
         text = (
             card.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QImage, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from fundus_viewer.core.analysed_region import OUTLINE_ALPHA, edge_fade, fade_edges
+from fundus_viewer.core.drawing_colours import OUTLINE_COLOURS
 from fundus_viewer.gui.box_layer import BoxLayer, DrawingViewBox
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
         # the classifier's disc and cup, where it segments them: white disc, cyan cup, above the heat
         self.outlines = {
             name: pg.PlotCurveItem(pen=pg.mkPen(colour, width=2))
-            for name, colour in (("disc", "#ffffff"), ("cup", "#00e5ff"))
+            for name, colour in OUTLINE_COLOURS.items()  # the exported figure's too
         }
         for curve in self.outlines.values():
             curve.setZValue(5)
@@ -82,6 +83,8 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.analysed.setVisible(False)
         self.plot.addItem(self.analysed)
         self.pyramid = None  # core.pyramid.ImagePyramid of the photo on screen
+        self.display_settings = None  # core DisplaySettings (brightness, red-free…); None: the photo as it is
+        self._adjusted = None  # core AdjustedPyramid of self.pyramid under those settings
         self.heat_map = None  # core GridMap on screen, or None
         self._lut = None
         self._colormap = None
@@ -105,6 +108,14 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.analysed.setVisible(False)
         self.show_outlines(None)
         self.fit()
+
+    def set_display(self, settings) -> None:
+        """Brightness, contrast, gamma, red-free (a core ``DisplaySettings``): only the pixels on screen change."""
+        self.display_settings = None if settings.identity else settings
+        if self._adjusted is not None and self.display_settings is not None:
+            self._adjusted.settings = self.display_settings  # keeps the CLAHE of each level made so far
+        self._photo_tile = None
+        self._draw_photo()
 
     def set_title(self, title: str | None) -> None:
         if title != getattr(self, "_title", ""):  # a new title re-lays the plot out: only when it changes
@@ -173,15 +184,20 @@ class PhotoView(pg.GraphicsLayoutWidget):
             return
         region, pixel = self.visible()
         level = self.pyramid.level_for(pixel)
+        source = self.pyramid
+        if self.display_settings is not None:
+            if self._adjusted is None or self._adjusted.pyramid is not self.pyramid:
+                from fundus_viewer.core.display_adjust import AdjustedPyramid
+
+                self._adjusted = AdjustedPyramid(self.pyramid, self.display_settings)
+            source = self._adjusted
         if (
             self._photo_tile is not None
             and self._photo_tile[0] == level
             and _covers(self._photo_tile[1], region, (0, 0, self.pyramid.width, self.pyramid.height))
         ):
             return  # what is on screen still covers the view at the right detail
-        tile, covered = self.pyramid.crop(
-            level, self._with_margin(region, (0, 0, self.pyramid.width, self.pyramid.height))
-        )
+        tile, covered = source.crop(level, self._with_margin(region, (0, 0, self.pyramid.width, self.pyramid.height)))
         self.photo.setImage(tile, autoLevels=False)  # uint8 RGB, no levels: Qt takes the bytes as they are
         self.photo.setRect(QRectF(covered[0], covered[1], covered[2] - covered[0], covered[3] - covered[1]))
         self._photo_tile = (level, covered)

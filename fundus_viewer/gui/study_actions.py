@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
+
+from fundus_viewer.gui import dialogs
 
 
 class StudyMenuMixin:
@@ -39,7 +41,7 @@ class StudyMenuMixin:
             self.statusBar().showMessage(f"Created {dialog.created}", 8000)
 
     def _choose_study(self, caption: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self, caption, "", "Fundus Viewer study (*.fvstudy);;All files (*)")
+        path = dialogs.open_file(self, "study", caption, "Fundus Viewer study (*.fvstudy);;All files (*)")
         return path or None
 
     def rate_study(self, path: str | None = None, rater: str | None = None):

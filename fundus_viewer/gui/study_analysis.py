@@ -9,11 +9,11 @@ import pyqtgraph.exporters
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -32,6 +32,7 @@ from fundus_viewer.core.study.report import (
 )
 from fundus_viewer.core.study.stats import StudyAnalysis
 from fundus_viewer.core.study.store import StudyFile, reading
+from fundus_viewer.gui import dialogs
 
 COLOURS = ["#4aa3ff", "#ff9f43", "#7bd389", "#e05d5d", "#b48ef0"]
 
@@ -184,13 +185,19 @@ class AnalysisWindow(QWidget):
 
     def _draw_histograms(self) -> None:
         self.plots.clear()
-        self.plot_items = {}
+        self.plot_items, self.plot_groups = {}, {}
         for row, question in enumerate(self.analysis.questions):
-            plot = self.plots.addPlot(row=row, col=0, title=f"{question}: answers per score")
-            plot.addLegend(offset=(60, 5))
+            summaries = [s for s in self.analysis.summaries if s.question == question]
+            # the plot and, beside it, its legend (inside, it covered the tallest bars): one group, which
+            # export_png writes whole
+            group = self.plots.addLayout(row=row, col=0)
+            plot = group.addPlot(row=0, col=0, title=f"{question}: answers per score")
+            legend = pg.LegendItem(labelTextColor="#444")
+            group.addItem(legend, row=0, col=1)
+            legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # its entries' size, on top
+            group.layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop)
             plot.setLabel("bottom", "score")
             plot.setLabel("left", "answers")
-            summaries = [s for s in self.analysis.summaries if s.question == question]
             width = 0.8 / max(1, len(summaries))
             for i, s in enumerate(summaries):
                 x = [score + (i - (len(summaries) - 1) / 2) * width for score in range(1, len(s.histogram) + 1)]
@@ -202,22 +209,24 @@ class AnalysisWindow(QWidget):
                     name=f"{s.arm} (mean {format_number(s.mean)})",
                 )
                 plot.addItem(bars)
+                legend.addItem(bars, bars.opts["name"])
             tallest = max((max(s.histogram) for s in summaries), default=1)
-            plot.setYRange(0, tallest * 1.5, padding=0)  # room for the legend above the bars
+            plot.setYRange(0, tallest * 1.05, padding=0)
             plot.getAxis("bottom").setTicks(
                 [[(v, str(v)) for v in range(1, len(summaries[0].histogram) + 1)]] if summaries else None
             )
             self.plot_items[question] = plot
+            self.plot_groups[question] = group
 
     # -- exports ----------------------------------------------------------------------------------
     def export_png(self, folder: str | None = None) -> list[Path]:
-        folder = folder or QFileDialog.getExistingDirectory(self, "Folder for the histogram PNGs")
+        folder = folder or dialogs.open_folder(self, "export", "Folder for the histogram PNGs", near=self.study_path)
         if not folder:
             return []
         written = []
-        for question, plot in self.plot_items.items():
+        for question, group in self.plot_groups.items():
             path = Path(folder) / f"histogram-{question}.png"
-            exporter = pg.exporters.ImageExporter(plot)
+            exporter = pg.exporters.ImageExporter(group)
             exporter.parameters()["width"] = 900
             exporter.export(str(path))
             written.append(path)
@@ -235,7 +244,9 @@ class AnalysisWindow(QWidget):
         return study
 
     def export_csv(self, path: str | None = None) -> None:
-        path = path or QFileDialog.getSaveFileName(self, "Export answers", "answers.csv", "CSV (*.csv)")[0]
+        path = path or dialogs.save_file(
+            self, "export", "Export answers", "answers.csv", "CSV (*.csv)", near=self.study_path
+        )
         if not path:
             return
         try:
@@ -247,7 +258,7 @@ class AnalysisWindow(QWidget):
     def export_mrmc(self, folder: str | None = None) -> list[Path]:
         from fundus_viewer.core.study.mrmc import write_mrmc
 
-        folder = folder or QFileDialog.getExistingDirectory(self, "Folder for the MRMC tables")
+        folder = folder or dialogs.open_folder(self, "export", "Folder for the MRMC tables", near=self.study_path)
         if not folder:
             return []
         try:
@@ -260,7 +271,9 @@ class AnalysisWindow(QWidget):
         return written
 
     def export_json(self, path: str | None = None) -> None:
-        path = path or QFileDialog.getSaveFileName(self, "Export analysis", "analysis.json", "JSON (*.json)")[0]
+        path = path or dialogs.save_file(
+            self, "export", "Export analysis", "analysis.json", "JSON (*.json)", near=self.study_path
+        )
         if path and self.analysis is not None:  # none shown after a refresh that failed
             write_json(self.analysis, Path(path))
 
@@ -288,6 +301,6 @@ class AnalysisWindow(QWidget):
             for table in (self.table, self.tests, self.calls):
                 table.setRowCount(0)
             self.plots.clear()
-            self.plot_items = {}
+            self.plot_items, self.plot_groups = {}, {}
             self.text.clear()
             QMessageBox.critical(self, "Cannot analyse the study", str(exc))

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QInputDialog,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from fundus_viewer.core.errors import FundusViewerError
 from fundus_viewer.core.study.create import create_study, parse_arms
+from fundus_viewer.gui import dialogs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -118,12 +118,12 @@ class CreateStudyDialog(QDialog):
         self.confidence.setEnabled(not real_or_synthetic)  # a real-or-synthetic study always asks how sure
 
     def choose_calibration(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Calibration images (with reference.csv)")
+        folder = dialogs.open_folder(self, "study-images", "Calibration images (with reference.csv)")
         if folder:
             self.calibration.setText(folder)
 
     def add_arm(self, folder: str | None = None, name: str | None = None) -> None:
-        folder = folder or QFileDialog.getExistingDirectory(self, "Folder of one arm's images")
+        folder = folder or dialogs.open_folder(self, "study-images", "Folder of one arm's images")
         if not folder:
             return
         row = self.arms.rowCount()
@@ -134,9 +134,7 @@ class CreateStudyDialog(QDialog):
         self.arms.setItem(row, 1, path_item)
 
     def choose_out(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "New study file", "study.fvstudy", "Fundus Viewer study (*.fvstudy)"
-        )
+        path = dialogs.save_file(self, "study", "New study file", "study.fvstudy", "Fundus Viewer study (*.fvstudy)")
         if path:
             self.out.setText(path)
 

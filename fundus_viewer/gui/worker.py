@@ -262,9 +262,10 @@ class AnalysisWorker(QObject):
             return
         self._reply(job_id, EVALUATION, result)
 
-    @Slot(int, object, int)
-    def synthesize(self, job_id: int, photo: PreparedPhoto, seed: int) -> None:
-        """Vessels of the photo, Patho-GAN's and the baseline's photos from them, and every map."""
+    @Slot(int, object, int, object)
+    def synthesize(self, job_id: int, photo: PreparedPhoto, seed: int, analysis: object = None) -> None:
+        """Vessels of the photo, Patho-GAN's and the baseline's photos from them, and every map. ``analysis``:
+        the window's analysis of ``photo``, the real photo's P(glaucoma) and maps (None: made here, alike)."""
         if self._visualizer is None:
             self._error(job_id, SYNTHESIS, "No classifier is loaded, so no maps can be drawn.")
             return
@@ -289,7 +290,7 @@ class AnalysisWorker(QObject):
             self._reply(
                 job_id,
                 SYNTHESIS,
-                compare_photo(self._visualizer.model, segmenter, photo.rgb, generators, seed, photo.name, cup_disc),
+                compare_photo(self._visualizer, segmenter, photo, generators, seed, None, cup_disc, analysis),
             )
         except Exception as exc:
             log.exception("synthesis failed")

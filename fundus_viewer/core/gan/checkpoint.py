@@ -60,4 +60,5 @@ def load_generator(path=None, device="cpu", which: str = "patho-gan") -> Generat
     spec_dict, tensors = read_checkpoint(path, KIND)
     spec = check_gan_spec(spec_dict, f"{path}: spec")
     generator = build_checked(lambda: Generator(spec), tensors, path, "Patho-GAN generator")
+    generator.checkpoint_path = str(path)  # what a synthetic photo's sidecar names (and digests) as its source
     return generator.eval().requires_grad_(False).to(device)

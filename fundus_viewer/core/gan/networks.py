@@ -42,6 +42,7 @@ class Generator(nn.Module):
     def __init__(self, spec: GanSpec):
         super().__init__()
         self.spec = spec
+        self.checkpoint_path: str | None = None  # the file it was loaded from (load_generator)
         self.network = UNet(condition_channels(spec) + spec.noise_channels, 3, spec.gen_base, spec.gen_depth)
 
     def noise(self, condition: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

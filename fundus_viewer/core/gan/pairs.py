@@ -30,6 +30,7 @@ class GanPair:
     fov: np.ndarray | None = None  # S x S float32 0/1: the photo's field of view
     disc: np.ndarray | None = None  # S x S float32 0/1 masks from the cup/disc segmenter; None: not
     cup: np.ndarray | None = None  # segmented (no model given, or no disc found)
+    square: tuple[int, int, int] | None = None  # (left, top, side) of the photo the S x S grid was cut from
 
     def condition(self, spec) -> np.ndarray:
         """The C x S x S condition a generator of ``spec`` takes for this pair (zero masks where the
@@ -44,8 +45,11 @@ class GanPair:
         )
 
 
-def make_pair(name, dataset, label, rgb, vessels, size: int, disc_diameters: float, cup_disc_model=None) -> GanPair:
-    fov = analyse_field_of_view(rgb)
+def make_pair(
+    name, dataset, label, rgb, vessels, size: int, disc_diameters: float, cup_disc_model=None, fov=None
+) -> GanPair:
+    """``fov``: the photo's ``FieldOfView`` where it is known already (a ``PreparedPhoto``'s)."""
+    fov = fov if fov is not None else analyse_field_of_view(rgb)
     square = fov.square()
     photo = resize_square(rgb, square, size)
     vessel_map = resize_square(vessels.astype(np.float32), square, size).clip(0, 1)
@@ -54,5 +58,5 @@ def make_pair(name, dataset, label, rgb, vessels, size: int, disc_diameters: flo
     masks = segmented_disc_cup(cup_disc_model, photo) if cup_disc_model is not None else None
     disc, cup = masks if masks is not None else (None, None)
     return GanPair(
-        name, dataset, label, photo, vessel_map, (left + side / 2, top + side / 2), side, fov_mask, disc, cup
+        name, dataset, label, photo, vessel_map, (left + side / 2, top + side / 2), side, fov_mask, disc, cup, square
     )

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -49,6 +50,9 @@ class GeneratorReport:
 
 ROUND = 0.9  # circularity from which a field of view counts as round (see (d) above)
 
+# ``progress(done, total)``: called as the photos are measured (minutes on a CPU)
+Progress = Callable[[int, int], object] | None
+
 
 def fov_circularity(rgb: np.ndarray) -> float:
     """4 pi A / P^2 of the photo's field of view (its largest bright region); a photo that fills its
@@ -67,17 +71,23 @@ def fov_circularity(rgb: np.ndarray) -> float:
     return float(4 * np.pi * cv2.contourArea(outline) / perimeter**2) if perimeter > 0 else 0.0
 
 
-def rater_figures(cup_disc_model, images: list[np.ndarray], reference_vcdr: list[float]) -> dict:
+def rater_figures(
+    cup_disc_model, images: list[np.ndarray], reference_vcdr: list[float], progress: Progress = None
+) -> dict:
     """(d) for photos ``images`` against their references' vCDR (NaN where the reference has none)."""
     from fundus_viewer.core.cup_disc import measure_cup_disc
 
     found, errors, round_ = [], [], []
-    for image, reference in zip(images, reference_vcdr, strict=True):
+    for done, (image, reference) in enumerate(zip(images, reference_vcdr, strict=True)):
+        if progress is not None:
+            progress(done, len(images))
         measured = measure_cup_disc(cup_disc_model, image)
         found.append(measured.disc is not None)
         if measured.disc is not None and np.isfinite(reference):
             errors.append(abs(measured.vcdr - reference))
         round_.append(fov_circularity(image) >= ROUND)
+    if progress is not None:
+        progress(len(images), len(images))
     return {
         "disc_found": float(np.mean(found)),
         "fov_round": float(np.mean(round_)),
@@ -86,10 +96,17 @@ def rater_figures(cup_disc_model, images: list[np.ndarray], reference_vcdr: list
     }
 
 
-def reference_vcdr(cup_disc_model, pairs: list[GanPair]) -> list[float]:
+def reference_vcdr(cup_disc_model, pairs: list[GanPair], progress: Progress = None) -> list[float]:
     from fundus_viewer.core.cup_disc import measure_cup_disc
 
-    return [measure_cup_disc(cup_disc_model, p.photo).vcdr for p in pairs]
+    vcdr = []
+    for done, pair in enumerate(pairs):
+        if progress is not None:
+            progress(done, len(pairs))
+        vcdr.append(measure_cup_disc(cup_disc_model, pair.photo).vcdr)
+    if progress is not None:
+        progress(len(pairs), len(pairs))
+    return vcdr
 
 
 def features_and_probability(classifier, images: np.ndarray, transforms) -> tuple[np.ndarray, np.ndarray]:
@@ -169,9 +186,15 @@ def evaluate_generator(
     seed: int = 0,
     cup_disc_model=None,
     references: list[float] | None = None,
+    progress: Progress = None,
 ) -> GeneratorReport:
-    """``references``: the test pairs' own vCDR (``reference_vcdr``), with ``cup_disc_model`` for (d)."""
+    """``references``: the test pairs' own vCDR (``reference_vcdr``), with ``cup_disc_model`` for (d);
+    ``progress`` counts the test pairs' heat maps, then (with the cup/disc segmenter) the synthetic photos,
+    each count once, from 0 to the total."""
     size = generator.spec.size
+    total = len(test_pairs) * (1 + (samples if cup_disc_model is not None else 0))
+    if progress is not None:
+        progress(0, total)
 
     def transform(p: GanPair) -> InputTransform:
         return crop_transform(classifier, p.disc_center, p.disc_side, size)
@@ -181,9 +204,11 @@ def evaluate_generator(
     synthetic = synthesize(generator, conditions, samples, seed)  # N x K x S x S x 3
     device = next(classifier.parameters()).device
     distances: list[float] = []
-    for pair, images in zip(test_pairs, synthetic, strict=True):
+    for done, (pair, images) in enumerate(zip(test_pairs, synthetic, strict=True), 1):
         real = as_batch(np.repeat(pair.photo[None], samples, 0), device)
         distances.extend(heat_distance(classifier, real, as_batch(images, device), [transform(pair)] * samples, "both"))
+        if progress is not None:
+            progress(done, total)
     flat = synthetic.reshape(-1, size, size, 3)
     syn_transforms = [transform(p) for p in test_pairs for _ in range(samples)]
     syn_features, syn_p = features_and_probability(classifier, flat, syn_transforms)
@@ -195,7 +220,12 @@ def evaluate_generator(
     rater = {}
     if cup_disc_model is not None:
         refs = references if references is not None else reference_vcdr(cup_disc_model, test_pairs)
-        rater = rater_figures(cup_disc_model, list(flat), [r for r in refs for _ in range(samples)])
+        rater = rater_figures(
+            cup_disc_model,
+            list(flat),
+            [r for r in refs for _ in range(samples)],
+            None if progress is None else (lambda done, _n: done and progress(len(test_pairs) + done, total)),
+        )  # (its 0 is the heat maps' last count, said already)
     return GeneratorReport(
         name=name,
         lam=generator.spec.lam,
@@ -210,9 +240,9 @@ def evaluate_generator(
     )
 
 
-def real_reference(classifier, pairs: list[GanPair], size: int, cup_disc_model=None) -> dict:
+def real_reference(classifier, pairs: list[GanPair], size: int, cup_disc_model=None, progress: Progress = None) -> dict:
     """The real photos' own figures: P(glaucoma), FID/KID of one half against the other (a floor) and,
-    with the cup/disc segmenter, their disc-found and round-field shares."""
+    with the cup/disc segmenter, their disc-found and round-field shares (``progress`` counts those photos)."""
     transforms = [crop_transform(classifier, p.disc_center, p.disc_side, size) for p in pairs]
     features, probability = features_and_probability(classifier, np.stack([p.photo for p in pairs]), transforms)
     half = len(pairs) // 2
@@ -226,6 +256,6 @@ def real_reference(classifier, pairs: list[GanPair], size: int, cup_disc_model=N
         "n": len(pairs),
     }
     if cup_disc_model is not None:
-        rater = rater_figures(cup_disc_model, [p.photo for p in pairs], [float("nan")] * len(pairs))
+        rater = rater_figures(cup_disc_model, [p.photo for p in pairs], [float("nan")] * len(pairs), progress)
         figures.update(disc_found=rater["disc_found"], fov_round=rater["fov_round"])
     return figures

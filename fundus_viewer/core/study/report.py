@@ -95,6 +95,8 @@ def format_text(analysis: StudyAnalysis) -> str:
                 f"weighted kappa {format_number(r.kappa)}, "
                 f"mean |difference| {format_number(r.mean_absolute_difference)}"
             )
+            if r.caveat:
+                lines.append(f"    ⚠ {r.caveat}")
     lines += format_reading(analysis)
     if analysis.discrimination is not None:  # the study's question comes first
         lines[1:1] = format_discrimination(analysis.discrimination)
@@ -186,7 +188,7 @@ def write_histograms(analysis: StudyAnalysis, folder: Path) -> list[Path]:
             continue
         scores = np.arange(1, len(summaries[0].histogram) + 1)
         width = 0.8 / len(summaries)
-        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
+        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120, layout="constrained")
         for i, s in enumerate(summaries):
             ax.bar(
                 scores + (i - (len(summaries) - 1) / 2) * width,
@@ -198,8 +200,8 @@ def write_histograms(analysis: StudyAnalysis, folder: Path) -> list[Path]:
         ax.set_xlabel("score")
         ax.set_ylabel("answers")
         ax.set_title(f"{question}: scores per arm")
-        ax.legend(frameon=False)
-        fig.tight_layout()
+        # above the title, outside the axes: inside them the legend covered the tallest bars
+        fig.legend(loc="outside upper center", ncols=len(summaries), frameon=False)
         path = Path(folder) / f"histogram-{question}.png"
         atomic_write(path, functools.partial(fig.savefig, format="png"))
         plt.close(fig)

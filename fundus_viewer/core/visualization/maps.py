@@ -146,7 +146,7 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "photo": _photo_record(photo),
         "model": {**result.model, "sha256": checkpoint_sha256(result.model.get("checkpoint"))},
-        "probability_glaucoma": _probability(result),
+        "probability_glaucoma": recorded_probability(result),
         "thresholds": asdict(result.thresholds),
         "feature_maps": result.counts,
         "maps": {
@@ -164,6 +164,11 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
     return path
 
 
+def photo_label(photo) -> str:
+    """What a written record calls the photo: its file name; a DICOM photo its SOP Instance UID."""
+    return _photo_record(photo)["name"]
+
+
 def _photo_record(photo) -> dict:
     """Name, path and size; a DICOM photo by its SOP Instance UID alone (its path may name the patient)."""
     dicom = getattr(getattr(photo, "image", None), "dicom", None)
@@ -179,7 +184,8 @@ def _photo_record(photo) -> dict:
     return {"name": photo.name, "path": photo.path, "width": photo.width, "height": photo.height}
 
 
-def _probability(result: PhotoMaps) -> float | None:
+def recorded_probability(result: PhotoMaps) -> float | None:
+    """P(glaucoma) as the sidecar and the figure record it (six decimals); not for deciding the call."""
     value = result.analysis.probability if result.analysis is not None else result.probability
     return None if value is None else round(float(value), 6)
 

@@ -163,18 +163,25 @@ class PathologyVisualizer:
         self.layers = tuple(layers) if layers else model.default_layers
         resolve_layers(self.model, self.layers)  # fail now, with the list of valid names
 
-    def prepare(self, image) -> tuple[PreparedPhoto, InputTransform, torch.Tensor]:
+    def prepare(
+        self, image, transform: InputTransform | None = None
+    ) -> tuple[PreparedPhoto, InputTransform, torch.Tensor]:
         """Photo (a ``PreparedPhoto``, path, ``FundusImage`` or array) -> (the prepared photo, transform to
         the model input, 1 x 3 x S x S tensor in [0, 1]). A prepared photo keeps its input: asked again
-        (a baseline after the maps), nothing is located, cropped or resized twice."""
+        (a baseline after the maps), nothing is located, cropped or resized twice. ``transform``: cut the
+        input there instead of where the photo's own disc or field of view says (a synthetic photo is
+        cut where its real photo was)."""
         photo = prepare_photo(image)
-        transform, pixels = photo.for_spec(self.model.spec)
+        if transform is None:
+            transform, pixels = photo.for_spec(self.model.spec)
+        else:
+            pixels = transform.to_input(photo.rgb)
         tensor = torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)[None]
         return photo, transform, tensor.to(self.device)
 
-    def analyze(self, image) -> PathologyAnalysis:
+    def analyze(self, image, transform: InputTransform | None = None) -> PathologyAnalysis:
         started = time.perf_counter()
-        photo, transform, x = self.prepare(image)
+        photo, transform, x = self.prepare(image, transform)
         with pooled_features(self.model) as pooled:  # the same pass gives the OOD score's features
             result = capture(self.model, x, self.layers, self.model.glaucoma_index)
         ood = self.model.ood_scores(pooled.get("features"))

@@ -1,5 +1,5 @@
 """A rater's kappa with themselves from a handful of repeated cases carries a caveat, in the Analysis
-view and in `fundus-viewer study analyze` (#20 item 12); the histogram legend sits above the bars."""
+view and in `fundus-viewer study analyze` (#20 item 12); the histograms' legends cover none of the bars."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_a_kappa_from_few_repeats_says_it_is_unreliable(qtbot, tmp_path, capsys,
     assert f"ann / rl: {repeats} repeats" in printed and (CAVEAT in printed) is caveat
 
 
-def test_the_histogram_legend_sits_above_the_bars(qtbot, tmp_path):
+def test_each_histograms_legend_lists_both_arms_and_covers_no_bars(qtbot, tmp_path):
     window = AnalysisWindow(study_with_repeats(tmp_path / "s.fvstudy", 2))
     qtbot.addWidget(window)
     window.resize(1300, 820)

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from main_windows import make_window
 from PIL import Image
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from fundus_viewer.core.study.store import RatingSession, StudyFile
+from fundus_viewer.gui.rating_window import RatingWindow
+from tests.test_rating import study_path  # noqa: F401 - a small study's fixture
 
 pytestmark = pytest.mark.usefixtures("isolated_settings", "no_dangling_threads")
 
@@ -84,13 +90,13 @@ def test_red_free_shows_the_green_channel_and_stays_for_the_next_photo_of_the_se
 
 def test_the_shortcuts_sheet_lists_the_menus_keys_and_a_new_action(qtbot, window):
     sheet = window.show_shortcuts()
-    qtbot.addWidget(sheet)
     text = sheet.text.toPlainText()
     for key, action in (("Ctrl+O", "Open photo…"), ("PgDown", "Next photo"), ("Ctrl+R", "Red-free")):
         assert key in text and action in text
     assert ("File", "Open photo…", ["Ctrl+O"]) in sheet.rows
     assert any(keys == ["F1", "Ctrl+/"] and menu == "Help" for menu, _a, keys in sheet.rows)
     assert "Wheel" in text and "Rating screen" in text  # the fixed sections
+    assert all(keys in text and what in text for keys, what, _qt in RatingWindow.KEYS)
     assert "Ctrl+Alt+J" not in text
     sheet.close()
 
@@ -99,7 +105,6 @@ def test_the_shortcuts_sheet_lists_the_menus_keys_and_a_new_action(qtbot, window
     view_menu.addAction(QAction("Something &new", window, shortcut=QKeySequence("Ctrl+Alt+J")))
     view_menu.addAction(QAction("Also next", window, shortcut=QKeySequence("PgDown")))
     sheet = window.show_shortcuts()
-    qtbot.addWidget(sheet)
     assert ("View", "Something new", ["Ctrl+Alt+J"]) in sheet.rows
     assert "Ctrl+Alt+J" in sheet.text.toPlainText()
     assert sheet.text.toPlainText().count("PgDown ⚠") == 2  # a clash is marked
@@ -123,3 +128,22 @@ def test_red_free_chosen_before_the_display_controls_exist_is_what_they_show(qtb
     shown = _shown(win.view)
     assert np.array_equal(shown[..., 0], shown[..., 1]) and np.array_equal(shown[..., 1], shown[..., 2])
     win.close()
+
+
+def test_every_key_the_sheet_lists_for_the_rating_screen_is_one_it_handles(qtbot, study_path, monkeypatch):  # noqa: F811
+    """The sheet's rating keys come from RatingWindow.KEYS: each key there must reach an action of _key,
+    not fall through to QWidget (where a key nobody handles ends)."""
+    unhandled = []
+    monkeypatch.setattr(QWidget, "keyPressEvent", lambda _self, event: unhandled.append(event.key()))
+    with StudyFile(study_path) as study:
+        rating = RatingWindow(RatingSession(study, "dr-ann"))
+        qtbot.addWidget(rating)
+        rating.show()
+        qtbot.waitExposed(rating)
+        texts = {Qt.Key.Key_Plus: "+", Qt.Key.Key_Minus: "-"}
+        listed = [key for _keys, _what, qt_keys in RatingWindow.KEYS for key in qt_keys]
+        for key in [*listed, Qt.Key.Key_F5]:  # F5: no rating key, to show that an unhandled one is seen
+            text = texts.get(key, chr(key) if Qt.Key.Key_0 <= key <= Qt.Key.Key_9 else "")
+            rating._key(QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.NoModifier, text))
+        assert unhandled == [Qt.Key.Key_F5]
+        assert not rating.isVisible()  # Esc left

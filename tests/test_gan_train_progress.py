@@ -116,9 +116,9 @@ def test_panel_says_finished_or_failed_with_the_last_lines(qtbot, scripted_panel
 
 
 def test_trainer_reports_its_phases_before_and_during_the_steps(tmp_path, tiny_checkpoint, capsys, monkeypatch):
-    from trainer import progress
+    from fundus_viewer.core import progress
+    from fundus_viewer.core.progress import parse
     from trainer.gan import main as gan_main
-    from trainer.progress import parse
 
     monkeypatch.setattr(progress, "EVERY", 0.0)  # every step (a fast run's are thinned out: the next test)
 
@@ -145,7 +145,7 @@ def test_trainer_reports_its_phases_before_and_during_the_steps(tmp_path, tiny_c
 
 
 def test_steps_are_thinned_out_but_the_first_last_and_checkpoints_always_said():
-    from trainer.progress import Progress, parse
+    from fundus_viewer.core.progress import Progress, parse
 
     stream = io.StringIO()
     progress = Progress("json", stream=stream)
@@ -186,10 +186,10 @@ class Terminal(io.StringIO):
 
 
 def test_report_progress_bars_show_on_a_terminal_only():
-    from fundus_viewer.cli.common import progress_bar
+    from fundus_viewer.core.progress import Bar
 
     for stream, enabled, shown in ((Terminal(), True, True), (Terminal(), False, False), (io.StringIO(), True, False)):
-        update = progress_bar("vessel maps", enabled, file=stream)
+        update = Bar("vessel maps", enabled, file=stream)
         for done in range(6):
             update(done, 5)
         assert ("vessel maps: 100%" in stream.getvalue() and "5/5" in stream.getvalue()) == shown
@@ -197,6 +197,7 @@ def test_report_progress_bars_show_on_a_terminal_only():
 
 
 def test_report_measures_count_their_photos(tiny_alexnet, make_fundus, monkeypatch):
+    from fundus_viewer.core import cup_disc
     from fundus_viewer.core.gan import report
     from fundus_viewer.core.gan.networks import GanSpec, Generator
     from fundus_viewer.core.gan.pairs import make_pair
@@ -211,4 +212,49 @@ def test_report_measures_count_their_photos(tiny_alexnet, make_fundus, monkeypat
     generator = Generator(GanSpec(size=32, gen_base=4, gen_depth=2, disc_base=4, disc_layers=2)).eval()
     calls = []
     evaluate_generator("g", generator, tiny_alexnet, pairs, pairs, 2, progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3), (3, 3)]
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]  # each heat map once
+    # with the cup/disc segmenter the 3 x 2 synthetic photos are counted on, each count still said once
+    monkeypatch.setattr(cup_disc, "measure_cup_disc", lambda _m, _i: cup_disc.CupDiscMeasurement(float("nan"), {}))
+    calls.clear()
+    evaluate_generator(
+        "g",
+        generator,
+        tiny_alexnet,
+        pairs,
+        pairs,
+        2,
+        cup_disc_model=object(),
+        references=[0.5] * 3,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert calls == [(k, 9) for k in range(10)]
+
+
+def test_the_panels_browse_dialogs_open_where_gan_data_was_last_chosen(qtbot, tmp_path, isolated_settings, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    from fundus_viewer.gui.gan_train_panel import GanTrainPanel
+
+    starts = []
+    monkeypatch.setattr(
+        QFileDialog,
+        "getOpenFileName",
+        staticmethod(lambda _p, _c, start="", *_a, **_k: starts.append(start) or ("", "")),
+    )
+    monkeypatch.setattr(
+        QFileDialog,
+        "getExistingDirectory",
+        staticmethod(lambda _p, _c, start="", *_a, **_k: starts.append(start) or ""),
+    )
+    (tmp_path / "gan-data").mkdir()
+    QSettings().setValue("dialogs/gan", str(tmp_path / "gan-data"))
+    panel = GanTrainPanel()
+    qtbot.addWidget(panel)
+    data_button, run_button = [b for b in panel.findChildren(QPushButton) if b.text() == "…"]
+    data_button.click()
+    run_button.click()
+    panel.out.setText(str(tmp_path / "runs" / "new-run"))  # a run folder still to be made: where it will be
+    (tmp_path / "runs").mkdir()
+    run_button.click()
+    assert starts == [str(tmp_path / "gan-data")] * 2 + [str(tmp_path / "runs")]

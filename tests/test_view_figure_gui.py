@@ -4,6 +4,8 @@ screen grab of the view."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from main_windows import make_window
@@ -67,3 +69,16 @@ def test_side_by_side_exports_both_maps(qtbot, window, monkeypatch, tmp_path):
     pixels, text = export_through_the_menu(window, monkeypatch, tmp_path / "both.png")
     assert pixels.shape[1] == 2 * 600 + 6
     assert "Maps: left Rim loss (RL, high CMI), right RNFL defect (RNFLD, low CMI)" in text["Description"]
+
+
+def test_the_figure_says_the_windows_call_for_a_p_just_below_the_threshold(qtbot, window, monkeypatch, tmp_path):
+    """P = threshold - 4e-7 reads as the threshold when rounded, yet the model calls it normal; the
+    figure gives the window's call, not one remade from the rounded P."""
+    model = window.model_loaded.model
+    threshold = model.calibration.threshold
+    window.analysis = dataclasses.replace(window.analysis, probability=threshold - 4e-7)
+    assert not model.calls_glaucoma(window.analysis.probability)
+    window._show_result()
+    assert "→ normal" in window.statusBar().currentMessage()
+    _, text = export_through_the_menu(window, monkeypatch, tmp_path / "below.png")
+    assert f"P(glaucoma) {threshold:.3f} → normal (call at P ≥ {threshold:.2f})" in text["Description"]

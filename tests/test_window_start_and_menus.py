@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from main_windows import make_window
 from PIL import Image
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QTextBrowser
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMenu, QTextBrowser
 
 from fundus_viewer.core.resources import models_dir
 
@@ -101,6 +102,26 @@ def test_the_empty_window_says_how_to_open_a_photo(qtbot, window, folder):
     assert hints(window) == []
 
 
+def test_the_hint_names_the_keys_the_open_actions_have(qtbot, tiny_checkpoint):
+    """Open photo is the platform's Open key (⌘O on macOS, not Ctrl+O): the hint says what the menu has."""
+    from PySide6.QtGui import QKeySequence
+
+    from fundus_viewer.gui.main_window import MainWindow
+
+    win = MainWindow(str(tiny_checkpoint), "cpu")
+    qtbot.addWidget(win)
+    opener = next(a for a in win.findChildren(QAction) if a.text() == "&Open photo…")
+    opener.setShortcut(QKeySequence("Ctrl+Alt+P"))  # as another platform's Open key would be
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: "alexnet" in win.device_label.text(), timeout=30000)
+    [hint] = hints(win)
+    assert "Open a photo (Ctrl+Alt+P)" in hint and "Ctrl+O" not in hint
+    assert "folder of photos (Ctrl+Shift+O)" in hint
+    win.close()
+
+
 def test_open_recent_lists_the_folder_once_and_returns_to_its_last_photo(qtbot, window, folder, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
@@ -145,3 +166,29 @@ def test_help_offers_every_bundled_models_card(qtbot, window):
         heading = (models_dir() / f"{stem}.md").read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
         assert heading.replace("`", "") in card.findChild(QTextBrowser).toPlainText()
         card.close()
+
+
+def test_photos_menus_and_dialogs_leave_no_qt_objects_behind(qtbot, window, folder):
+    """Each photo refills Open recent and each look at Help ▸ Model cards refills that menu; the sheet, a
+    card and Preferences are made at each opening. None of them may pile up under the window."""
+
+    def settled() -> tuple[int, int]:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        return len(window.findChildren(QAction)), len(window.findChildren(QDialog))
+
+    (preferences,) = [a for a in window.findChildren(QAction) if a.text() == "&Preferences…"]
+    open_and_wait(qtbot, window, folder / "a-eye.png")
+    window.model_cards_menu.aboutToShow.emit()
+    before = settled()
+    for step in (1, 1, -1, -1, 1):  # Page Down / Page Up
+        with qtbot.waitSignal(window.analysis_shown, timeout=30000):
+            window.step_photo(step)
+        window.model_cards_menu.aboutToShow.emit()
+        window.show_shortcuts().close()  # F1, then its Close
+        window.show_model_card()  # Help ▸ Model cards, then closed
+        for card in [d for d in window.findChildren(QDialog) if d.windowTitle().startswith("Model card")]:
+            card.close()
+        QTimer.singleShot(0, lambda: QApplication.activeModalWidget().reject())  # File ▸ Preferences…, Cancel
+        preferences.trigger()
+    assert window.photo.name == "b-eye.png"
+    assert settled() == before

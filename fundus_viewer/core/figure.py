@@ -7,8 +7,9 @@ it (red-free, brightness: ``core.display_adjust``) where asked; several maps (RL
 side) stand next to each other. Beneath comes a caption strip (file name, P(glaucoma) and the call, vCDR, the
 map, its thresholds, the model and its checksum, the app's version, the date) beside a colour bar; the
 call is the one the caller decided (``batch.tasks.call_row``, as the window and ``classify`` say it),
-never recomputed from the rounded P shown; its font scales with the figure's width, so it reads the same at any page width. The caption is also
-written into the PNG's text chunks: the file says how it was made even where the strip is cropped off.
+never recomputed from the rounded P shown; its font scales with the figure's width, so it reads the
+same at any page width. The caption is also written into the PNG's text chunks: the file says how
+it was made even where the strip is cropped off.
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def caption_lines(
     if display is not None and not display.identity:
         drawn.append(_display_words(display))
     if outlines:
-        said = [f"{OUTLINE_NAMES[n]} ({COLOUR_NAMES[OUTLINE_COLOURS[n]]})" for n in OUTLINE_COLOURS if n in outlines]
-        drawn.append(" and ".join(said) + (" outlines" if len(said) > 1 else " outline"))
+        each = [f"{OUTLINE_NAMES[n]} ({COLOUR_NAMES[OUTLINE_COLOURS[n]]})" for n in OUTLINE_COLOURS if n in outlines]
+        drawn.append(" and ".join(each) + (" outlines" if len(each) > 1 else " outline"))
     if boxes:
         counts = {label: sum(1 for b in boxes if b[0] == label) for label in BOX_COLOURS}
         drawn.append("boxes: " + ", ".join(f"{n} {label}" for label, n in counts.items() if n))

@@ -16,7 +16,6 @@ from PySide6.QtGui import QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from fundus_viewer.core.progress import parse as parse_progress
+from fundus_viewer.gui.dialogs import open_file, open_folder
 from fundus_viewer.gui.run_progress import RunProgress
 
 CURVES = {"g_adv": "#1f77b4", "g_patho": "#d62728", "g_l1": "#2ca02c", "d_loss": "#ff7f0e"}
@@ -107,10 +107,12 @@ class GanTrainPanel(QWidget):
         self._update_buttons()
 
     def _browse(self, widget: QLineEdit, kind: str) -> None:
+        # where the field's path is, else where the last GAN data or run folder was chosen
+        near = widget.text().strip() or None
         path = (
-            QFileDialog.getExistingDirectory(self, "Folder")
+            open_folder(self, "gan", "Run folder", near)
             if kind == "dir"
-            else QFileDialog.getOpenFileName(self, "Manifest", "", "CSV (*.csv);;All files (*)")[0]
+            else open_file(self, "gan", "Manifest", "CSV (*.csv);;All files (*)", near)
         )
         if path:
             widget.setText(path)

@@ -521,8 +521,10 @@ class MainWindow(
             ]
             if heat.peak <= 0:
                 # The selected maps' weighted sum is nowhere positive: say so rather than show a blank.
-                lines.append(f"\nNo positive {choice.upper()} evidence at these thresholds.")
-                self.view.set_title(f"{titles[choice]} — no positive evidence at these thresholds")
+                from fundus_viewer.core.methods import no_evidence
+
+                lines.append(f"\n{choice.upper()}: {no_evidence(choice)}.")
+                self.view.set_title(f"{titles[choice]} — {no_evidence(choice)}")
             self.panel.counts.setText("\n".join(lines))
         else:
             baseline = self.baselines.get(choice)
@@ -534,10 +536,10 @@ class MainWindow(
                 return
             heat = baseline.map
             if heat.peak <= 0:  # e.g. a CAM that is zero everywhere: the bare photo must not look like a map
-                from fundus_viewer.core.methods import TITLES
+                from fundus_viewer.core.methods import TITLES, no_evidence
 
-                self.panel.counts.setText(f"{TITLES[choice]} found no positive evidence on this photo.")
-                self.view.set_title(f"{titles[choice]} — no positive evidence on this photo")
+                self.panel.counts.setText(f"{TITLES[choice]} found {no_evidence(choice)}.")
+                self.view.set_title(f"{titles[choice]} — {no_evidence(choice)}")
             else:
                 self.panel.counts.setText(
                     f"{self.panel.pathology.currentText()}: thresholds do not apply to a baseline."

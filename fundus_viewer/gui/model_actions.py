@@ -7,6 +7,7 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QMessageBox, QTextBrowser, QVBoxLayout
 
 from fundus_viewer.gui import dialogs
@@ -92,10 +93,15 @@ class ModelMixin:
         from fundus_viewer.core.resources import default_classifier_path, models_dir
 
         menu = self.model_cards_menu
-        menu.clear()
+        menu.clear()  # deletes the actions the menu owns: each is given to it below (not the window)
         loaded = Path(self.model_path) if self.model_path else None
+
+        def add(action) -> None:
+            action.setParent(menu)
+            menu.addAction(action)
+
         if loaded is not None and loaded.resolve() != default_classifier_path().resolve():
-            menu.addAction(
+            add(
                 self._action(
                     f"&Loaded classifier: {loaded.name}",
                     lambda: self.show_model_card(loaded),
@@ -105,9 +111,7 @@ class ModelMixin:
             menu.addSeparator()
         for label, stem in BUNDLED_CARDS:
             path = models_dir() / f"{stem}.safetensors"
-            menu.addAction(
-                self._action(label, lambda p=path: self.show_model_card(p), tip=f"resources/models/{stem}.md")
-            )
+            add(self._action(label, lambda p=path: self.show_model_card(p), tip=f"resources/models/{stem}.md"))
 
     def show_model_card(self, path: str | Path | None = None) -> None:
         """The card beside ``path`` (a model's checkpoint); by default the loaded classifier's."""
@@ -121,6 +125,7 @@ class ModelMixin:
             else f"No model card beside {path}.\n\nLoaded: {self.device_label.text()}"
         )
         dialog = QDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per card read, gone when closed
         dialog.setWindowTitle(f"Model card — {path.name}")
         browser = QTextBrowser()
         browser.setSearchPaths([str(card.parent)])  # the card's figures (reliability diagram) beside it

@@ -133,4 +133,8 @@ class PreferencesDialog(QDialog):
 
 def open_preferences(window: MainWindow) -> bool:
     """File ▸ Preferences…; True when OK applied the choices."""
-    return PreferencesDialog(window).exec() == QDialog.DialogCode.Accepted
+    dialog = PreferencesDialog(window)
+    try:
+        return dialog.exec() == QDialog.DialogCode.Accepted
+    finally:
+        dialog.deleteLater()  # else every one opened stays, hidden, a child of the window

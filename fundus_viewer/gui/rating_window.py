@@ -370,6 +370,17 @@ class RatingWindow(QWidget):
         except StudyError as exc:
             QMessageBox.critical(self, "The study file cannot be read", str(exc))
 
+    # every key _key below handles, as Help ▸ Keyboard shortcuts lists it: (keys as written, what they do,
+    # the Qt keys behind them; tests/test_display_gui.py presses each and checks _key takes it)
+    KEYS = (
+        ("1, 2, 3 …", "Score the question in focus (its anchors are numbered)", (Qt.Key.Key_1, Qt.Key.Key_2)),
+        ("Tab, Enter", "Next question, then the next image", (Qt.Key.Key_Tab, Qt.Key.Key_Return, Qt.Key.Key_Enter)),
+        ("Shift+Tab, ↑ / ↓", "Previous / next question", (Qt.Key.Key_Backtab, Qt.Key.Key_Up, Qt.Key.Key_Down)),
+        ("→ / ←", "Next / previous image", (Qt.Key.Key_Right, Qt.Key.Key_Left)),
+        ("+ / − / 0, wheel", "Zoom in / out / whole image", (Qt.Key.Key_Plus, Qt.Key.Key_Minus, Qt.Key.Key_0)),
+        ("Esc", "Leave the study (answers are saved as given)", (Qt.Key.Key_Escape,)),
+    )
+
     def _key(self, event: QKeyEvent) -> None:
         key, text = event.key(), event.text()
         scores = self.questions[self.focused].scores

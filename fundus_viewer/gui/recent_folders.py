@@ -38,10 +38,11 @@ class RecentFoldersMixin:
         self._fill_recent()
 
     def _fill_recent(self) -> None:
-        self.recent_menu.clear()
+        self.recent_menu.clear()  # deletes the actions the menu owns: refilled at every photo opened
         self.recent_menu.setToolTipsVisible(True)
         for folder, name in recent_folders():
             action = self._action(folder, lambda f=folder, n=name: self.open_recent(f, n))
+            action.setParent(self.recent_menu)  # the window's would outlive clear(): ten more each photo
             there = Path(folder).is_dir()
             action.setEnabled(there)  # a folder moved or on a drive not mounted: greyed, kept for later
             action.setToolTip(f"Back to {name}" if there else "No longer there")

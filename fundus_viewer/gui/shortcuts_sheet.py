@@ -1,6 +1,6 @@
 """Help ▸ Keyboard shortcuts: every menu action that has a key, read from the menus when the sheet opens
 (so it cannot go stale), then the mouse on the photo and the rating screen's keys (its keys are not
-menu actions: they live in RatingWindow._key, and the fixed list below follows it)."""
+menu actions: they live in RatingWindow._key, listed in RatingWindow.KEYS beside it)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import html
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
 
@@ -23,14 +24,14 @@ MOUSE = (
     ("Drag a box / its corner handle", "Move / resize your own box (undo with Ctrl+Z)"),
     ("Right-click", "The view's menu (View all, Export…)"),
 )
-RATING = (
-    ("1, 2, 3 …", "Score the question in focus (its anchors are numbered)"),
-    ("Tab, Enter", "Next question, then the next image"),
-    ("Shift+Tab, ↑ / ↓", "Previous / next question"),
-    ("→ / ←", "Next / previous image"),
-    ("+ / − / 0, wheel", "Zoom in / out / whole image"),
-    ("Esc", "Leave the study (answers are saved as given)"),
-)
+
+
+def rating_keys() -> tuple[tuple[str, str], ...]:
+    """The rating screen's keys, from the table beside its key handling (imported when the sheet opens:
+    the rating screen brings the study store along)."""
+    from fundus_viewer.gui.rating_window import RatingWindow
+
+    return tuple((keys, text) for keys, text, _qt_keys in RatingWindow.KEYS)
 
 
 def _label(action_text: str) -> str:
@@ -74,7 +75,7 @@ def sheet_html(rows: list[tuple[str, str, list[str]]]) -> str:
             for k in keys
         )
         menus.setdefault(path, []).append((shown, action))
-    fixed = (("Mouse on the photo", MOUSE), ("Rating screen (Study ▸ Rate a study)", RATING))
+    fixed = (("Mouse on the photo", MOUSE), ("Rating screen (Study ▸ Rate a study)", rating_keys()))
     sections = list(menus.items()) + [(t, [(f"<b>{html.escape(a)}</b>", b) for a, b in pairs]) for t, pairs in fixed]
     # two columns of about equal height, the sections in order
     weights = [len(pairs) + 2 for _title, pairs in sections]
@@ -113,7 +114,9 @@ class ShortcutsMixin:
         return action
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        """Made afresh each time from the menus as they are now."""
+        """Made afresh each time from the menus as they are now; closing it deletes it (F1 after F1
+        would otherwise keep every sheet alive under the window)."""
         dialog = ShortcutsDialog(self.menuBar(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog

@@ -11,7 +11,6 @@ import numpy as np
 from PySide6.QtCore import QRectF, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -179,11 +178,12 @@ class SynthesizeWindow(QWidget):
         """Write the synthetic photos, their maps and the sidecar into ``folder`` (None: ask for one)."""
         from fundus_viewer.core.atomic import write_error_text
         from fundus_viewer.core.gan.export import write_synthesis
+        from fundus_viewer.gui.dialogs import open_folder
 
         if self.comparison is None:
             return []
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Save synthetic photos in")
+            folder = open_folder(self, "export", "Save synthetic photos in")
             if not folder:
                 return []
         thresholds, colormap, opacity = self._look

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -28,6 +27,7 @@ from fundus_viewer.core.fov import analyse_field_of_view
 from fundus_viewer.core.gan.pairs import GanPair
 from fundus_viewer.core.gan.pathology_loss import as_batch, classifier_batch, crop_transform, heat_distance
 from fundus_viewer.core.gan.synthesis import synthesize
+from fundus_viewer.core.progress import Callback  # progress(done, total): measuring takes minutes on a CPU
 from fundus_viewer.core.transform import InputTransform
 
 
@@ -50,9 +50,6 @@ class GeneratorReport:
 
 ROUND = 0.9  # circularity from which a field of view counts as round (see (d) above)
 
-# ``progress(done, total)``: called as the photos are measured (minutes on a CPU)
-Progress = Callable[[int, int], object] | None
-
 
 def fov_circularity(rgb: np.ndarray) -> float:
     """4 pi A / P^2 of the photo's field of view (its largest bright region); a photo that fills its
@@ -72,7 +69,7 @@ def fov_circularity(rgb: np.ndarray) -> float:
 
 
 def rater_figures(
-    cup_disc_model, images: list[np.ndarray], reference_vcdr: list[float], progress: Progress = None
+    cup_disc_model, images: list[np.ndarray], reference_vcdr: list[float], progress: Callback | None = None
 ) -> dict:
     """(d) for photos ``images`` against their references' vCDR (NaN where the reference has none)."""
     from fundus_viewer.core.cup_disc import measure_cup_disc
@@ -96,7 +93,7 @@ def rater_figures(
     }
 
 
-def reference_vcdr(cup_disc_model, pairs: list[GanPair], progress: Progress = None) -> list[float]:
+def reference_vcdr(cup_disc_model, pairs: list[GanPair], progress: Callback | None = None) -> list[float]:
     from fundus_viewer.core.cup_disc import measure_cup_disc
 
     vcdr = []
@@ -186,7 +183,7 @@ def evaluate_generator(
     seed: int = 0,
     cup_disc_model=None,
     references: list[float] | None = None,
-    progress: Progress = None,
+    progress: Callback | None = None,
 ) -> GeneratorReport:
     """``references``: the test pairs' own vCDR (``reference_vcdr``), with ``cup_disc_model`` for (d);
     ``progress`` counts the test pairs' heat maps, then (with the cup/disc segmenter) the synthetic photos,
@@ -240,7 +237,9 @@ def evaluate_generator(
     )
 
 
-def real_reference(classifier, pairs: list[GanPair], size: int, cup_disc_model=None, progress: Progress = None) -> dict:
+def real_reference(
+    classifier, pairs: list[GanPair], size: int, cup_disc_model=None, progress: Callback | None = None
+) -> dict:
     """The real photos' own figures: P(glaucoma), FID/KID of one half against the other (a floor) and,
     with the cup/disc segmenter, their disc-found and round-field shares (``progress`` counts those photos)."""
     transforms = [crop_transform(classifier, p.disc_center, p.disc_side, size) for p in pairs]

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from fundus_viewer.cli.common import (
+    add_cup_disc_options,
     add_data_options,
     add_model_options,
     check_photos_or_data,
@@ -23,11 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fundus-viewer classify", description="Glaucoma probability per photo.")
     parser.add_argument("images", nargs="*", metavar="IMAGE")
     add_model_options(parser)
-    parser.add_argument(
-        "--cup-disc-model",
-        help="optic disc / cup segmenter for the vertical cup-to-disc ratio; default: the bundled one",
-    )
-    parser.add_argument("--no-cup-disc", action="store_true", help="skip the cup-to-disc ratio")
+    add_cup_disc_options(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     parser.add_argument("--out", metavar="DIR", help="with --data: where summary.csv goes")
     add_data_options(parser)

@@ -27,6 +27,25 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
 
 
+def add_map_options(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """--methods and --colormap, as every command that draws maps takes them."""
+    from fundus_viewer.core.drawing_colours import HEAT_COLORMAPS
+
+    parser.add_argument(
+        "--methods", default="pathology", help=f"comma-separated: pathology,cam,gbp,smoothgrad,occlusion{note}"
+    )
+    parser.add_argument("--colormap", choices=HEAT_COLORMAPS, default=HEAT_COLORMAPS[0])
+
+
+def add_cup_disc_options(parser: argparse.ArgumentParser) -> None:
+    """The vertical cup-to-disc ratio's segmenter (read by ``cup_disc_wanted``)."""
+    parser.add_argument(
+        "--cup-disc-model",
+        help="optic disc / cup segmenter for the vertical cup-to-disc ratio; default: the bundled one",
+    )
+    parser.add_argument("--no-cup-disc", action="store_true", help="skip the cup-to-disc ratio")
+
+
 def add_threshold_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--theta-act",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from fundus_viewer.cli.common import (
     STEM_HELP,
     add_data_options,
+    add_map_options,
     add_model_options,
     add_threshold_options,
     check_photos_or_data,
@@ -39,10 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE")
     parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument(
-        "--methods", default="pathology", help="comma-separated: pathology,cam,gbp,smoothgrad,occlusion"
-    )
-    parser.add_argument("--colormap", choices=("inferno", "viridis", "cividis"), default="inferno")
+    add_map_options(parser)
     parser.add_argument(
         "--figure",
         action="store_true",

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from fundus_viewer.cli.common import (
+    add_cup_disc_options,
+    add_map_options,
     add_model_options,
     add_threshold_options,
     cup_disc_wanted,
@@ -29,19 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("sources", nargs="+", metavar="PHOTO_OR_FOLDER")
     parser.add_argument("--out", required=True, metavar="REPORT.html")
-    parser.add_argument(
-        "--methods",
-        default="pathology",
-        help="comma-separated: pathology,cam,gbp,smoothgrad,occlusion (the RL and RNFLD maps always come)",
-    )
-    parser.add_argument("--colormap", choices=("inferno", "viridis", "cividis"), default="inferno")
+    add_map_options(parser, " (the RL and RNFLD maps always come)")
     parser.add_argument(
         "--image-size", type=int, default=IMAGE_SIZE, metavar="PX", help=f"longer side of each image ({IMAGE_SIZE})"
     )
     add_threshold_options(parser)
     add_model_options(parser)
-    parser.add_argument("--cup-disc-model", help="optic disc / cup segmenter; default: the bundled one")
-    parser.add_argument("--no-cup-disc", action="store_true", help="skip the cup-to-disc ratio")
+    add_cup_disc_options(parser)
     return parser
 
 

@@ -1,9 +1,10 @@
-"""Colours of what is drawn over a photo besides the heat map: box labels and the cup/disc outlines,
-chosen apart from the inferno / viridis / cividis heat colours. The window and the exported figure
-share them, so a figure's boxes look as they did on screen."""
+"""Colours of what is drawn over a photo: the heat maps' colour maps, and the box labels and cup/disc
+outlines, chosen apart from those heat colours. The window, the CLI and the exported figure share
+them, so a figure's boxes look as they did on screen and every place offers the same colour maps."""
 
 from __future__ import annotations
 
+HEAT_COLORMAPS = ("inferno", "viridis", "cividis")  # perceptually uniform only; the first is the default
 BOX_COLOURS = {"RL": "#00e5ff", "RNFLD": "#9dff00"}
 OUTLINE_COLOURS = {"disc": "#ffffff", "cup": "#00e5ff"}
 OUTLINE_NAMES = {"disc": "optic disc", "cup": "cup"}  # what a caption calls each outline

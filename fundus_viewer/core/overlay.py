@@ -9,8 +9,9 @@ import numpy as np
 
 from fundus_viewer.core.analysed_region import OUTLINE_ALPHA, Extent, fade_edges
 from fundus_viewer.core.atomic import atomic_write
+from fundus_viewer.core.drawing_colours import HEAT_COLORMAPS
 
-COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "cividis": cv2.COLORMAP_CIVIDIS}
+COLORMAPS = {name: getattr(cv2, f"COLORMAP_{name.upper()}") for name in HEAT_COLORMAPS}
 
 
 def colorize(heat: np.ndarray, colormap: str = "inferno") -> np.ndarray:

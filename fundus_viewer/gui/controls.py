@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fundus_viewer.core.drawing_colours import HEAT_COLORMAPS
 from fundus_viewer.gui import preferences
 
 
@@ -74,7 +75,7 @@ class ThresholdPanel(QWidget):
         self.opacity.setValue(0.6)
         self.opacity.setToolTip("Opacity of the heat map over the photo")
         self.colormap = QComboBox()
-        self.colormap.addItems(["inferno", "viridis", "cividis"])
+        self.colormap.addItems(list(HEAT_COLORMAPS))
         self.colormap.setToolTip("Perceptually uniform colour maps only")
         self.colormap.setCurrentText(preferences.colormap())  # the last one used, or the one preferred
         self.colormap.currentTextChanged.connect(lambda name: QSettings().setValue(preferences.COLORMAP, name))

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
 
+from fundus_viewer.core.drawing_colours import HEAT_COLORMAPS
+
 if TYPE_CHECKING:
     from fundus_viewer.core.visualization.selection import Thresholds
 
@@ -22,7 +24,7 @@ CMI_HIGH = "thresholds/cmi_high"
 CMI_SCALE = "thresholds/cmi_normalization"
 DEVICE = "model/device"  # auto, cpu or cuda: where the classifier runs, from the next start
 
-COLORMAPS = ("inferno", "viridis", "cividis")  # perceptually uniform only (core.overlay.COLORMAPS)
+COLORMAPS = HEAT_COLORMAPS
 DEVICES = ("auto", "cpu", "cuda")
 
 

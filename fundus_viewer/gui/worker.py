@@ -123,7 +123,7 @@ class AnalysisWorker(QObject):
             # Imported here, at start-up, not on the first baseline request: loading captum's and
             # pytorch-grad-cam's extensions holds the GIL long enough to freeze the window (260 ms).
             import fundus_viewer.core.evaluation  # noqa: F401
-            import fundus_viewer.core.visualization.maps  # noqa: F401
+            from fundus_viewer.core.visualization.maps import checkpoint_sha256
 
             spec = model.spec
             name = Path(model.checkpoint_path).name
@@ -135,7 +135,7 @@ class AnalysisWorker(QObject):
                 model.conv_layer_names(),
                 list(visualizer.layers),
                 visualizer,
-                _digest_or_empty(model.checkpoint_path),
+                checkpoint_sha256(model.checkpoint_path) or "",  # "": not readable again, nothing remembered
             )
         except Exception as exc:  # any failure becomes a message; the window stays usable
             log.exception("the classifier %s was not loaded", path or self._model_path or "(bundled)")
@@ -306,13 +306,3 @@ def _message(exc: Exception) -> str:
     from fundus_viewer.gui.crash import log_path
 
     return f"{type(exc).__name__}: {exc}\n\nThe details are in the log: {log_path()}"
-
-
-def _digest_or_empty(path: str) -> str:
-    """The checkpoint's SHA-256, or "" where it cannot be read again (then nothing is remembered)."""
-    from fundus_viewer.core.digest import file_sha256
-
-    try:
-        return file_sha256(path)
-    except OSError:
-        return ""

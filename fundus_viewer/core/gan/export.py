@@ -18,7 +18,7 @@ import numpy as np
 from fundus_viewer import __version__
 from fundus_viewer.core.atomic import atomic_write
 from fundus_viewer.core.overlay import overlay, write_png
-from fundus_viewer.core.visualization.maps import _photo_record, _save_npy, checkpoint_sha256
+from fundus_viewer.core.visualization.maps import checkpoint_sha256, photo_record, save_npy
 from fundus_viewer.core.visualization.selection import DEFAULT_THRESHOLDS, Thresholds
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def write_synthesis(
             for key, grid_map in r.maps(thresholds).items():
                 heat = grid_map.full()
                 npy = folder / names[f"{slug(r.name)}.{key}"]
-                _save_npy(npy, heat)
+                save_npy(npy, heat)
                 written.append(npy)
                 picture = overlay(r.image, heat, colormap, opacity, extent=grid_map.extent)
                 written.append(write_png(npy.with_suffix(".png"), picture))
@@ -96,7 +96,7 @@ def write_synthesis(
             "written_by": f"fundus-viewer {__version__}",
             "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "seed": comparison.seed,
-            "source_photo": _photo_record(real.analysis.image),
+            "source_photo": photo_record(real.analysis.image),
             "classifier": {"checkpoint": comparison.classifier, "sha256": checkpoint_sha256(comparison.classifier)},
             "real": {"probability_glaucoma": round(real.probability, 6), "classifier_input": list(_square(real))},
             "vessels": names["vessels"],

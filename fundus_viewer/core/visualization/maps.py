@@ -129,7 +129,7 @@ def write_maps(result: PhotoMaps, folder: str | Path, colormap: str = "inferno",
     written = []
     for name in result.maps:
         heat = result.full(name)
-        _save_npy(folder / f"{stem}.{name}.npy", heat)
+        save_npy(folder / f"{stem}.{name}.npy", heat)
         picture = overlay(result.photo.rgb, heat, colormap, extent=result.maps[name].extent)
         write_png(folder / f"{stem}.{name}.png", picture)
         written.append(folder / f"{stem}.{name}.npy")
@@ -144,7 +144,7 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
         "format": SIDECAR_FORMAT,
         "written_by": f"fundus-viewer {__version__}",
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "photo": _photo_record(photo),
+        "photo": photo_record(photo),
         "model": {**result.model, "sha256": checkpoint_sha256(result.model.get("checkpoint"))},
         "probability_glaucoma": recorded_probability(result),
         "thresholds": asdict(result.thresholds),
@@ -166,10 +166,10 @@ def write_sidecar(result: PhotoMaps, path: Path, colormap: str = "inferno") -> P
 
 def photo_label(photo) -> str:
     """What a written record calls the photo: its file name; a DICOM photo its SOP Instance UID."""
-    return _photo_record(photo)["name"]
+    return photo_record(photo)["name"]
 
 
-def _photo_record(photo) -> dict:
+def photo_record(photo) -> dict:
     """Name, path and size; a DICOM photo by its SOP Instance UID alone (its path may name the patient)."""
     dicom = getattr(getattr(photo, "image", None), "dicom", None)
     if dicom is not None:
@@ -199,5 +199,5 @@ def read_sidecar(path: str | Path) -> dict:
     return record
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
+def save_npy(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda stream: np.save(stream, np.asarray(array, dtype=np.float32)))
